@@ -1,0 +1,55 @@
+# lithomap — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-slow test-all lint format bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=python3.x)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install lithomap with pinned dependencies
+
+demo: $(STAMP) ## synthetic data -> DVC pipeline (generate, ingest) -> versioned in the DVC remote -> quick looks
+	$(BIN)/dvc repro
+	$(BIN)/dvc push
+	@echo; echo "Quick looks: $$(ls reports/quicklook/*.png | tr '\n' ' ')"
+	@$(BIN)/dvc status
+
+test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-slow: $(STAMP) ## run only the slow tests (CI runs them too)
+	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+test-all: $(STAMP) ## run every test, slow ones included
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m ''
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## run the benchmarks and print their tables
+	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_reproject.py
+	$(BIN)/python benchmarks/bench_ingest.py
+
+clean: ## remove generated data and reports (DVC cache and remote are kept)
+	rm -rf data reports/quicklook

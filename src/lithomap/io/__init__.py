@@ -1,0 +1,1 @@
+"""Readers for the real products and the common region grid."""

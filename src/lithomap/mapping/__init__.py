@@ -1,0 +1,1 @@
+"""Maps: sliding-window inference, blending, and the pictures people look at."""

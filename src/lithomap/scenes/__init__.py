@@ -1,0 +1,1 @@
+"""Synthetic scene generator: physically based scenes written in the real products' formats."""

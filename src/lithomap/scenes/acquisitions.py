@@ -1,0 +1,83 @@
+"""When the sensors look: ECOSTRESS's drifting ISS overpasses, Sentinel-1 and Sentinel-2 dates.
+
+The ISS orbit is not sun-synchronous: the local overpass time drifts by about 24 minutes
+a day and cycles through all hours in about two months (SCIENCE.md 1.5). Cloudy
+overpasses are dropped, more often in winter; the kept ones may still carry cloud patches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+DRIFT_HOURS_PER_DAY = -0.4  # -24 min/day
+SENTINEL1_UTC_HOUR = 18.1  # ascending passes over Spain
+SENTINEL2_UTC_HOUR = 10.9
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """One overpass: its UTC time and the local solar time at the scene centre."""
+
+    utc: datetime
+    solar_hour: float
+    cloud_cover: float = 0.0
+
+    @property
+    def doy(self) -> int:
+        return self.utc.timetuple().tm_yday
+
+    @property
+    def is_day(self) -> bool:
+        """Day as the thesis defines it: local solar time 08–18 h."""
+        return 8.0 <= self.solar_hour < 18.0
+
+
+def solar_hour(utc: datetime, lon_deg: float) -> float:
+    """Local (mean) solar time in hours: UTC + longitude/15."""
+    hours = utc.hour + utc.minute / 60 + utc.second / 3600
+    return (hours + lon_deg / 15.0) % 24.0
+
+
+def from_solar(year: int, doy: int, hour: float, lon_deg: float) -> datetime:
+    """UTC datetime (whole seconds) of a local solar time on a day of year."""
+    start = datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=doy - 1)
+    return start + timedelta(seconds=round((hour - lon_deg / 15.0) * 3600))
+
+
+def ecostress_overpasses(
+    year: int, count: int, cloudy_fraction: float, lon_deg: float, rng: np.random.Generator
+) -> list[Acquisition]:
+    """Draw ``count`` overpasses over a year and keep the ones not lost to cloud.
+
+    Winter overpasses are more often cloudy than summer ones; each kept overpass gets a
+    cloud cover in 0–25 % that the writer turns into cloud patches.
+    """
+    days = np.sort(rng.choice(np.arange(1, 366), size=count, replace=False))
+    start_hour = rng.uniform(0, 24)
+    kept: list[Acquisition] = []
+    for doy in days:
+        hour = (start_hour + DRIFT_HOURS_PER_DAY * doy + rng.normal(0, 0.3)) % 24.0
+        winter_weight = 0.5 * (1 + np.cos(2 * np.pi * (doy - 15) / 365.0))
+        p_cloudy = np.clip(cloudy_fraction * (0.5 + winter_weight), 0, 0.95)
+        if rng.random() < p_cloudy:
+            continue
+        utc = from_solar(year, int(doy), hour, lon_deg)
+        kept.append(Acquisition(utc, solar_hour(utc, lon_deg), float(rng.uniform(0, 0.25))))
+    return kept
+
+
+def fixed_time_dates(
+    year: int, count: int, utc_hour: float, lon_deg: float, rng: np.random.Generator
+) -> list[Acquisition]:
+    """``count`` dates spread over the year at a fixed UTC time (Sentinel-1 and -2 style)."""
+    step = 365 / count
+    days = [int(np.clip(round(step * (i + 0.5) + rng.uniform(-step / 4, step / 4)), 1, 365)) for i in range(count)]
+    acquisitions = []
+    for doy in days:
+        minutes = round(utc_hour * 60 + rng.uniform(-5, 5))
+        utc = datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=doy - 1, minutes=minutes, seconds=int(rng.integers(60)))
+        acquisitions.append(Acquisition(utc, solar_hour(utc, lon_deg)))
+    return acquisitions

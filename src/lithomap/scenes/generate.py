@@ -1,0 +1,413 @@
+"""Generate one synthetic region: landscape → physics → files in real product formats.
+
+The landscape (class map and per-pixel properties) is drawn on a projected "master" grid
+at the Sentinel-1 pixel size. Every product samples it on its own grid:
+
+- ECOSTRESS: LST from the thermal-inertia model with moisture, vegetation mixing and
+  sensor noise, emissivity, QC and cloud mask, written as AppEEARS exports on a
+  geographic grid whose origin shifts by a fraction of a pixel from date to date;
+- Sentinel-1: VV/VH from the Oh model with a water-cloud canopy, noise floor and speckle,
+  written as HyP3 RTC GeoTIFFs (linear gamma0) on the master grid;
+- Sentinel-2: B04/B08 reflectances matching the seasonal NDVI, written as L2A band files
+  (with the baseline-04.00 offset) at 10 m;
+- geology: the class map vectorised into a GeoPackage in ETRS89 with Spanish legend text.
+
+The whole region is written into a temporary folder and moved into place at the end, so
+a failed run never leaves a half-written region where a good one stood.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from pyproj import Transformer
+from rasterio.warp import transform_bounds
+from scipy import ndimage
+
+from lithomap.classes import WATER, all_classes
+from lithomap.config import GenerateParams, RegionParams, SyntheticSite
+from lithomap.errors import ConfigError
+from lithomap.io import formats
+from lithomap.progress import progress_bar
+from lithomap.scenes import sar, soil, thermal, vegetation, writers
+from lithomap.scenes.acquisitions import (
+    SENTINEL1_UTC_HOUR,
+    SENTINEL2_UTC_HOUR,
+    Acquisition,
+    ecostress_overpasses,
+    fixed_time_dates,
+)
+from lithomap.scenes.fields import gaussian_random_field
+from lithomap.scenes.landscape import SceneGrid, paint_class_map, scene_grid
+from lithomap.scenes.legend_text import LEGEND_TEXT
+
+CLOUD_TOP_DEPRESSION_K = 18.0
+QC_BEST, QC_NOMINAL, QC_CLOUD = 37568, 37569, 37314  # mandatory-QA bits 00, 01, 10 (real codes)
+CLOUD_CLEAR_LAND, CLOUD_CLOUDY_LAND = 1, 3  # ECO2CLD values: bit 0 determined, bit 1 cloud
+CLOUD_WATER = 1 << formats.CLOUD_WATER_BIT
+WATER_AIR_LAG_DAYS = 30.0
+PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
+
+
+@dataclass
+class GenerationReport:
+    """What ``generate_region`` wrote."""
+
+    region: str
+    raw_dir: Path
+    thermal_dates: int
+    day_dates: int
+    night_dates: int
+    seasons: list[str]
+    sentinel1_dates: int
+    sentinel2_dates: int
+    class_fractions: dict[str, float]
+    quicklook: Path | None = None
+    seconds: float = 0.0
+    files: int = 0
+    overpasses: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
+class QuickLookData:
+    """Arrays kept while generating, for the quick-look picture."""
+
+    lst: list[np.ndarray] = field(default_factory=list)
+    class_mean_lst: list[np.ndarray] = field(default_factory=list)
+    vv_db: np.ndarray | None = None
+    ndvi: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+class Scene:
+    """A drawn landscape and the physics that turns it into observations."""
+
+    def __init__(self, site: SyntheticSite, settings: GenerateParams, site_name: str) -> None:
+        self.site = site
+        self.settings = settings
+        self.site_name = site_name
+        side_m = settings.size_px * settings.thermal_resolution_m
+        self.grid = scene_grid(site.centre_lon, site.centre_lat, site.utm_epsg, side_m, settings.sentinel1_resolution_m)
+        seeds = np.random.SeedSequence(site.seed).spawn(6)
+        self.rng_landscape, self.rng_fields, self.rng_cover, self.rng_ecostress, self.rng_s1, self.rng_s2 = (
+            np.random.default_rng(s) for s in seeds
+        )
+        shape = (self.grid.height, self.grid.width)
+        self.class_map = paint_class_map(self.grid, site.class_mix, self.rng_landscape)
+        length_px = settings.texture_length_m / self.grid.resolution
+        fields = {name: gaussian_random_field(shape, length_px, self.rng_fields) for name in PARAMETER_FIELDS}
+        self.pixels = soil.draw_pixel_parameters(self.class_map, fields)
+        patches = gaussian_random_field(shape, 2 * length_px, self.rng_cover)
+        self.cover = vegetation.draw_cover(self.class_map, site_name, self.rng_cover, patches)
+        self.ndvi_noise = gaussian_random_field(shape, length_px / 2, self.rng_cover)
+        self.water = self.class_map == WATER
+        self.thermal_site = thermal.Site(
+            lat_deg=site.centre_lat,
+            lon_deg=site.centre_lon,
+            mean_air_temperature_c=site.mean_air_temperature_c,
+            annual_air_amplitude_k=site.annual_air_amplitude_k,
+        )
+
+    def ndvi(self, doy: int) -> np.ndarray:
+        return vegetation.ndvi(self.cover, doy, self.ndvi_noise)
+
+    def moisture(self, doy: int, wetness: float = 0.0) -> np.ndarray:
+        return soil.moisture(self.pixels, doy, wetness)
+
+    def land_surface(self, acquisition: Acquisition, wetness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """LST (K) and broadband emissivity on the master grid at one overpass."""
+        doy, hour = acquisition.doy, acquisition.solar_hour
+        theta = self.moisture(doy, wetness)
+        inertia = soil.thermal_inertia(self.pixels, theta)
+        beta = soil.pixel_evaporation_efficiency(self.pixels, theta)
+        forcing = thermal.daily_forcing(self.thermal_site, doy, cloudiness=acquisition.cloud_cover)
+        t_soil = thermal.surface_temperature(forcing, self.pixels.albedo, self.pixels.emissivity, beta, inertia, hour)
+        if self.water.any():
+            lagged = thermal.daily_forcing(
+                self.thermal_site, doy, cloudiness=acquisition.cloud_cover, air_lag_days=WATER_AIR_LAG_DAYS
+            )
+            w = self.water
+            t_soil[w] = thermal.surface_temperature(
+                lagged, self.pixels.albedo[w], self.pixels.emissivity[w], beta[w], inertia[w], hour
+            )
+        ndvi = self.ndvi(doy)
+        fraction = np.where(self.water, 0.0, vegetation.cover_fraction(ndvi))
+        t_canopy = thermal.canopy_temperature(forcing, hour, beta_v=vegetation.canopy_beta(doy))
+        return thermal.mix_temperatures(t_soil, t_canopy, fraction, self.pixels.emissivity)
+
+
+def generate_region(
+    name: str,
+    region: RegionParams,
+    settings: GenerateParams,
+    *,
+    acquisitions: Sequence[Acquisition] | None = None,
+    quicklook: bool = True,
+    progress: bool = True,
+) -> GenerationReport:
+    """Generate the raw files of one synthetic region into ``region.raw_dir``.
+
+    Args:
+        name: region name (also picks the land-cover priors of the site).
+        region: the region's params; its ``synthetic`` section must be set.
+        settings: generator settings shared by all regions.
+        acquisitions: ECOSTRESS overpasses to simulate instead of the drawn schedule
+            (tests use this to look at chosen times of day).
+        quicklook: also draw the quick-look PNG under ``settings.quicklook_dir``.
+        progress: show a progress bar.
+
+    Raises:
+        ConfigError: the region has no ``synthetic`` section.
+    """
+    if region.synthetic is None:
+        raise ConfigError(
+            f"region {name!r} has no 'synthetic' section in params.yaml, so it cannot be generated; "
+            "add one (see the default regions) or ingest real data with `lithomap ingest`"
+        )
+    started = time.perf_counter()
+    scene = Scene(region.synthetic, settings, name)
+    site = region.synthetic
+    overpasses = (
+        list(acquisitions)
+        if acquisitions is not None
+        else ecostress_overpasses(
+            settings.year, settings.thermal_acquisitions, settings.cloudy_fraction, site.centre_lon, scene.rng_ecostress
+        )
+    )
+    s1_dates = fixed_time_dates(
+        settings.year, settings.sentinel1_dates, SENTINEL1_UTC_HOUR, site.centre_lon, scene.rng_s1
+    )
+    s2_dates = fixed_time_dates(
+        settings.year, settings.sentinel2_dates, SENTINEL2_UTC_HOUR, site.centre_lon, scene.rng_s2
+    )
+
+    final_dir = Path(region.raw_dir)
+    partial = final_dir.with_name(f".{final_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    looks = QuickLookData()
+    total_steps = len(overpasses) + len(s1_dates) + len(s2_dates) + 1
+    try:
+        with progress_bar(f"generate {name}", total_steps, enabled=progress) as advance:
+            writers.write_geology(
+                partial / "geology" / "mapa_geologico.gpkg",
+                scene.class_map,
+                scene.grid.transform,
+                scene.grid.crs,
+                LEGEND_TEXT,
+                scene.rng_landscape,
+            )
+            advance()
+            for index, acquisition in enumerate(overpasses):
+                written, class_means = _write_overpass(scene, acquisition, index, partial / "ecostress")
+                looks.lst.append(written)
+                looks.class_mean_lst.append(class_means)
+                advance()
+            for acquisition in s1_dates:
+                looks.vv_db = _write_sentinel1(scene, acquisition, partial / "sentinel1")
+                advance()
+            for acquisition in s2_dates:
+                looks.ndvi[acquisition.doy] = _write_sentinel2(scene, acquisition, partial / "sentinel2")
+                advance()
+        report = _report(name, final_dir, scene, overpasses, s1_dates, s2_dates, partial)
+        (partial / "scene.json").write_text(json.dumps(_manifest(report, scene), indent=2, default=str))
+        _replace_dir(partial, final_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    if quicklook:
+        from lithomap.scenes.quicklook import draw_quicklook
+
+        report.quicklook = draw_quicklook(name, scene, overpasses, looks, settings.quicklook_dir / f"{name}.png")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_overpass(scene: Scene, acquisition: Acquisition, index: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate and write one ECOSTRESS overpass.
+
+    Returns:
+        the LST as written (NaN where fill or cloud) and the noise-free class-mean LST.
+    """
+    rng = scene.rng_ecostress
+    wetness = float(rng.exponential(0.02)) if acquisition.doy < 120 or acquisition.doy > 290 else 0.0
+    lst, emissivity = scene.land_surface(acquisition, wetness)
+    transform, shape, rows, cols = _geographic_grid(scene.grid, rng)
+    inside = (rows > -0.5) & (rows < scene.grid.height - 0.5) & (cols > -0.5) & (cols < scene.grid.width - 0.5)
+    sample = _sampler(rows, cols, inside)
+    lst_obs = sample(ndimage.gaussian_filter(lst, 1.0)) + rng.normal(0, scene.settings.lst_noise_k, shape)
+    emis_obs = sample(ndimage.gaussian_filter(emissivity, 1.0)) + rng.normal(0, 0.005, shape)
+    water = sample(scene.water.astype(np.float32), order=0) > 0.5
+    cloudy = _cloud_patches(shape, acquisition.cloud_cover, rng) & inside
+    air = thermal.daily_forcing(scene.thermal_site, acquisition.doy).air_temperature.mean()
+    lst_obs[cloudy] = air - CLOUD_TOP_DEPRESSION_K + rng.normal(0, 2.0, int(cloudy.sum()))
+    qc = np.where(rng.random(shape) < 0.1, QC_NOMINAL, QC_BEST).astype(np.float64)
+    qc[cloudy] = QC_CLOUD
+    cloud_mask = np.where(cloudy, CLOUD_CLOUDY_LAND, CLOUD_CLEAR_LAND) + np.where(water, CLOUD_WATER, 0)
+    layers = {
+        "LST": lst_obs,
+        "LST_err": np.full(shape, 1.0) + 0.5 * rng.random(shape),
+        "EmisWB": np.clip(emis_obs, 0.5, 0.998),
+        "QC": qc,
+        "CloudMask": cloud_mask.astype(np.float64),
+    }
+    for values in layers.values():
+        values[~inside] = np.nan
+    writers.write_appeears_overpass(
+        folder, acquisition.utc, layers, transform, orbit=20000 + 7 * index, scene=index % 40
+    )
+    return np.where(cloudy, np.nan, layers["LST"]), _class_means(scene.class_map, lst)
+
+
+def _class_means(class_map: np.ndarray, values: np.ndarray) -> np.ndarray:
+    counts = np.bincount(class_map.ravel(), minlength=len(all_classes()))
+    sums = np.bincount(class_map.ravel(), weights=values.ravel(), minlength=len(all_classes()))
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _geographic_grid(
+    grid: SceneGrid, rng: np.random.Generator
+) -> tuple[Affine, tuple[int, int], np.ndarray, np.ndarray]:
+    """An AppEEARS-like EPSG:4326 grid over the scene, shifted by a random fraction of a pixel.
+
+    Returns the transform, the shape, and the fractional master-grid row and column of
+    every geographic pixel centre.
+    """
+    step = formats.APPEEARS_PIXEL_DEG
+    west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21)
+    shift_x, shift_y = rng.uniform(0, step, size=2)
+    west = np.floor(west / step) * step + shift_x - step
+    north = np.ceil(north / step) * step + shift_y
+    width = int(np.ceil((east - west) / step))
+    height = int(np.ceil((north - south) / step))
+    transform = Affine(step, 0, west, 0, -step, north)
+    lon, lat = np.meshgrid(west + (np.arange(width) + 0.5) * step, north - (np.arange(height) + 0.5) * step)
+    x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(lon, lat)
+    cols = (x - grid.transform.c) / grid.resolution - 0.5
+    rows = (grid.transform.f - y) / grid.resolution - 0.5
+    return transform, (height, width), rows, cols
+
+
+def _sampler(rows: np.ndarray, cols: np.ndarray, inside: np.ndarray):
+    """A function sampling a master-grid array at the given fractional positions (NaN outside)."""
+    coords = np.stack([rows, cols])
+
+    def sample(values: np.ndarray, order: int = 1) -> np.ndarray:
+        out = ndimage.map_coordinates(values.astype(np.float64), coords, order=order, mode="nearest")
+        out[~inside] = np.nan
+        return out
+
+    return sample
+
+
+def _cloud_patches(shape: tuple[int, int], cover: float, rng: np.random.Generator) -> np.ndarray:
+    if cover <= 0:
+        return np.zeros(shape, dtype=bool)
+    field = gaussian_random_field(shape, 12.0, rng)
+    return field > np.quantile(field, 1.0 - cover)
+
+
+def _write_sentinel1(scene: Scene, acquisition: Acquisition, folder: Path) -> np.ndarray:
+    """Simulate and write one Sentinel-1 RTC pair; returns VV in dB."""
+    rng = scene.rng_s1
+    incidence = np.broadcast_to(np.linspace(38.5, 39.5, scene.grid.width)[None, :], scene.class_map.shape)
+    vv, vh = sar.backscatter(
+        scene.class_map,
+        scene.moisture(acquisition.doy),
+        scene.pixels.roughness_cm,
+        scene.ndvi(acquisition.doy),
+        incidence,
+        rng,
+        enl=scene.settings.sentinel1_enl,
+    )
+    crc = f"{int(rng.integers(0, 16**4)):04X}"
+    writers.write_hyp3_rtc(folder, acquisition.utc, vv, vh, scene.grid.transform, scene.grid.crs, crc)
+    return 10 * np.log10(vv)
+
+
+def _write_sentinel2(scene: Scene, acquisition: Acquisition, folder: Path) -> np.ndarray:
+    """Simulate and write one Sentinel-2 L2A date at 10 m; returns the NDVI on the master grid."""
+    rng = scene.rng_s2
+    fine = scene.grid.resampled(scene.settings.sentinel2_resolution_m)
+    ratio = scene.grid.resolution / fine.resolution
+    rows, cols = np.meshgrid(
+        (np.arange(fine.height) + 0.5) / ratio - 0.5, (np.arange(fine.width) + 0.5) / ratio - 0.5, indexing="ij"
+    )
+    upsample = _sampler(rows, cols, np.ones(rows.shape, dtype=bool))
+    ndvi_master = scene.ndvi(acquisition.doy)
+    ndvi = np.clip(upsample(ndvi_master) + rng.normal(0, 0.02, rows.shape), -1, 1)
+    water = upsample(scene.water.astype(np.float32), order=0) > 0.5
+    red, nir = vegetation.reflectances(ndvi, upsample(scene.pixels.albedo))
+    cloudy = _cloud_patches(rows.shape, float(rng.uniform(0, 0.08)), rng)
+    red[cloudy], nir[cloudy] = 0.45, 0.5
+    scl = np.where(ndvi > 0.35, 4, 5)
+    scl[water] = 6
+    scl[cloudy] = 9
+    writers.write_sentinel2_l2a(
+        folder, acquisition.utc, scene.site.mgrs_tile, red, nir, scl[::2, ::2], fine.transform, fine.crs
+    )
+    return ndvi_master
+
+
+def _report(
+    name: str,
+    final_dir: Path,
+    scene: Scene,
+    overpasses: Sequence[Acquisition],
+    s1_dates: Sequence[Acquisition],
+    s2_dates: Sequence[Acquisition],
+    partial: Path,
+) -> GenerationReport:
+    counts = np.bincount(scene.class_map.ravel(), minlength=len(all_classes())) / scene.class_map.size
+    seasons = sorted({_season(a.doy) for a in overpasses})
+    return GenerationReport(
+        region=name,
+        raw_dir=final_dir,
+        thermal_dates=len(overpasses),
+        day_dates=sum(a.is_day for a in overpasses),
+        night_dates=sum(not a.is_day for a in overpasses),
+        seasons=seasons,
+        sentinel1_dates=len(s1_dates),
+        sentinel2_dates=len(s2_dates),
+        class_fractions={c.name: round(float(counts[c.id]), 4) for c in all_classes() if counts[c.id] > 0},
+        files=sum(1 for p in partial.rglob("*") if p.is_file()),
+        overpasses=[
+            {"utc": a.utc.isoformat(), "solar_hour": round(a.solar_hour, 3), "cloud_cover": round(a.cloud_cover, 3)}
+            for a in overpasses
+        ],
+    )
+
+
+def _season(doy: int) -> str:
+    month = (doy - 1) // 30.5
+    return ("winter", "spring", "summer", "autumn")[int((month + 1) // 3) % 4]
+
+
+def _manifest(report: GenerationReport, scene: Scene) -> dict[str, object]:
+    data = asdict(report)
+    data.pop("quicklook")
+    data.pop("seconds")
+    data["site"] = scene.site.model_dump()
+    data["settings"] = scene.settings.model_dump(mode="json")
+    data["landscape_grid"] = {
+        "crs": scene.grid.crs,
+        "transform": list(scene.grid.transform)[:6],
+        "width": scene.grid.width,
+        "height": scene.grid.height,
+    }
+    return data
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``, replacing what was there only once the move can happen."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    backup = target.with_name(f".{target.name}.old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if target.exists():
+        target.rename(backup)
+    source.rename(target)
+    shutil.rmtree(backup, ignore_errors=True)

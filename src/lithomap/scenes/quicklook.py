@@ -1,0 +1,95 @@
+"""Quick-look picture of a generated region: does it look like a landscape?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lithomap.classes import all_classes
+from lithomap.mapping.legend import show_classes
+from lithomap.scenes.acquisitions import Acquisition
+
+if TYPE_CHECKING:
+    from lithomap.scenes.generate import QuickLookData, Scene
+
+SUMMER_DOY = 196
+SPRING_DOY = 110
+
+
+def draw_quicklook(
+    name: str, scene: Scene, overpasses: Sequence[Acquisition], looks: QuickLookData, path: Path
+) -> Path:
+    """Geology with legend, a summer-day and a night LST, VV, NDVI, and class diurnal curves."""
+    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
+    show_classes(axes[0, 0], scene.class_map, f"{name}: geology (label truth)")
+    day = _pick(overpasses, looks.lst, lambda a: 11 <= a.solar_hour <= 16, SUMMER_DOY)
+    night = _pick(overpasses, looks.lst, lambda a: a.solar_hour < 5 or a.solar_hour >= 21, SUMMER_DOY)
+    for ax, chosen, label in ((axes[0, 1], day, "day"), (axes[0, 2], night, "night")):
+        if chosen is None:
+            ax.set_axis_off()
+            ax.set_title(f"no {label} overpass")
+            continue
+        acquisition, lst = chosen
+        image = ax.imshow(lst - 273.15, cmap="inferno")
+        ax.set_title(f"ECOSTRESS LST, {label}: {acquisition.utc:%Y-%m-%d} {acquisition.solar_hour:4.1f} h solar")
+        ax.set_axis_off()
+        fig.colorbar(image, ax=ax, shrink=0.75, label="°C")
+    if looks.vv_db is not None:
+        image = axes[1, 0].imshow(looks.vv_db, cmap="gray", vmin=-25, vmax=-3)
+        axes[1, 0].set_title("Sentinel-1 VV (dB, with speckle)")
+        fig.colorbar(image, ax=axes[1, 0], shrink=0.75, label="dB")
+    axes[1, 0].set_axis_off()
+    if looks.ndvi:
+        doy = min(looks.ndvi, key=lambda d: abs(d - SPRING_DOY))
+        image = axes[1, 1].imshow(looks.ndvi[doy], cmap="RdYlGn", vmin=-0.2, vmax=0.9)
+        axes[1, 1].set_title(f"Sentinel-2 NDVI, day of year {doy}")
+        fig.colorbar(image, ax=axes[1, 1], shrink=0.75)
+    axes[1, 1].set_axis_off()
+    _diurnal_signatures(axes[1, 2], overpasses, looks.class_mean_lst)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(temporary, dpi=80)
+    plt.close(fig)
+    temporary.replace(path)
+    return path
+
+
+def _pick(overpasses, images, condition, target_doy):
+    candidates = [
+        (abs(a.doy - target_doy), a, image)
+        for a, image in zip(overpasses, images, strict=True)
+        if condition(a) and np.isfinite(image).mean() > 0.5
+    ]
+    if not candidates:
+        return None
+    _, acquisition, image = min(candidates, key=lambda item: item[0])
+    return acquisition, image
+
+
+def _diurnal_signatures(ax, overpasses: Sequence[Acquisition], class_means: Sequence[np.ndarray]) -> None:
+    """Class-mean LST against local solar time, warm season (May–September) overpasses."""
+    warm = [i for i, a in enumerate(overpasses) if 121 <= a.doy <= 273]
+    if not warm:
+        ax.set_axis_off()
+        return
+    hours = np.array([overpasses[i].solar_hour for i in warm])
+    means = np.array([class_means[i] for i in warm]) - 273.15
+    order = np.argsort(hours)
+    for c in all_classes():
+        if c.id == 0 or not np.isfinite(means[:, c.id]).all():
+            continue
+        ax.plot(hours[order], means[order, c.id], "o-", color=c.rgb, label=c.name, markersize=3, linewidth=1)
+    ax.set_xlabel("local solar time (h)")
+    ax.set_ylabel("class-mean LST (°C)")
+    ax.set_title("Diurnal signature per class, May–September overpasses")
+    ax.set_xlim(0, 24)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)

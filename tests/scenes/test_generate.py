@@ -1,0 +1,262 @@
+"""Generated scenes: real product encodings, determinism, atomic output, visible physics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+
+from lithomap.classes import class_id, default_mapper
+from lithomap.config import parse_params
+from lithomap.errors import ConfigError
+from lithomap.io import formats
+from lithomap.scenes import writers
+from lithomap.scenes.acquisitions import Acquisition, from_solar
+from lithomap.scenes.generate import Scene, generate_region
+
+LON, LAT = -4.11, 38.69
+MIX = {"sand": 0.25, "clay": 0.25, "carbonate": 0.2, "volcanic": 0.15, "non_foliated": 0.15}
+SUMMER, WINTER = 196, 15
+SUMMER_HOURS = (1.5, 5.0, 9.0, 12.0, 13.5, 15.0, 18.0, 19.5, 21.0, 23.0)
+
+
+def small_params(tmp_path, seed=5, size_px=48, mix=MIX):
+    return parse_params(
+        {
+            "regions": {
+                "test": {
+                    "raw_dir": str(tmp_path / "raw" / "test"),
+                    "crs": "EPSG:32630",
+                    "synthetic": {
+                        "seed": seed,
+                        "centre_lon": LON,
+                        "centre_lat": LAT,
+                        "utm_epsg": 32630,
+                        "mgrs_tile": "30SVH",
+                        "mean_air_temperature_c": 15.5,
+                        "class_mix": mix,
+                    },
+                }
+            },
+            "generate": {
+                "size_px": size_px,
+                "thermal_acquisitions": 6,
+                "sentinel1_dates": 2,
+                "sentinel2_dates": 1,
+                "quicklook_dir": str(tmp_path / "quicklook"),
+            },
+        }
+    )
+
+
+def at(doy: int, hour: float) -> Acquisition:
+    utc = from_solar(2023, doy, hour, LON)
+    return Acquisition(utc, hour, 0.0)
+
+
+def decode_lst(path):
+    with rasterio.open(path) as src:
+        dn = src.read(1)
+        scale = float(src.tags()["scale_factor"])
+        return np.where(dn == src.nodata, np.nan, dn * scale), src.transform, src.crs
+
+
+def class_of_pixels(scene: Scene, transform, shape) -> np.ndarray:
+    """Class of each geographic pixel, from the scene's class map (nearest)."""
+    rows, cols = np.indices(shape)
+    lon, lat = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
+    x, y = Transformer.from_crs("EPSG:4326", scene.grid.crs, always_xy=True).transform(lon, lat)
+    col = np.floor((x - scene.grid.transform.c) / scene.grid.resolution).astype(int)
+    row = np.floor((scene.grid.transform.f - y) / scene.grid.resolution).astype(int)
+    inside = (row >= 0) & (row < scene.grid.height) & (col >= 0) & (col < scene.grid.width)
+    out = np.zeros(shape, dtype=int)
+    out[inside] = scene.class_map[row[inside], col[inside]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def diurnal_scene(tmp_path_factory):
+    """One summer day at ten local times, and a winter day and night, no clouds."""
+    tmp_path = tmp_path_factory.mktemp("diurnal")
+    params = small_params(tmp_path, size_px=64)
+    acquisitions = [at(SUMMER, h) for h in SUMMER_HOURS] + [at(WINTER, 13.5), at(WINTER, 1.5)]
+    region = params.region("test")
+    generate_region("test", region, params.generate, acquisitions=acquisitions, quicklook=False, progress=False)
+    scene = Scene(region.synthetic, params.generate, "test")
+    means: dict[tuple[int, float], np.ndarray] = {}
+    for acquisition in acquisitions:
+        name = writers.appeears_name("ECO2LSTE", "LST", acquisition.utc)
+        lst, transform, _ = decode_lst(region.raw_dir / "ecostress" / name)
+        classes = class_of_pixels(scene, transform, lst.shape)
+        valid = np.isfinite(lst)
+        means[(acquisition.doy, acquisition.solar_hour)] = np.array(
+            [lst[valid & (classes == c)].mean() if (valid & (classes == c)).any() else np.nan for c in range(14)]
+        )
+    return means
+
+
+def test_sand_has_a_larger_diurnal_range_than_clay(diurnal_scene):
+    summer = np.array([diurnal_scene[(SUMMER, h)] for h in SUMMER_HOURS])
+    sand, clay = class_id("sand"), class_id("clay")
+    range_sand = np.ptp(summer[:, sand])
+    range_clay = np.ptp(summer[:, clay])
+    assert range_sand > range_clay + 2.0, (range_sand, range_clay)
+
+
+def test_clay_cools_more_slowly_after_sunset_relative_to_its_daily_mean(diurnal_scene):
+    sand, clay = class_id("sand"), class_id("clay")
+    summer = {h: diurnal_scene[(SUMMER, h)] for h in SUMMER_HOURS}
+    daily_mean = np.mean([summer[h] for h in SUMMER_HOURS], axis=0)
+    evening_drop = summer[19.5] - summer[23.0]
+    assert evening_drop[clay] < evening_drop[sand]
+    anomaly = summer[23.0] - daily_mean
+    assert anomaly[clay] > anomaly[sand]
+
+
+def test_class_contrast_is_larger_on_summer_days_than_winter_nights(diurnal_scene):
+    present = [class_id(name) for name in MIX]
+    summer_day = diurnal_scene[(SUMMER, 13.5)][present]
+    winter_night = diurnal_scene[(WINTER, 1.5)][present]
+    assert np.ptp(summer_day) > 3 * np.ptp(winter_night), (np.ptp(summer_day), np.ptp(winter_night))
+
+
+def test_days_are_warmer_than_nights_and_summer_than_winter(diurnal_scene):
+    present = [class_id(name) for name in MIX]
+    assert np.all(diurnal_scene[(SUMMER, 13.5)][present] > diurnal_scene[(SUMMER, 5.0)][present] + 10)
+    assert np.all(diurnal_scene[(SUMMER, 13.5)][present] > diurnal_scene[(WINTER, 13.5)][present] + 10)
+    assert np.all((diurnal_scene[(WINTER, 1.5)][present] > 250) & (diurnal_scene[(SUMMER, 13.5)][present] < 345))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("generated")
+    params = small_params(tmp_path)
+    report = generate_region("test", params.region("test"), params.generate, progress=False)
+    return params, report
+
+
+def test_ecostress_files_use_the_appeears_encodings(generated):
+    _, report = generated
+    folder = report.raw_dir / "ecostress"
+    names = sorted(p.name for p in folder.glob("*.tif"))
+    assert len(names) == 5 * report.thermal_dates
+    matches = [formats.APPEEARS_NAME.match(n) for n in names]
+    assert all(matches)
+    assert {m["layer"] for m in matches} == {"LST", "LST_err", "EmisWB", "QC", "CloudMask"}
+    transforms = set()
+    for layer, encoding in formats.APPEEARS_ENCODINGS.items():
+        path = next(folder.glob(f"*_SDS_{layer}_doy*.tif"))
+        with rasterio.open(path) as src:
+            assert src.crs.to_epsg() == 4326
+            assert src.dtypes[0] == encoding.dtype
+            assert src.nodata == encoding.fill
+            assert float(src.tags()["scale_factor"]) == pytest.approx(encoding.scale)
+            assert float(src.tags()["add_offset"]) == pytest.approx(encoding.offset)
+    for path in folder.glob("*_SDS_LST_doy*.tif"):
+        lst, transform, _ = decode_lst(path)
+        transforms.add((round(transform.c, 9), round(transform.f, 9)))
+        assert transform.a == pytest.approx(formats.APPEEARS_PIXEL_DEG)
+        valid = lst[np.isfinite(lst)]
+        assert valid.size > 0.5 * lst.size
+        assert 230 < np.median(valid) < 340
+    assert len(transforms) == report.thermal_dates, "each date should sit on its own shifted grid"
+
+
+def test_sentinel_files_use_real_layouts(generated):
+    _, report = generated
+    s1 = sorted((report.raw_dir / "sentinel1").glob("*.tif"))
+    assert len(s1) == 2 * report.sentinel1_dates
+    for path in s1:
+        assert formats.HYP3_RTC_NAME.match(path.name), path.name
+        with rasterio.open(path) as src:
+            values = src.read(1)
+            assert src.dtypes[0] == "float32" and src.nodata == 0 and src.crs.to_epsg() == 32630
+            assert src.res == (30.0, 30.0)
+        db = 10 * np.log10(values[values > 0])
+        expected = (-16, -6) if path.name.endswith("_VV.tif") else (-26, -13)
+        assert expected[0] < np.median(db) < expected[1], (path.name, np.median(db))
+    safe = next((report.raw_dir / "sentinel2").glob("*.SAFE"))
+    match = formats.S2_SAFE_NAME.match(safe.name)
+    assert match and match["baseline"] >= "0400"
+    assert 'BOA_ADD_OFFSET band_id="3">-1000<' in (safe / "MTD_MSIL2A.xml").read_text()
+    red_path = next(safe.rglob("*_B04_10m.tif"))
+    nir_path = next(safe.rglob("*_B08_10m.tif"))
+    assert formats.S2_BAND_NAME.match(red_path.name)
+    with rasterio.open(red_path) as red_src, rasterio.open(nir_path) as nir_src:
+        assert red_src.res == (10.0, 10.0)
+        red = (red_src.read(1).astype(float) - 1000) / 10000
+        nir = (nir_src.read(1).astype(float) - 1000) / 10000
+    ndvi = (nir - red) / (nir + red)
+    assert -0.6 < np.median(ndvi) < 0.9
+    assert next(safe.rglob("*_SCL_20m.tif")).exists()
+
+
+def test_geology_is_an_etrs89_geopackage_whose_legend_maps_completely(generated):
+    _, report = generated
+    frame = gpd.read_file(report.raw_dir / "geology" / "mapa_geologico.gpkg", layer="geologia")
+    assert frame.crs.to_epsg() == 4258
+    assert "LITOLOGIA" in frame.columns
+    mapping = default_mapper().map_terms(frame["LITOLOGIA"].unique())
+    assert mapping.complete, mapping.describe_unmapped()
+    assert set(mapping.class_of.values()) == {class_id(name) for name in MIX}
+
+
+def test_manifest_and_class_mix(generated):
+    _, report = generated
+    manifest = json.loads((report.raw_dir / "scene.json").read_text())
+    assert manifest["thermal_dates"] == report.thermal_dates == len(manifest["overpasses"])
+    for name, share in MIX.items():
+        assert report.class_fractions[name] == pytest.approx(share, abs=0.02)
+    assert report.quicklook is not None and report.quicklook.stat().st_size > 10_000
+
+
+def test_same_seed_same_data_other_seed_other_data(tmp_path):
+    def lst_of(seed, folder):
+        params = small_params(tmp_path / folder, seed=seed, size_px=32)
+        acquisitions = [at(SUMMER, 13.5)]
+        report = generate_region(
+            "test", params.region("test"), params.generate, acquisitions=acquisitions, quicklook=False, progress=False
+        )
+        return decode_lst(next((report.raw_dir / "ecostress").glob("*_SDS_LST_*.tif")))[0]
+
+    first, again, other = lst_of(1, "a"), lst_of(1, "b"), lst_of(2, "c")
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(np.nan_to_num(first), np.nan_to_num(other))
+
+
+def test_a_failed_run_leaves_the_previous_region_untouched(tmp_path, monkeypatch):
+    params = small_params(tmp_path, size_px=32)
+    region = params.region("test")
+    generate_region("test", region, params.generate, acquisitions=[at(SUMMER, 12.0)], quicklook=False, progress=False)
+    before = sorted(p.relative_to(region.raw_dir) for p in region.raw_dir.rglob("*"))
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writers, "write_hyp3_rtc", broken)
+    with pytest.raises(OSError, match="disk full"):
+        generate_region(
+            "test", region, params.generate, acquisitions=[at(SUMMER, 13.0)], quicklook=False, progress=False
+        )
+    after = sorted(p.relative_to(region.raw_dir) for p in region.raw_dir.rglob("*"))
+    assert after == before
+    assert [p.name for p in region.raw_dir.parent.iterdir()] == ["test"], "no partial folder may be left"
+
+
+def test_region_without_synthetic_section_cannot_be_generated(tmp_path):
+    params = parse_params({"regions": {"real": {"raw_dir": str(tmp_path), "crs": "EPSG:32630"}}})
+    with pytest.raises(ConfigError, match="no 'synthetic' section"):
+        generate_region("real", params.region("real"), params.generate, progress=False)
+
+
+def test_acquisition_times_are_utc_with_local_solar_time():
+    acquisition = at(SUMMER, 13.5)
+    assert acquisition.utc.tzinfo == UTC
+    assert acquisition.utc.hour == 13 and acquisition.utc.minute == 46  # 13:30 solar at 4.11° W
+    assert acquisition.is_day and not at(SUMMER, 22.0).is_day
+    assert from_solar(2023, 1, 0.0, 0.0) == datetime(2023, 1, 1, tzinfo=UTC)
