@@ -61,7 +61,7 @@ class RegionParams(Section):
 class GenerateParams(Section):
     """Synthetic scene generator settings shared by every region."""
 
-    size_px: int = Field(256, ge=32, description="Scene side on the thermal grid, pixels.")
+    size_px: int = Field(384, ge=32, description="Scene side on the thermal grid, pixels.")
     thermal_resolution_m: float = Field(70.0, gt=0, description="ECOSTRESS pixel size, metres.")
     sentinel1_resolution_m: float = Field(
         30.0, gt=0, description="Sentinel-1 RTC pixel size, metres; also the grid the landscape is drawn on."
@@ -98,12 +98,77 @@ class IngestParams(Section):
     )
 
 
+class ExperimentParams(Section):
+    """A named selection of model inputs (SCIENCE.md: day/night by local solar time, seasons by month)."""
+
+    time_of_day: Literal["any", "day", "night"] = Field("any", description="Thermal dates by local solar time.")
+    seasons: list[Literal["winter", "spring", "summer", "autumn"]] | None = Field(
+        None, description="Thermal dates by season (months in preprocess.season_months); null = all."
+    )
+    static: list[Literal["vv", "vh", "ndvi"]] = Field(
+        default_factory=list, description="Static layers joined to the thermal sequence."
+    )
+
+
+class PreprocessParams(Section):
+    """Patches, the spatial split and the input layouts shared by every experiment."""
+
+    processed_dir: Path = Field(Path("data/processed"), description="Where experiment datasets are written.")
+    reports_dir: Path = Field(Path("reports/datasets"), description="Split pictures and class counts.")
+    patch_size: int = Field(64, ge=8, description="Patch side in pixels (64 or 128 in the thesis).")
+    overlap: float = Field(0.5, ge=0, lt=1, description="Overlap of neighbouring patches (0.5 = 50 %).")
+    block_size: int = Field(64, ge=8, description="Side of the square blocks assigned whole to one split, pixels.")
+    buffer_px: int | None = Field(
+        None, ge=0, description="Gap between blocks of different splits, pixels; null = half a patch."
+    )
+    split_fractions: tuple[float, float, float] = Field(
+        (0.7, 0.15, 0.15), description="Share of labelled blocks for train, validation, test."
+    )
+    split_seed: int = Field(0, description="Seed of the block assignment.")
+    min_labelled_fraction: float = Field(
+        0.1, ge=0, le=1, description="A patch is kept only if this share of its pixels is labelled in its split."
+    )
+    sequence_length: int = Field(12, ge=1, description="Time steps of the thermal sequence (dates are selected).")
+    shard_size: int = Field(64, ge=1, description="Patches per shard file.")
+    day_hours: tuple[float, float] = Field((8.0, 18.0), description="Local solar hours counted as day.")
+    season_months: dict[str, list[int]] = Field(
+        default_factory=lambda: {
+            "winter": [11, 12, 1, 2, 3],
+            "spring": [4],
+            "summer": [5, 6, 7, 8, 9],
+            "autumn": [10],
+        },
+        description="Months of each season (SCIENCE.md 1.5 allows the wide May–Sep / Nov–Mar seasons).",
+    )
+
+
+class ValidateParams(Section):
+    """Great Expectations gates on raw and processed data."""
+
+    reports_dir: Path = Field(Path("reports/validation"), description="Data Docs site and JSON summaries.")
+    lst_range_k: tuple[float, float] = Field((200.0, 350.0), description="Plausible LST of valid pixels, K.")
+    emissivity_range: tuple[float, float] = Field((0.6, 1.0), description="Plausible broadband emissivity.")
+    sar_range_db: tuple[float, float] = Field((-40.0, 10.0), description="Plausible VV/VH backscatter, dB.")
+    min_seasons: int = Field(2, ge=1, description="Seasons of thermal data below which a warning is raised.")
+    normalised_mean_tolerance: float = Field(0.1, gt=0, description="|mean| allowed after normalisation (train).")
+    normalised_std_tolerance: float = Field(0.1, gt=0, description="|std − 1| allowed after normalisation (train).")
+
+
 class Params(Section):
     """Everything in params.yaml."""
 
     regions: dict[str, RegionParams]
     generate: GenerateParams = GenerateParams()
     ingest: IngestParams = IngestParams()
+    experiments: dict[str, ExperimentParams] = Field(default_factory=dict)
+    preprocess: PreprocessParams = PreprocessParams()
+    validation: ValidateParams = ValidateParams()
+
+    def experiment(self, name: str) -> ExperimentParams:
+        """The experiment called ``name``, or a ConfigError naming the closest one."""
+        if name not in self.experiments:
+            raise ConfigError(_unknown(name, "experiments", list(self.experiments)))
+        return self.experiments[name]
 
     def region(self, name: str) -> RegionParams:
         """The region called ``name``, or a ConfigError listing the known ones."""

@@ -126,8 +126,21 @@ SEN1FLOODS11_S2_SCALE = 10000.0
 S1_DB_RANGE = (-40.0, 10.0)
 
 # Sentinel-2 band order in MTD_MSIL2A.xml band_id attributes (0-based, B8A after B08).
-S2_BAND_IDS = {"B01": 0, "B02": 1, "B03": 2, "B04": 3, "B05": 4, "B06": 5, "B07": 6, "B08": 7, "B8A": 8,
-               "B09": 9, "B10": 10, "B11": 11, "B12": 12}
+S2_BAND_IDS = {
+    "B01": 0,
+    "B02": 1,
+    "B03": 2,
+    "B04": 3,
+    "B05": 4,
+    "B06": 5,
+    "B07": 6,
+    "B08": 7,
+    "B8A": 8,
+    "B09": 9,
+    "B10": 10,
+    "B11": 11,
+    "B12": 12,
+}
 
 # A ready lithology label raster (uint8 class ids 0-13), e.g. lithology_labels.tif.
 LABEL_RASTER_NAME = re.compile(r"^(?:.+[_-])?(?:lithology|litho)(?:[_-](?:labels?|classes))?\.tiff?$", re.IGNORECASE)

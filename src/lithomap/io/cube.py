@@ -1,0 +1,191 @@
+"""The region cube on disk: a chunked Zarr (v3) store written window by window, published atomically.
+
+Layout (``<interim_dir>/<region>/cube.zarr``; open with ``xr.open_zarr(path)``):
+
+==============  ==============  =========  =====================================================
+variable        dims            dtype      meaning
+==============  ==============  =========  =====================================================
+``lst``         time, y, x      float32    land surface temperature, K (NaN = invalid/cloud/QA)
+``emissivity``  time, y, x      float32    broadband emissivity (NaN where LST is invalid)
+``lst_valid``   time, y, x      bool       finite ``lst``
+``vv``, ``vh``  y, x            float32    Sentinel-1 backscatter, dB: time mean in linear power
+``sar_valid``   y, x            bool       both ``vv`` and ``vh`` finite
+``ndvi``        y, x            float32    time mean of the per-date NDVI (cloud-masked)
+``ndvi_valid``  y, x            bool       finite ``ndvi``
+``label``       y, x            uint8      lithology class 0–13 (0 = background / unmapped)
+``label_valid`` y, x            bool       ``label`` != 0
+==============  ==============  =========  =====================================================
+
+Coordinates: ``time`` (UTC datetime64), ``solar_time`` (local solar hour 0–24 at the grid
+centre longitude, per time), ``solar_datetime`` (local solar date and time), ``thermal_product``
+(product of each date, e.g. ``ECO2LSTE.001``), ``x``/``y`` (pixel centres), ``spatial_ref``
+(CF grid mapping: ``xr.open_zarr(p).rio.crs`` gives the CRS). Variables of a source the region
+lacks are absent; the thermal variables and the time coordinates exist only with thermal data.
+Chunks are ``(1, chunk_px, chunk_px)`` and ``(chunk_px, chunk_px)``.
+Attributes: ``region``, ``crs``, ``resolution``, ``bounds``, ``sources`` (product → files),
+``s1_dates``, ``s2_dates``, ``missing_sources``, ``unmapped_geology_km2``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import rioxarray  # noqa: F401 - registers the .rio accessor used to write the grid mapping
+import xarray as xr
+import zarr
+from rasterio.windows import Window
+
+from lithomap.errors import MissingSourceError
+from lithomap.io.grid import RegionGrid
+
+CUBE_NAME = "cube.zarr"
+TIME_VARIABLES = ("lst", "emissivity", "lst_valid")
+FIX_OF = {
+    "lst": "add ECOSTRESS (or Landsat thermal) files to the region's raw folder and run `lithomap ingest` again",
+    "label": "add a geological map (GPKG/Shapefile/GeoJSON) or a lithology label raster to the region's raw folder "
+    "and run `lithomap ingest` again",
+}
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``final``; on success it replaces ``final``, on failure it vanishes.
+
+    A previous good ``final`` stays untouched until the new one is complete. Parent folders
+    created here are removed again on failure, so a failed run leaves nothing behind.
+    """
+    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    temporary = final.parent / f".{final.name}.tmp-{token}"
+    try:
+        yield temporary
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        for folder in created:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    old = final.parent / f".{final.name}.old-{token}"
+    if final.exists():
+        final.rename(old)
+    temporary.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def solar_hours(times: Sequence[datetime], longitude: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local solar time (t_UTC + lon/15 h) as hours in [0, 24) and as datetime64."""
+    utc = np.array(times, dtype="datetime64[ns]")
+    local = utc + np.timedelta64(round(longitude / 15.0 * 3600e9), "ns")
+    day = local.astype("datetime64[D]")
+    hours = (local - day).astype("timedelta64[ns]").astype(np.float64) / 3600e9
+    return hours, local
+
+
+class CubeWriter:
+    """Creates the cube's arrays up front and fills them window by window.
+
+    Args:
+        path: folder of the Zarr store (normally the temporary one of :func:`atomic_directory`).
+        grid: the region grid.
+        times: UTC times of the thermal stack (may be empty).
+        thermal_products: product of each time.
+        chunk_px: chunk side.
+        attrs: dataset attributes.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        grid: RegionGrid,
+        times: Sequence[datetime],
+        thermal_products: Sequence[str],
+        chunk_px: int,
+        attrs: dict[str, object],
+    ) -> None:
+        self.path = path
+        self.grid = grid
+        self.chunk_px = chunk_px
+        coords: dict[str, object] = {"y": ("y", grid.y_coords()), "x": ("x", grid.x_coords())}
+        if times:
+            hours, local = solar_hours(times, grid.centre_lonlat()[0])
+            coords |= {
+                "time": ("time", np.array(times, dtype="datetime64[ns]")),
+                "solar_time": ("time", hours, {"units": "hour", "long_name": "local solar time at the grid centre"}),
+                "solar_datetime": ("time", local, {"long_name": "local solar date and time at the grid centre"}),
+                "thermal_product": ("time", np.array(thermal_products, dtype=str)),
+            }
+        template = xr.Dataset(coords=coords, attrs=_jsonable(attrs)).rio.write_crs(grid.crs)
+        template["spatial_ref"].attrs["GeoTransform"] = " ".join(str(v) for v in grid.transform.to_gdal())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            template.to_zarr(path, mode="w", zarr_format=3, consolidated=False)
+        self.group = zarr.open_group(path, mode="r+")
+        self.n_times = len(times)
+
+    def create(self, name: str, dims: tuple[str, ...], dtype: str, fill: object, attrs: dict[str, object]) -> None:
+        """Create an empty variable (``dims`` is ``("time", "y", "x")`` or ``("y", "x")``)."""
+        spatial = (self.grid.height, self.grid.width)
+        shape = (self.n_times, *spatial) if dims[0] == "time" else spatial
+        chunks = (1, self.chunk_px, self.chunk_px) if dims[0] == "time" else (self.chunk_px, self.chunk_px)
+        chunks = tuple(min(c, max(s, 1)) for c, s in zip(chunks, shape, strict=True))
+        self.group.create_array(
+            name,
+            shape=shape,
+            chunks=chunks,
+            dtype=dtype,
+            fill_value=fill,
+            dimension_names=list(dims),
+            attributes={"grid_mapping": "spatial_ref", **attrs},
+        )
+
+    def write(self, name: str, window: Window, data: np.ndarray, time_index: int | None = None) -> None:
+        """Write one window of a variable (and one time step of a time variable)."""
+        rows, cols = window.toslices()
+        array = self.group[name]
+        if time_index is None:
+            array[rows, cols] = data
+        else:
+            array[time_index, rows, cols] = data
+
+    def close(self) -> None:
+        """Consolidate the metadata so the store opens quickly."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zarr.consolidate_metadata(self.path)
+
+
+def open_cube(path: Path) -> xr.Dataset:
+    """Open a region cube lazily (``xr.open_zarr``)."""
+    return xr.open_zarr(path)
+
+
+def require_variables(cube: xr.Dataset, names: Sequence[str], step: str, path: Path) -> None:
+    """Raise MissingSourceError when a later step needs a variable the region lacks.
+
+    Args:
+        cube: the opened cube.
+        names: variables the step needs (e.g. ``["lst"]`` for any model, ``["label"]`` for training).
+        step: the step's name, for the message.
+        path: the cube's path, for the message.
+    """
+    for name in names:
+        if name not in cube.data_vars:
+            raise MissingSourceError(
+                path,
+                f"step {step!r} needs {name!r}, but the region cube has no such variable (its sources were absent "
+                f"at ingest: {cube.attrs.get('missing_sources', {})})",
+                FIX_OF.get(name, "add the missing source to the region's raw folder and run `lithomap ingest` again"),
+            )
+
+
+def _jsonable(attrs: dict[str, object]) -> dict[str, object]:
+    return json.loads(json.dumps(attrs, default=str))

@@ -1,0 +1,175 @@
+"""The region grid: one CRS, one north-up transform and one shape for every source.
+
+A grid comes from ``RegionParams`` (CRS, resolution and bounds) or, when the bounds are
+null, from the union of the thermal footprints reprojected to the region CRS and snapped
+outward to whole multiples of the resolution. The grid is processed window by window:
+:meth:`RegionGrid.windows` yields windows aligned to the cube's chunks, so memory depends
+on the window side, never on the region size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from pyproj import Transformer
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+from rasterio.transform import from_origin
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from lithomap.errors import ConfigError, InputDataError
+
+Bounds = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RegionGrid:
+    """A north-up raster grid.
+
+    Attributes:
+        crs: the grid's CRS.
+        transform: affine transform of the upper-left corner.
+        width: number of columns.
+        height: number of rows.
+    """
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @classmethod
+    def from_bounds(cls, crs: str | CRS, resolution: float, bounds: Bounds, snap: bool = False) -> RegionGrid:
+        """Grid covering ``bounds`` in ``crs``.
+
+        Args:
+            crs: target CRS.
+            resolution: pixel size in CRS units.
+            bounds: xmin, ymin, xmax, ymax.
+            snap: widen the bounds outward to whole multiples of the resolution (a globally
+                aligned grid); otherwise the grid starts at (xmin, ymax) and only the width and
+                height are rounded up to whole pixels.
+
+        Raises:
+            ConfigError: the CRS is unknown or the bounds are empty.
+        """
+        target = parse_crs(crs)
+        if bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
+            raise ConfigError(f"region bounds {bounds} are empty; give xmin < xmax and ymin < ymax")
+        xmin, ymin, xmax, ymax = snap_bounds(bounds, resolution) if snap else bounds
+        eps = 1e-6
+        width = max(1, math.ceil((xmax - xmin) / resolution - eps))
+        height = max(1, math.ceil((ymax - ymin) / resolution - eps))
+        return cls(target, from_origin(xmin, ymax, resolution, resolution), width, height)
+
+    @classmethod
+    def from_footprints(cls, crs: str | CRS, resolution: float, footprints: Iterable[tuple[CRS, Bounds]]) -> RegionGrid:
+        """Grid covering the union of source footprints, each given in its own CRS."""
+        target = parse_crs(crs)
+        boxes = [transform_bounds(src_crs, target, *bounds, densify_pts=21) for src_crs, bounds in footprints]
+        union = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+        return cls.from_bounds(target, resolution, union, snap=True)
+
+    @property
+    def resolution(self) -> float:
+        return float(self.transform.a)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @property
+    def bounds(self) -> Bounds:
+        left, top = self.transform.c, self.transform.f
+        return left, top - self.height * self.resolution, left + self.width * self.resolution, top
+
+    def x_coords(self) -> np.ndarray:
+        """Pixel-centre x coordinates."""
+        return self.transform.c + (np.arange(self.width) + 0.5) * self.transform.a
+
+    def y_coords(self) -> np.ndarray:
+        """Pixel-centre y coordinates (decreasing)."""
+        return self.transform.f + (np.arange(self.height) + 0.5) * self.transform.e
+
+    def centre_lonlat(self) -> tuple[float, float]:
+        """Longitude and latitude (WGS84) of the grid centre."""
+        xmin, ymin, xmax, ymax = self.bounds
+        to_wgs84 = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_wgs84.transform((xmin + xmax) / 2, (ymin + ymax) / 2)
+        return float(lon), float(lat)
+
+    def windows(self, side: int) -> Iterator[Window]:
+        """Windows of ``side`` × ``side`` pixels (smaller at the right and bottom edges), row by row."""
+        for row in range(0, self.height, side):
+            for col in range(0, self.width, side):
+                yield Window(col, row, min(side, self.width - col), min(side, self.height - row))
+
+    def window_transform(self, window: Window) -> Affine:
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
+
+    def window_bounds(self, window: Window) -> Bounds:
+        left, top = self.window_transform(window) @ (0, 0)
+        res = self.resolution
+        return left, top - window.height * res, left + window.width * res, top
+
+    def overlaps(self, src_crs: CRS, src_bounds: Bounds) -> bool:
+        """Whether a footprint (in its own CRS) intersects the grid."""
+        try:
+            xmin, ymin, xmax, ymax = transform_bounds(src_crs, self.crs, *src_bounds, densify_pts=21)
+        except Exception:
+            return False
+        gxmin, gymin, gxmax, gymax = self.bounds
+        return xmin < gxmax and xmax > gxmin and ymin < gymax and ymax > gymin
+
+    def check_overlap(self, path: Path, src_crs: CRS, src_bounds: Bounds) -> None:
+        """Raise InputDataError when the raster at ``path`` lies outside the grid."""
+        if not self.overlaps(src_crs, src_bounds):
+            raise InputDataError(
+                path,
+                f"the raster (bounds {tuple(round(b, 5) for b in src_bounds)} in {src_crs}) does not overlap the "
+                f"region grid (bounds {tuple(round(b, 1) for b in self.bounds)} in {self.crs})",
+                "move the file to the folder of the region it covers, or widen the region bounds in params.yaml",
+            )
+
+    def describe(self) -> dict[str, object]:
+        """Plain description (for reports and cube attributes)."""
+        return {
+            "crs": self.crs.to_string(),
+            "resolution": self.resolution,
+            "width": self.width,
+            "height": self.height,
+            "bounds": list(self.bounds),
+        }
+
+
+def snap_bounds(bounds: Bounds, resolution: float) -> Bounds:
+    """Bounds widened outward to whole multiples of ``resolution``."""
+    xmin, ymin, xmax, ymax = bounds
+    eps = 1e-9 * resolution
+    return (
+        math.floor(xmin / resolution + eps) * resolution,
+        math.floor(ymin / resolution + eps) * resolution,
+        math.ceil(xmax / resolution - eps) * resolution,
+        math.ceil(ymax / resolution - eps) * resolution,
+    )
+
+
+def parse_crs(crs: str | CRS) -> CRS:
+    """A rasterio CRS from a user string, or ConfigError naming the value."""
+    if isinstance(crs, CRS):
+        return crs
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as exc:
+        raise ConfigError(f"region crs {crs!r} is not a known CRS ({exc}); use e.g. 'EPSG:32630'") from exc

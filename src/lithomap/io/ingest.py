@@ -1,0 +1,433 @@
+"""``lithomap ingest``: discover a region's raw files, put every source once on one grid, write the cube.
+
+Steps of :func:`ingest_region`:
+
+1. :func:`discover_sources` walks ``region.raw_dir`` recursively and recognises files by
+   their names (never by folder names): ECOSTRESS AppEEARS exports and L2T tiles, Landsat
+   ST and Level-1 scenes, Sentinel-1 HyP3 RTC and Sen1Floods11 chips, Sentinel-2 L2A SAFE
+   bands and Sen1Floods11 chips, geological maps (GPKG/Shapefile/GeoJSON) and ready
+   lithology label rasters.
+2. :func:`build_grid` makes the region grid from params, or from the thermal footprints.
+3. Every input is checked before anything is written (readable, has a CRS, overlaps the
+   grid, geology attribute present), so bad input fails fast with one clear error.
+4. The cube (layout in :mod:`lithomap.io.cube`) is written window by window into a
+   temporary folder that replaces ``<interim_dir>/<region>/cube.zarr`` only when complete:
+   thermal one date at a time; SAR and NDVI as time means accumulated per window; labels
+   burnt per window. Memory depends on ``IngestParams.window_px``, not on the region size.
+
+A source the region lacks is reported (``IngestReport.missing``) and its variables are
+absent from the cube; only the steps that need it fail later (see
+:func:`lithomap.io.cube.require_variables`). Ingest itself fails when the folder holds no
+recognised file, or no thermal file while the region bounds are null (the grid cannot be
+derived).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+from tqdm import tqdm
+
+from lithomap.classes import BACKGROUND, load_mapper
+from lithomap.config import IngestParams, RegionParams
+from lithomap.errors import InputDataError
+from lithomap.io import formats
+from lithomap.io.cube import CUBE_NAME, CubeWriter, atomic_directory
+from lithomap.io.ecostress import AppeearsReader, L2TReader
+from lithomap.io.geology import GeologyMap, load_geology
+from lithomap.io.grid import RegionGrid
+from lithomap.io.labels import LabelRaster
+from lithomap.io.landsat import LandsatL1OpticalReader, LandsatL1ThermalReader, LandsatSTReader
+from lithomap.io.rasterfile import open_raster
+from lithomap.io.sentinel1 import Hyp3RtcReader, Sen1Floods11S1Reader, power_to_db
+from lithomap.io.sentinel2 import SafeL2AReader, Sen1Floods11S2Reader
+from lithomap.io.sources import Scene, SceneReader
+
+log = logging.getLogger(__name__)
+
+READERS: tuple[type[SceneReader], ...] = (
+    AppeearsReader,
+    L2TReader,
+    LandsatSTReader,
+    LandsatL1ThermalReader,
+    LandsatL1OpticalReader,
+    Hyp3RtcReader,
+    Sen1Floods11S1Reader,
+    SafeL2AReader,
+    Sen1Floods11S2Reader,
+)
+EXPECTED = (
+    "ECOSTRESS AppEEARS exports (ECO2LSTE.001_SDS_LST_doy…_aid0001.tif) or L2T tiles (ECOv002_L2T_LSTE_…_LST.tif), "
+    "Landsat ST_B10, Sentinel-1 RTC (…_VV.tif/_VH.tif), Sentinel-2 SAFE bands (…_B04_10m.tif), a geological map "
+    "(.gpkg/.shp/.geojson) or a lithology label raster"
+)
+
+
+@dataclass
+class SourceCatalog:
+    """What a region folder holds, by role."""
+
+    thermal: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
+    sar: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
+    optical: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
+    geology: list[Path] = field(default_factory=list)
+    label_rasters: list[Path] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.thermal or self.sar or self.optical or self.geology or self.label_rasters)
+
+
+@dataclass
+class IngestReport:
+    """What ingest found and wrote.
+
+    Attributes:
+        region: region name.
+        output: the cube's path.
+        grid: CRS, resolution, shape and bounds of the grid.
+        sources: product → files used (relative to the raw folder).
+        dates: UTC times of the thermal stack.
+        s1_dates: Sentinel-1 acquisition times (None = undated).
+        s2_dates: optical acquisition times (None = undated).
+        missing: source kind → why it is absent.
+        unmapped_geology_km2: lithology texts no rule matched → area in the region, km².
+        variables: variables written to the cube.
+    """
+
+    region: str
+    output: Path
+    grid: dict[str, object]
+    sources: dict[str, list[str]]
+    dates: list[datetime]
+    s1_dates: list[datetime | None]
+    s2_dates: list[datetime | None]
+    missing: dict[str, str]
+    unmapped_geology_km2: dict[str, float]
+    variables: list[str]
+
+    def summary(self) -> str:
+        """A few human-readable lines for the CLI."""
+        lines = [
+            f"region {self.region}: {self.grid['width']}×{self.grid['height']} px at {self.grid['resolution']} "
+            f"in {self.grid['crs']} → {self.output}",
+            f"  thermal dates: {len(self.dates)}; Sentinel-1 scenes: {len(self.s1_dates)}; "
+            f"optical scenes: {len(self.s2_dates)}",
+            f"  variables: {', '.join(self.variables)}",
+        ]
+        lines += [f"  missing {kind}: {why}" for kind, why in self.missing.items()]
+        lines += [f"  unmapped geology: {area:.3f} km² {term!r}" for term, area in self.unmapped_geology_km2.items()]
+        return "\n".join(lines)
+
+
+def discover_sources(raw_dir: Path) -> SourceCatalog:
+    """Recognise the source files under ``raw_dir`` (recursively, by file name).
+
+    Raises:
+        InputDataError: the folder does not exist.
+    """
+    if not raw_dir.is_dir():
+        raise InputDataError(
+            raw_dir,
+            "the region's raw folder does not exist",
+            "create it and put the region's files there, or fix regions.<name>.raw_dir",
+        )
+    paths = sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    catalog = SourceCatalog()
+    for reader in READERS:
+        for scene in reader.discover(paths):
+            getattr(catalog, reader.kind).append((reader, scene))
+    catalog.thermal.sort(key=lambda item: item[1].time or datetime.min)
+    catalog.geology = [p for p in paths if p.suffix.lower() in formats.GEOLOGY_SUFFIXES]
+    catalog.label_rasters = [p for p in paths if formats.LABEL_RASTER_NAME.match(p.name)]
+    return catalog
+
+
+def build_grid(region: RegionParams, catalog: SourceCatalog) -> RegionGrid:
+    """The region grid: params bounds, else the union of the thermal footprints.
+
+    Raises:
+        InputDataError: bounds are null and the folder holds no thermal file.
+    """
+    if region.bounds is not None:
+        return RegionGrid.from_bounds(region.crs, region.resolution, region.bounds)
+    if not catalog.thermal:
+        raise InputDataError(
+            region.raw_dir,
+            "the region folder holds no thermal files (ECOSTRESS or Landsat), so the region grid cannot be derived "
+            "from them",
+            "add the thermal files (e.g. ECO2LSTE.001_SDS_LST_doy…_aid0001.tif) or set regions.<name>.bounds in "
+            "params.yaml",
+        )
+    footprints = []
+    for reader, scene in catalog.thermal:
+        for path in (piece[reader.primary_layers[0]] for piece in scene.pieces):
+            with open_raster(path) as dataset:
+                footprints.append((dataset.crs, tuple(dataset.bounds)))
+    return RegionGrid.from_footprints(region.crs, region.resolution, footprints)
+
+
+def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progress: bool = True) -> IngestReport:
+    """Put every source of one region on its grid and write ``<interim_dir>/<name>/cube.zarr``.
+
+    Args:
+        name: region name (the cube's folder and attribute).
+        region: the region's params.
+        ingest: ingest params.
+        progress: show a progress bar.
+
+    Returns:
+        What was found and written.
+
+    Raises:
+        InputDataError: bad or missing input (the message names the file, the problem and the fix);
+            no partial output is left.
+    """
+    catalog = discover_sources(region.raw_dir)
+    if catalog.is_empty():
+        raise InputDataError(
+            region.raw_dir,
+            "no recognised source file in the region folder",
+            f"put the region's files there (searched recursively): {EXPECTED}",
+        )
+    grid = build_grid(region, catalog)
+    for kind in ("thermal", "sar", "optical"):
+        for reader, scene in getattr(catalog, kind):
+            with reader(scene, ingest) as opened:
+                opened.check_overlap(grid)
+    mapper = load_mapper(region.mapping_file)
+    geology = [load_geology(path, grid, region.geology_attribute, mapper) for path in catalog.geology]
+    missing = _missing(catalog)
+    for kind, why in missing.items():
+        log.warning("region %s: no %s source (%s); its variables are left out of the cube", name, kind, why)
+    window_px = max(ingest.chunk_px, math.ceil(ingest.window_px / ingest.chunk_px) * ingest.chunk_px)
+    windows = list(grid.windows(window_px))
+    steps = len(windows) * (len(catalog.thermal) + 3)
+    attrs = _attributes(name, region, grid, catalog, geology, missing)
+    final = ingest.interim_dir / name / CUBE_NAME
+    variables: list[str] = []
+    with atomic_directory(final) as temporary, tqdm(total=steps, disable=not progress, desc=f"ingest {name}") as bar:
+        writer = CubeWriter(
+            temporary,
+            grid,
+            [scene.time or datetime.min for _, scene in catalog.thermal],
+            [scene.product for _, scene in catalog.thermal],
+            ingest.chunk_px,
+            attrs,
+        )
+        variables += _write_thermal(writer, catalog.thermal, grid, windows, ingest, bar)
+        variables += _write_sar(writer, catalog.sar, grid, windows, ingest, bar)
+        variables += _write_optical(writer, catalog.optical, grid, windows, ingest, bar)
+        variables += _write_labels(writer, geology, catalog.label_rasters, grid, windows, ingest, bar)
+        writer.close()
+    return IngestReport(
+        region=name,
+        output=final,
+        grid=grid.describe(),
+        sources=attrs["sources"],  # type: ignore[arg-type]
+        dates=[scene.time or datetime.min for _, scene in catalog.thermal],
+        s1_dates=[scene.time for _, scene in catalog.sar],
+        s2_dates=[scene.time for _, scene in catalog.optical],
+        missing=missing,
+        unmapped_geology_km2={t: a for g in geology for t, a in g.unmapped_km2().items()},
+        variables=variables,
+    )
+
+
+def _missing(catalog: SourceCatalog) -> dict[str, str]:
+    missing = {}
+    if not catalog.thermal:
+        missing["thermal"] = "no ECOSTRESS or Landsat thermal file found; lst and emissivity are absent"
+    if not catalog.sar:
+        missing["sar"] = "no Sentinel-1 VV/VH file found; vv and vh are absent"
+    if not catalog.optical:
+        missing["optical"] = "no Sentinel-2 (or Landsat) red/NIR file found; ndvi is absent"
+    if not catalog.geology and not catalog.label_rasters:
+        missing["labels"] = "no geological map or lithology label raster found; label is absent"
+    return missing
+
+
+def _attributes(
+    name: str,
+    region: RegionParams,
+    grid: RegionGrid,
+    catalog: SourceCatalog,
+    geology: Sequence[GeologyMap],
+    missing: dict[str, str],
+) -> dict[str, object]:
+    def rel(path: Path) -> str:
+        return str(path.relative_to(region.raw_dir)) if path.is_relative_to(region.raw_dir) else str(path)
+
+    sources: dict[str, list[str]] = {}
+    for kind in ("thermal", "sar", "optical"):
+        for reader, scene in getattr(catalog, kind):
+            sources.setdefault(reader.product, []).extend(sorted({rel(p) for p in scene.files}))
+    if geology:
+        sources["geology"] = [f"{rel(g.path)} (attribute {g.attribute}, {g.n_features} features)" for g in geology]
+    if catalog.label_rasters:
+        sources["label_raster"] = [rel(p) for p in catalog.label_rasters]
+    return {
+        "region": name,
+        **grid.describe(),
+        "sources": sources,
+        "s1_dates": [s.time.isoformat() if s.time else "undated" for _, s in catalog.sar],
+        "s2_dates": [s.time.isoformat() if s.time else "undated" for _, s in catalog.optical],
+        "missing_sources": missing,
+        "unmapped_geology_km2": {t: a for g in geology for t, a in g.unmapped_km2().items()},
+    }
+
+
+def _write_thermal(
+    writer: CubeWriter,
+    scenes: list[tuple[type[SceneReader], Scene]],
+    grid: RegionGrid,
+    windows: list[Window],
+    ingest: IngestParams,
+    bar: tqdm,
+) -> list[str]:
+    if not scenes:
+        return []
+    writer.create("lst", ("time", "y", "x"), "float32", np.nan, {"units": "K", "long_name": "land surface temperature"})
+    writer.create("emissivity", ("time", "y", "x"), "float32", np.nan, {"long_name": "broadband emissivity"})
+    writer.create("lst_valid", ("time", "y", "x"), "bool", False, {"long_name": "lst is valid"})
+    for index, (reader, scene) in enumerate(scenes):
+        with reader(scene, ingest) as opened:
+            for window in windows:
+                values = opened.read(grid, window)
+                writer.write("lst", window, values["lst"], index)
+                writer.write("emissivity", window, values["emissivity"], index)
+                writer.write("lst_valid", window, np.isfinite(values["lst"]), index)
+                bar.update()
+            opened.check_not_empty()
+    return ["lst", "emissivity", "lst_valid"]
+
+
+def _time_means(
+    scenes: list[tuple[type[SceneReader], Scene]],
+    grid: RegionGrid,
+    window: Window,
+    readers: list[SceneReader],
+    names: Sequence[str],
+) -> dict[str, np.ndarray]:
+    shape = (int(window.height), int(window.width))
+    total = {n: np.zeros(shape, np.float64) for n in names}
+    count = {n: np.zeros(shape, np.int32) for n in names}
+    for opened in readers:
+        values = opened.read(grid, window)
+        for n in names:
+            ok = np.isfinite(values[n])
+            total[n][ok] += values[n][ok]
+            count[n][ok] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {n: np.where(count[n] > 0, total[n] / np.maximum(count[n], 1), np.nan).astype(np.float32) for n in names}
+
+
+def _write_sar(
+    writer: CubeWriter,
+    scenes: list[tuple[type[SceneReader], Scene]],
+    grid: RegionGrid,
+    windows: list[Window],
+    ingest: IngestParams,
+    bar: tqdm,
+) -> list[str]:
+    if not scenes:
+        bar.update(len(windows))
+        return []
+    for pol in ("vv", "vh"):
+        writer.create(
+            pol,
+            ("y", "x"),
+            "float32",
+            np.nan,
+            {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter, time mean in linear power"},
+        )
+    writer.create("sar_valid", ("y", "x"), "bool", False, {"long_name": "vv and vh are valid"})
+    with ExitStack() as stack:
+        readers = [stack.enter_context(reader(scene, ingest)) for reader, scene in scenes]
+        for window in windows:
+            means = _time_means(scenes, grid, window, readers, ("vv", "vh"))
+            vv, vh = power_to_db(means["vv"]), power_to_db(means["vh"])
+            writer.write("vv", window, vv)
+            writer.write("vh", window, vh)
+            writer.write("sar_valid", window, np.isfinite(vv) & np.isfinite(vh))
+            bar.update()
+        for opened in readers:
+            opened.check_not_empty()
+    return ["vv", "vh", "sar_valid"]
+
+
+def _write_optical(
+    writer: CubeWriter,
+    scenes: list[tuple[type[SceneReader], Scene]],
+    grid: RegionGrid,
+    windows: list[Window],
+    ingest: IngestParams,
+    bar: tqdm,
+) -> list[str]:
+    if not scenes:
+        bar.update(len(windows))
+        return []
+    writer.create("ndvi", ("y", "x"), "float32", np.nan, {"long_name": "NDVI, time mean of cloud-free dates"})
+    writer.create("ndvi_valid", ("y", "x"), "bool", False, {"long_name": "ndvi is valid"})
+    with ExitStack() as stack:
+        readers = [stack.enter_context(reader(scene, ingest)) for reader, scene in scenes]
+        for window in windows:
+            ndvi = _time_means(scenes, grid, window, readers, ("ndvi",))["ndvi"]
+            writer.write("ndvi", window, ndvi)
+            writer.write("ndvi_valid", window, np.isfinite(ndvi))
+            bar.update()
+        for opened in readers:
+            opened.check_not_empty()
+    return ["ndvi", "ndvi_valid"]
+
+
+def _write_labels(
+    writer: CubeWriter,
+    geology: Sequence[GeologyMap],
+    rasters: Sequence[Path],
+    grid: RegionGrid,
+    windows: list[Window],
+    ingest: IngestParams,
+    bar: tqdm,
+) -> list[str]:
+    if not geology and not rasters:
+        bar.update(len(windows))
+        return []
+    writer.create(
+        "label",
+        ("y", "x"),
+        "uint8",
+        BACKGROUND,
+        {"long_name": "lithology class id 0-13 (0 = background/unmapped)", "valid_range": [0, 13]},
+    )
+    writer.create("label_valid", ("y", "x"), "bool", False, {"long_name": "label is not background"})
+    with ExitStack() as stack:
+        label_rasters = []
+        for path in rasters:
+            dataset = stack.enter_context(open_raster(path))
+            grid.check_overlap(path, dataset.crs, tuple(dataset.bounds))
+            label_rasters.append(LabelRaster(path, dataset))
+        for window in windows:
+            labels = np.zeros((int(window.height), int(window.width)), np.uint8)
+            layers = [g.rasterize(grid, window, ingest.boundary_buffer_px) for g in geology]
+            layers += [r.read(grid, window) for r in label_rasters]
+            for layer in layers:
+                np.copyto(labels, layer, where=labels == BACKGROUND)
+            writer.write("label", window, labels)
+            writer.write("label_valid", window, labels != BACKGROUND)
+            bar.update()
+        for raster in label_rasters:
+            if raster.valid_pixels == 0:
+                raise InputDataError(
+                    raster.path,
+                    "the label raster holds no valid pixel inside the region",
+                    "use the label raster of this region, or check its no-data tag",
+                )
+    return ["label", "label_valid"]

@@ -1,0 +1,128 @@
+"""Bad input: one clear InputDataError naming the file, the problem and the fix; nothing partial left behind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from rasterio.transform import from_origin
+
+from lithomap.config import IngestParams, RegionParams
+from lithomap.errors import InputDataError
+from lithomap.io.ingest import ingest_region
+from tests.io import fakes
+
+
+def ingest_fails(region: RegionParams, ingest: IngestParams, culprit: Path | set[Path], problem: str) -> InputDataError:
+    """Run ingest, expect one InputDataError about ``culprit`` (or one of them), and check nothing was written."""
+    culprits = culprit if isinstance(culprit, set) else {culprit}
+    with pytest.raises(InputDataError) as caught:
+        ingest_region("tiny", region, ingest, progress=False)
+    error = caught.value
+    message = str(error)
+    assert error.path.name in {c.name for c in culprits}, message
+    assert problem in error.problem, message
+    assert "Fix:" in message and error.fix
+    assert not (ingest.interim_dir / "tiny").exists(), "a failed ingest left output behind"
+    return error
+
+
+def lst_file(region: RegionParams) -> Path:
+    return sorted(region.raw_dir.rglob("ECO2LSTE.001_SDS_LST_doy*.tif"))[0]
+
+
+def test_geotiff_without_crs(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(tiny_region)
+    data = np.full((20, 20), 15000, np.int32)
+    fakes.write_tif(path, data, None, from_origin(0, 20, 1, 1), 0)
+    ingest_fails(tiny_region, ingest_params, path, "no CRS")
+
+
+def test_raster_not_overlapping_region(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    far = fakes.write_hyp3(
+        tiny_region.raw_dir / "sentinel1",
+        datetime(2023, 9, 1, 18),
+        np.ones((10, 10)),
+        np.ones((10, 10)),
+        x0=fakes.UTM_X0 + 200_000,
+        crc="FFFF",
+    )
+    ingest_fails(tiny_region, ingest_params, set(far.values()), "does not overlap")
+
+
+def test_all_nodata_scene(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(tiny_region)
+    empty = fakes.write_appeears(path.parent, datetime(2023, 10, 1, 12), np.full((60, 60), np.nan))["LST"]
+    ingest_fails(tiny_region, ingest_params, empty, "no valid pixel")
+
+
+def test_truncated_file(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(tiny_region)
+    payload = path.read_bytes()
+    path.write_bytes(payload[: len(payload) * 2 // 3])
+    ingest_fails(tiny_region, ingest_params, path, "truncated or corrupt")
+
+
+def test_geology_without_lithology_attribute(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    gpkg = next(tiny_region.raw_dir.rglob("*.gpkg"))
+    gpkg.unlink()
+    fakes.write_geology(gpkg, [((-4.1, 38.6, -3.9, 38.8), "Granitos")], attribute="EDAD")
+    error = ingest_fails(tiny_region, ingest_params, gpkg, "no lithology attribute")
+    assert "geology_attribute" in error.fix and "EDAD" in error.problem
+
+
+def test_configured_attribute_absent(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    gpkg = next(tiny_region.raw_dir.rglob("*.gpkg"))
+    region = tiny_region.model_copy(update={"geology_attribute": "lithname1"})
+    ingest_fails(region, ingest_params, gpkg, "'lithname1' is not in the map")
+
+
+def test_label_values_outside_range(tiny_region: RegionParams, ingest_params: IngestParams, region_bounds) -> None:
+    labels = np.full((40, 40), 3, np.uint8)
+    labels[10, 10] = 20
+    path = fakes.write_tif(
+        tiny_region.raw_dir / "labels" / "lithology_labels.tif",
+        labels,
+        fakes.UTM,
+        from_origin(region_bounds[0], region_bounds[3], 70, 70),
+        255,
+    )
+    error = ingest_fails(tiny_region, ingest_params, path, "outside 0–13")
+    assert "[20]" in error.problem
+
+
+def test_region_folder_without_thermal(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    for path in tiny_region.raw_dir.rglob("ECO2*.tif"):
+        path.unlink()
+    region = tiny_region.model_copy(update={"bounds": None})
+    ingest_fails(region, ingest_params, region.raw_dir, "no thermal files")
+
+
+def test_empty_region_folder(tmp_path: Path, ingest_params: IngestParams) -> None:
+    raw = tmp_path / "empty"
+    raw.mkdir()
+    region = RegionParams(raw_dir=raw, crs=fakes.UTM, resolution=70.0, bounds=(0, 0, 700, 700))
+    ingest_fails(region, ingest_params, raw, "no recognised source file")
+
+
+def test_sentinel1_digital_numbers_refused(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    vv = next(tiny_region.raw_dir.rglob("*_VV.tif"))
+    fakes.write_tif(
+        vv, np.full((80, 80), 300, np.uint16), fakes.UTM, from_origin(fakes.UTM_X0, fakes.UTM_Y0, 30, 30), 0
+    )
+    ingest_fails(tiny_region, ingest_params, vv, "digital numbers")
+
+
+def test_failure_keeps_previous_good_cube(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+    report = ingest_region("tiny", tiny_region, ingest_params, progress=False)
+    before = xr.open_zarr(report.output).lst.values
+    path = lst_file(tiny_region)
+    fakes.write_appeears(path.parent, datetime(2023, 10, 1, 12), np.full((60, 60), np.nan))
+    with pytest.raises(InputDataError):
+        ingest_region("tiny", tiny_region, ingest_params, progress=False)
+    after = xr.open_zarr(report.output)
+    np.testing.assert_array_equal(after.lst.values, before)
+    assert [p.name for p in report.output.parent.iterdir()] == ["cube.zarr"]
