@@ -27,3 +27,71 @@ def realdata():
         return path
 
     return folder
+
+
+def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed: int = 7) -> dict:
+    """Params of one small synthetic region whose outputs all live under ``root``."""
+    return {
+        "regions": {
+            "tiny": {
+                "raw_dir": str(root / "raw" / "tiny"),
+                "crs": "EPSG:32630",
+                "resolution": 70,
+                "synthetic": {
+                    "seed": seed,
+                    "centre_lon": -4.11,
+                    "centre_lat": 38.69,
+                    "utm_epsg": 32630,
+                    "mgrs_tile": "30SVH",
+                    "mean_air_temperature_c": 15.5,
+                    "class_mix": {
+                        "sand": 0.2,
+                        "clay": 0.2,
+                        "carbonate": 0.25,
+                        "volcanic": 0.1,
+                        "detritic": 0.2,
+                        "water": 0.05,
+                    },
+                },
+            }
+        },
+        "generate": {
+            "size_px": size_px,
+            "thermal_acquisitions": acquisitions,
+            "cloudy_fraction": 0.0,
+            "sentinel1_dates": 1,
+            "sentinel2_dates": 1,
+            "quicklook_dir": str(root / "quicklook"),
+        },
+        "ingest": {"interim_dir": str(root / "interim"), "chunk_px": 64},
+        "experiments": {
+            "thermal": {"time_of_day": "any"},
+            "day": {"time_of_day": "day"},
+            "night": {"time_of_day": "night"},
+            "all": {"static": ["vv", "vh", "ndvi"]},
+        },
+        "preprocess": {
+            "processed_dir": str(root / "processed"),
+            "reports_dir": str(root / "reports" / "datasets"),
+            "patch_size": 16,
+            "block_size": 16,
+            "sequence_length": 4,
+            "shard_size": 8,
+        },
+        "validation": {"reports_dir": str(root / "reports" / "validation")},
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_region(tmp_path_factory):
+    """A generated and ingested small region: (params, root). Shared by the dataset tests."""
+    from lithomap.config import parse_params
+    from lithomap.io.ingest import ingest_region
+    from lithomap.scenes.generate import generate_region
+
+    root = tmp_path_factory.mktemp("tiny_region")
+    params = parse_params(tiny_params_dict(root))
+    region = params.region("tiny")
+    generate_region("tiny", region, params.generate, quicklook=False, progress=False)
+    ingest_region("tiny", region, params.ingest, progress=False)
+    return params, root

@@ -35,7 +35,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 def _run(step):
     """Run a CLI step; domain errors become one red line and exit code 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    for noisy in ("pyogrio", "great_expectations", "numexpr"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return step()
     except LithomapError as exc:
@@ -103,6 +104,93 @@ def ingest(region: RegionOption = None, params: ParamsOption = None, quiet: Quie
         for name in _regions(config, region):
             report = ingest_region(name, config.region(name), config.ingest, progress=not quiet)
             console.print(f"[green]{name}[/]: {report.summary()}")
+
+    _run(step)
+
+
+@app.command()
+def validate(
+    stage: Annotated[str, typer.Option("--stage", "-s", help="raw (before ingest) or processed (after preprocess).")],
+    region: RegionOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Validate raw files or processed datasets with Great Expectations; stop on critical failures.
+
+    Rasters are summarised as tables (one row per file, date, channel …) and checked
+    against the suites in lithomap.validation.suites, with thresholds from the
+    `validation` section. Writes Data Docs and a JSON summary under validation.reports_dir.
+    """
+    from lithomap.config import load_params
+    from lithomap.errors import ConfigError
+    from lithomap.validation.run import validate_processed, validate_raw
+
+    def step() -> None:
+        if stage not in ("raw", "processed"):
+            raise ConfigError(f"--stage must be 'raw' or 'processed', not {stage!r}")
+        config = load_params(params)
+        check = validate_raw if stage == "raw" else validate_processed
+        for name in _regions(config, region):
+            report = check(name, config)
+            console.print(f"[green]{name}[/]: {report.summary()}")
+            for warning in report.warnings:
+                console.print(f"  [yellow]warning[/] {warning}")
+
+    _run(step)
+
+
+@app.command()
+def split(region: RegionOption = None, params: ParamsOption = None) -> None:
+    """Cut each region into blocks and assign them to train/validation/test (spatially blocked).
+
+    Blocks (preprocess.block_size) go whole to one split, stratified so rare classes
+    appear in every split where the region allows, with a buffer (preprocess.buffer_px,
+    default half a patch) between splits. Writes processed_dir/<region>/split.npz, a
+    picture of the split and the class counts per split under preprocess.reports_dir.
+    """
+    from lithomap.config import load_params
+    from lithomap.datasets.preprocess import split_region
+    from lithomap.datasets.split import SPLITS
+
+    def step() -> None:
+        config = load_params(params)
+        for name in _regions(config, region):
+            result = split_region(name, config.region(name), config.ingest, config.preprocess)
+            blocks = ", ".join(f"{s} {int((result.blocks == i).sum())}" for i, s in enumerate(SPLITS))
+            console.print(f"[green]{name}[/]: blocks {blocks}; buffer {result.buffer_px} px")
+
+    _run(step)
+
+
+@app.command()
+def preprocess(
+    region: RegionOption = None,
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option("--experiment", "-e", help="Experiment from params.yaml; repeat for several. Default: all."),
+    ] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Build experiment datasets: selected dates, patches, normalisation, shards for tf.data.
+
+    Uses the region's split (made by `lithomap split` if it is missing), so every
+    experiment of a region shares the same patches and split. Writes
+    processed_dir/<region>/<experiment>/ (npz shards + manifest.json).
+    """
+    from lithomap.config import load_params
+    from lithomap.datasets.preprocess import SPLIT_FILE, preprocess_experiment, split_region
+
+    def step() -> None:
+        config = load_params(params)
+        names = experiment or list(config.experiments)
+        for region_name in _regions(config, region):
+            region_params = config.region(region_name)
+            if not (config.preprocess.processed_dir / region_name / SPLIT_FILE).exists():
+                split_region(region_name, region_params, config.ingest, config.preprocess)
+            for name in names:
+                report = preprocess_experiment(
+                    region_name, region_params, config.ingest, config.preprocess, name, config.experiment(name)
+                )
+                console.print(f"[green]{region_name}[/] {report.summary()}")
 
     _run(step)
 

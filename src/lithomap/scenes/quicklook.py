@@ -27,7 +27,7 @@ def draw_quicklook(
     name: str, scene: Scene, overpasses: Sequence[Acquisition], looks: QuickLookData, path: Path
 ) -> Path:
     """Geology with legend, a summer-day and a night LST, VV, NDVI, and class diurnal curves."""
-    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
+    fig, axes = plt.subplots(2, 3, figsize=(19, 10.5))
     show_classes(axes[0, 0], scene.class_map, f"{name}: geology (label truth)")
     day = _pick(overpasses, looks.lst, lambda a: 11 <= a.solar_hour <= 16, SUMMER_DOY)
     night = _pick(overpasses, looks.lst, lambda a: a.solar_hour < 5 or a.solar_hour >= 21, SUMMER_DOY)
@@ -38,7 +38,7 @@ def draw_quicklook(
             continue
         acquisition, lst = chosen
         image = ax.imshow(lst - 273.15, cmap="inferno")
-        ax.set_title(f"ECOSTRESS LST, {label}: {acquisition.utc:%Y-%m-%d} {acquisition.solar_hour:4.1f} h solar")
+        ax.set_title(f"LST {label}, {acquisition.utc:%Y-%m-%d} {acquisition.solar_hour:.1f} h solar")
         ax.set_axis_off()
         fig.colorbar(image, ax=ax, shrink=0.75, label="°C")
     if looks.vv_db is not None:
@@ -89,7 +89,7 @@ def _diurnal_signatures(ax, overpasses: Sequence[Acquisition], class_means: Sequ
         ax.plot(hours[order], means[order, c.id], "o-", color=c.rgb, label=c.name, markersize=3, linewidth=1)
     ax.set_xlabel("local solar time (h)")
     ax.set_ylabel("class-mean LST (°C)")
-    ax.set_title("Diurnal signature per class, May–September overpasses")
+    ax.set_title("Class-mean LST, May–Sep overpasses")
     ax.set_xlim(0, 24)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)

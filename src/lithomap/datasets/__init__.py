@@ -1,0 +1,1 @@
+"""Experiment datasets: date selections, patches, the spatial split, shards and tf.data."""

@@ -1,0 +1,99 @@
+"""Model inputs from the stored channels: layouts for the CNN and the ConvLSTM, and normalisation.
+
+Shards store physical values (float16, NaN = no data):
+
+- ``sequence`` (n, T, P, P, 2): per time step the LST anomaly (K, LST minus the scene mean
+  of that date, so the shared diurnal and seasonal swing is removed and class contrast
+  remains) and the emissivity;
+- ``static`` (n, P, P, Cs): the experiment's static layers (VV, VH in dB, NDVI);
+- ``label`` (n, P, P): class ids, 0 where the pixel is not in the patch's split.
+
+Per step the model also sees a valid mask and the acquisition's local solar hour and day
+of year as sin/cos, so it knows when each image was taken. Layouts:
+
+- ConvLSTM: ``sequence`` (n, T, P, P, 7) = [lst_anomaly, emissivity, valid, sin_hour,
+  cos_hour, sin_doy, cos_doy] and ``static`` (n, P, P, Cs) when Cs > 0;
+- CNN: ``features`` (n, P, P, 7·T + Cs): the same steps stacked as channels, then static.
+
+Normalisation: (x − mean) / std per physical channel with statistics fitted on the training
+split only; missing values become 0 (the training mean) after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+STEP_CHANNELS = ("lst_anomaly", "emissivity")
+TIME_CHANNELS = ("valid", "sin_hour", "cos_hour", "sin_doy", "cos_doy")
+Architecture = Literal["cnn", "convlstm"]
+
+
+def time_features(solar_hours: Sequence[float], doys: Sequence[float], present: Sequence[bool]) -> np.ndarray:
+    """(T, 4) sin/cos of local solar hour and day of year; zeros for padded steps."""
+    hours = np.asarray(solar_hours, dtype=np.float64)
+    days = np.asarray(doys, dtype=np.float64)
+    table = np.stack(
+        [
+            np.sin(2 * np.pi * hours / 24),
+            np.cos(2 * np.pi * hours / 24),
+            np.sin(2 * np.pi * days / 365.25),
+            np.cos(2 * np.pi * days / 365.25),
+        ],
+        axis=-1,
+    )
+    return np.where(np.asarray(present)[:, None], table, 0.0).astype(np.float32)
+
+
+def normalise(values: np.ndarray, names: Sequence[str], stats: Mapping[str, Mapping[str, float]]) -> np.ndarray:
+    """(x − mean)/std along the last axis, channel by channel; NaN becomes 0."""
+    mean = np.array([stats[name]["mean"] for name in names], dtype=np.float32)
+    std = np.array([stats[name]["std"] for name in names], dtype=np.float32)
+    out = (values.astype(np.float32) - mean) / np.where(std > 0, std, 1.0)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def model_inputs(
+    sequence: np.ndarray,
+    static: np.ndarray,
+    times: np.ndarray,
+    stats: Mapping[str, Mapping[str, float]],
+    static_names: Sequence[str],
+    architecture: Architecture,
+) -> dict[str, np.ndarray]:
+    """Normalised model inputs for a batch of patches.
+
+    Args:
+        sequence: (n, T, P, P, 2) physical LST anomaly and emissivity, NaN = missing.
+        static: (n, P, P, Cs) physical static layers, NaN = missing.
+        times: (T, 4) time features of the steps.
+        stats: per-channel mean and std (training split).
+        static_names: names of the static channels, in order.
+        architecture: which layout to build.
+    """
+    n, steps, rows, cols, _ = sequence.shape
+    valid = np.isfinite(sequence[..., :1]).astype(np.float32)
+    per_step = normalise(sequence, STEP_CHANNELS, stats)
+    clock = np.broadcast_to(times[None, :, None, None, :], (n, steps, rows, cols, times.shape[-1]))
+    stacked = np.concatenate([per_step, valid, clock], axis=-1).astype(np.float32)
+    fixed = normalise(static, static_names, stats) if static_names else np.zeros((n, rows, cols, 0), np.float32)
+    if architecture == "convlstm":
+        inputs = {"sequence": stacked}
+        if static_names:
+            inputs["static"] = fixed
+        return inputs
+    channels_first = np.moveaxis(stacked, 1, 3).reshape(n, rows, cols, steps * stacked.shape[-1])
+    return {"features": np.concatenate([channels_first, fixed], axis=-1)}
+
+
+def channel_names(steps: int, static_names: Sequence[str], architecture: Architecture) -> dict[str, list[str]]:
+    """Names of every input channel, per model input."""
+    step = [*STEP_CHANNELS, *TIME_CHANNELS]
+    if architecture == "convlstm":
+        names = {"sequence": step}
+        if static_names:
+            names["static"] = list(static_names)
+        return names
+    return {"features": [f"t{t:02d}_{c}" for t in range(steps) for c in step] + list(static_names)}

@@ -1,0 +1,75 @@
+"""Pictures of a split: blocks coloured by split over the label map, class counts per split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+from lithomap.classes import all_classes
+from lithomap.datasets.split import NONE, SPLITS, SpatialSplit
+from lithomap.mapping.legend import show_classes
+
+SPLIT_COLOURS = ("#2e86de", "#f39c12", "#e74c3c")
+
+
+def draw_split(label: np.ndarray, split: SpatialSplit, path: Path, title: str = "") -> Path:
+    """Label map (left) and the same map with blocks tinted by split, buffers grey (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
+    show_classes(axes[0], label, f"{title} labels")
+    axes[1].imshow(
+        label, cmap=ListedColormap([c.rgb for c in all_classes()]), vmin=-0.5, vmax=13.5, interpolation="nearest"
+    )
+    tint = np.zeros((*label.shape, 4))
+    for index, colour in enumerate(SPLIT_COLOURS):
+        rgb = matplotlib.colors.to_rgb(colour)
+        tint[split.pixels == index] = (*rgb, 0.55)
+    tint[split.pixels == NONE] = (0.5, 0.5, 0.5, 0.85)
+    axes[1].imshow(tint, interpolation="nearest")
+    size = split.block_size
+    for edge in range(0, max(label.shape) + 1, size):
+        axes[1].axhline(edge - 0.5, color="white", linewidth=0.4)
+        axes[1].axvline(edge - 0.5, color="white", linewidth=0.4)
+    axes[1].set_xlim(-0.5, label.shape[1] - 0.5)
+    axes[1].set_ylim(label.shape[0] - 0.5, -0.5)
+    axes[1].set_axis_off()
+    counts = {name: int((split.blocks == i).sum()) for i, name in enumerate(SPLITS)}
+    axes[1].set_title(f"spatial blocks ({size} px), buffer {split.buffer_px} px")
+    handles = [Patch(color=c, label=f"{n} ({counts[n]} blocks)") for n, c in zip(SPLITS, SPLIT_COLOURS, strict=True)]
+    handles.append(Patch(color="0.5", label="buffer / unused"))
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return _save(fig, path)
+
+
+def draw_class_counts(counts: dict[str, dict[str, int]], path: Path, title: str = "") -> Path:
+    """Grouped bars: labelled pixels of each class per split (log scale)."""
+    classes = [c for c in all_classes() if c.id > 0 and any(counts[s].get(c.name, 0) for s in SPLITS)]
+    fig, ax = plt.subplots(figsize=(max(8, len(classes) * 0.9), 4.5))
+    width = 0.8 / len(SPLITS)
+    positions = np.arange(len(classes))
+    for k, (split, colour) in enumerate(zip(SPLITS, SPLIT_COLOURS, strict=True)):
+        values = [max(counts[split].get(c.name, 0), 0) for c in classes]
+        ax.bar(positions + (k - 1) * width, values, width, color=colour, label=split)
+    ax.set_xticks(positions, [c.name for c in classes], rotation=35, ha="right")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylabel("labelled pixels")
+    ax.set_title(f"{title}: class counts per split")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(temporary, dpi=90)
+    plt.close(fig)
+    temporary.replace(path)
+    return path

@@ -1,0 +1,321 @@
+"""Build the experiment datasets of a region: split once, then patches per experiment.
+
+``split_region`` cuts the region into blocks and assigns them to train/val/test (saved
+with the dataset, drawn as a picture, counted as a DVC metric). ``preprocess_experiment``
+selects the experiment's dates, builds the stored channels, fits the normalisation on the
+training pixels and writes the patches as npz shards that ``lithomap.datasets.tfdata``
+streams. Every experiment of a region uses the same patches and split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from lithomap.classes import N_CLASSES
+from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
+from lithomap.datasets.experiments import select_dates, sequence_steps
+from lithomap.datasets.features import STEP_CHANNELS, time_features
+from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
+from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
+from lithomap.errors import InputDataError, MissingSourceError
+from lithomap.io.cube import CUBE_NAME, atomic_directory
+
+log = logging.getLogger(__name__)
+SPLIT_FILE = "split.npz"
+MANIFEST = "manifest.json"
+GRID_TOLERANCE = 1e-6
+
+
+@dataclass
+class DatasetReport:
+    """What one experiment dataset holds."""
+
+    region: str
+    experiment: str
+    output: Path
+    dates: int
+    steps: int
+    patches: dict[str, int]
+    class_pixels: dict[str, list[int]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.patches.items())
+        return f"{self.experiment}: {self.dates} dates → {self.steps} steps; patches {counts}; {self.output}"
+
+
+def cube_path(name: str, ingest: IngestParams) -> Path:
+    return ingest.interim_dir / name / CUBE_NAME
+
+
+def open_cube(name: str, region: RegionParams, ingest: IngestParams) -> xr.Dataset:
+    """Open a region cube and check it sits on the region's grid.
+
+    Raises:
+        MissingSourceError: no cube, or it has no labels.
+        InputDataError: the cube's CRS, resolution or bounds differ from the region's.
+    """
+    path = cube_path(name, ingest)
+    if not path.exists():
+        raise MissingSourceError(path, "no region cube", f"run `lithomap ingest --region {name}` first")
+    cube = xr.open_zarr(path)
+    check_grid(cube, region, path)
+    if "label" not in cube:
+        raise MissingSourceError(
+            path, "the cube has no labels, which training and evaluation need", "add a geological map and re-ingest"
+        )
+    if "lst" not in cube:
+        raise MissingSourceError(path, "the cube has no thermal data, which every model needs", "add thermal files")
+    return cube
+
+
+def check_grid(cube: xr.Dataset, region: RegionParams, path: Path) -> None:
+    """The cube's CRS, pixel size and (when set) bounds must be the region's."""
+    from pyproj import CRS
+
+    crs = cube.rio.crs
+    problems = []
+    if crs is None or CRS.from_user_input(crs) != CRS.from_user_input(region.crs):
+        problems.append(f"CRS {crs} instead of {region.crs}")
+    resolution = abs(float(cube.x[1] - cube.x[0])) if cube.sizes["x"] > 1 else region.resolution
+    if abs(resolution - region.resolution) > GRID_TOLERANCE * region.resolution:
+        problems.append(f"pixel size {resolution:g} instead of {region.resolution:g}")
+    if region.bounds is not None:
+        half = resolution / 2
+        bounds = (
+            float(cube.x.min()) - half,
+            float(cube.y.min()) - half,
+            float(cube.x.max()) + half,
+            float(cube.y.max()) + half,
+        )
+        if any(abs(a - b) > resolution for a, b in zip(bounds, region.bounds, strict=True)):
+            problems.append(f"bounds {tuple(round(v, 1) for v in bounds)} instead of {tuple(region.bounds)}")
+    if problems:
+        raise InputDataError(
+            path,
+            "the cube's grid differs from the region's in params.yaml: " + "; ".join(problems),
+            "run `lithomap ingest` again for this region so the cube matches its grid",
+        )
+
+
+def split_region(name: str, region: RegionParams, ingest: IngestParams, settings: PreprocessParams) -> SpatialSplit:
+    """Compute the region's blocked split, save it, draw it and write its class counts."""
+    from lithomap.datasets.plots import draw_class_counts, draw_split
+
+    cube = open_cube(name, region, ingest)
+    label = cube["label"].values.astype(np.uint8)
+    buffer_px = settings.buffer_px if settings.buffer_px is not None else settings.patch_size // 2
+    patch_origins(label.shape, settings.patch_size, settings.overlap, cube_path(name, ingest))
+    split = block_split(label, settings.block_size, buffer_px, settings.split_fractions, settings.split_seed)
+    folder = settings.processed_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    split.save(folder / SPLIT_FILE)
+    counts = split_class_counts(label, split.pixels)
+    reports = settings.reports_dir / name
+    reports.mkdir(parents=True, exist_ok=True)
+    _write_json(reports / "class_counts.json", counts)
+    draw_split(label, split, reports / "split.png", title=name)
+    draw_class_counts(counts, reports / "class_counts.png", title=name)
+    return split
+
+
+def split_class_counts(label: np.ndarray, pixels: np.ndarray) -> dict[str, dict[str, int]]:
+    """Labelled pixels of each class in each split (and in buffers)."""
+    from lithomap.classes import all_classes
+
+    names = [c.name for c in all_classes()]
+    result = {}
+    for index, split in enumerate([*SPLITS, "buffer"]):
+        wanted = pixels == (index if split != "buffer" else NONE)
+        counts = np.bincount(label[wanted], minlength=N_CLASSES)
+        result[split] = {names[c]: int(counts[c]) for c in range(1, N_CLASSES)}
+    return result
+
+
+def preprocess_experiment(
+    name: str,
+    region: RegionParams,
+    ingest: IngestParams,
+    settings: PreprocessParams,
+    experiment_name: str,
+    experiment: ExperimentParams,
+) -> DatasetReport:
+    """Write the shards and manifest of one experiment (see the module docstring)."""
+    path = cube_path(name, ingest)
+    cube = open_cube(name, region, ingest)
+    split_path = settings.processed_dir / name / SPLIT_FILE
+    if not split_path.exists():
+        raise MissingSourceError(split_path, "no split for this region", f"run `lithomap split --region {name}`")
+    split = SpatialSplit.load(split_path)
+    label = cube["label"].values.astype(np.uint8)
+    if split.pixels.shape != label.shape:
+        raise InputDataError(
+            split_path, "the split does not match the cube's shape", f"rerun `lithomap split -r {name}`"
+        )
+    for layer in experiment.static:
+        if layer not in cube:
+            raise MissingSourceError(
+                path, f"experiment {experiment_name!r} needs {layer!r}, which the region lacks", "add the source"
+            )
+
+    times = cube["time"].values
+    solar = cube["solar_time"].values.astype(float)
+    chosen = select_dates(times, solar, experiment, settings, experiment_name, path)
+    steps = sequence_steps(chosen, settings.sequence_length)
+    present = steps >= 0
+    sequence = _stored_sequence(cube, steps)
+    static = (
+        np.stack([cube[layer].values.astype(np.float32) for layer in experiment.static], axis=-1)
+        if (experiment.static)
+        else np.zeros((*label.shape, 0), np.float32)
+    )
+    doys = np.array([_doy(times[i]) if i >= 0 else 0 for i in steps])
+    hours = np.array([solar[i] if i >= 0 else 0 for i in steps])
+    clock = time_features(hours, doys, present)
+    stats = fit_normalisation(sequence, static, experiment.static, (split.pixels == TRAIN) & (label > 0))
+
+    origins = patch_origins(label.shape, settings.patch_size, settings.overlap, path)
+    patch_split = assign_patches(origins, split.pixels, label, settings.patch_size, settings.min_labelled_fraction)
+    target = padded_shape(origins, settings.patch_size, label.shape)
+    sequence_p = pad(np.moveaxis(sequence, -1, 0), target, np.nan)  # (C, T, H, W)
+    static_p = pad(np.moveaxis(static, -1, 0), target, np.nan)  # (Cs, H, W)
+    label_p = pad(label, target, 0)
+    pixels_p = pad(split.pixels, target, NONE)
+
+    final = settings.processed_dir / name / experiment_name
+    patches: dict[str, int] = {}
+    class_pixels: dict[str, list[int]] = {}
+    with atomic_directory(final) as temporary:
+        temporary.mkdir(parents=True)
+        for index, split_name in enumerate(SPLITS):
+            members = origins[patch_split == index]
+            patches[split_name] = len(members)
+            counts = np.zeros(N_CLASSES, dtype=np.int64)
+            for shard, start in enumerate(range(0, len(members), settings.shard_size)):
+                block = members[start : start + settings.shard_size]
+                arrays = _cut(block, settings.patch_size, sequence_p, static_p, label_p, pixels_p, index)
+                counts += np.bincount(arrays["label"].ravel(), minlength=N_CLASSES)
+                np.savez(temporary / f"{split_name}-{shard:05d}.npz", **arrays)
+            class_pixels[split_name] = counts.tolist()
+        manifest = {
+            "region": name,
+            "experiment": experiment_name,
+            "selection": experiment.model_dump(),
+            "patch_size": settings.patch_size,
+            "overlap": settings.overlap,
+            "sequence_length": settings.sequence_length,
+            "steps": [
+                {"utc": str(times[i]) if i >= 0 else None, "solar_hour": float(hours[k]), "doy": int(doys[k])}
+                for k, i in enumerate(steps)
+            ],
+            "dates_selected": len(chosen),
+            "step_channels": list(STEP_CHANNELS),
+            "static_channels": list(experiment.static),
+            "time_features": clock.tolist(),
+            "normalisation": stats,
+            "patches": patches,
+            "class_pixels": class_pixels,
+            "crs": str(cube.rio.crs),
+            "transform": list(cube.rio.transform())[:6],
+            "shape": list(label.shape),
+        }
+        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        split.save(temporary / SPLIT_FILE)
+    return DatasetReport(name, experiment_name, final, len(chosen), len(steps), patches, class_pixels)
+
+
+def _stored_sequence(cube: xr.Dataset, steps: np.ndarray) -> np.ndarray:
+    """(T, H, W, 2) LST anomaly and emissivity for the chosen steps; padded steps are NaN."""
+    used = sorted({int(i) for i in steps if i >= 0})
+    lst = cube["lst"].isel(time=used).values.astype(np.float32)
+    emissivity = (
+        cube["emissivity"].isel(time=used).values.astype(np.float32)
+        if "emissivity" in cube
+        else np.full_like(lst, np.nan)
+    )
+    date_mean = np.nanmean(np.where(np.isfinite(lst), lst, np.nan), axis=(1, 2), keepdims=True)
+    anomaly = lst - date_mean
+    position = {index: k for k, index in enumerate(used)}
+    out = np.full((len(steps), *lst.shape[1:], 2), np.nan, dtype=np.float32)
+    for t, index in enumerate(steps):
+        if index >= 0:
+            out[t, ..., 0] = anomaly[position[int(index)]]
+            out[t, ..., 1] = emissivity[position[int(index)]]
+    return out
+
+
+def fit_normalisation(
+    sequence: np.ndarray, static: np.ndarray, static_names: list[str], train: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Mean and std of every physical channel over the (labelled) training pixels only.
+
+    Args:
+        sequence: (T, H, W, C) stored step channels.
+        static: (H, W, Cs) static channels.
+        static_names: names of the static channels.
+        train: (H, W) bool, the pixels to fit on.
+    """
+    stats = {}
+    for k, channel in enumerate(STEP_CHANNELS):
+        values = sequence[:, train, k]
+        stats[channel] = _mean_std(values)
+    for k, channel in enumerate(static_names):
+        stats[channel] = _mean_std(static[train, k])
+    return stats
+
+
+def _mean_std(values: np.ndarray) -> dict[str, float]:
+    finite = values[np.isfinite(values)].astype(np.float64)
+    if finite.size == 0:
+        return {"mean": 0.0, "std": 1.0}
+    std = float(finite.std())
+    return {"mean": float(finite.mean()), "std": std if std > 0 else 1.0}
+
+
+def _cut(
+    origins: np.ndarray,
+    patch: int,
+    sequence: np.ndarray,
+    static: np.ndarray,
+    label: np.ndarray,
+    pixels: np.ndarray,
+    split_index: int,
+) -> dict[str, np.ndarray]:
+    rows = [slice(r, r + patch) for r, _ in origins]
+    cols = [slice(c, c + patch) for _, c in origins]
+    seq = np.stack([sequence[:, :, r, c] for r, c in zip(rows, cols, strict=True)])  # (n, C, T, P, P)
+    fixed = np.stack([static[:, r, c] for r, c in zip(rows, cols, strict=True)])  # (n, Cs, P, P)
+    own = np.stack([pixels[r, c] == split_index for r, c in zip(rows, cols, strict=True)])
+    labels = np.stack([label[r, c] for r, c in zip(rows, cols, strict=True)])
+    return {
+        "sequence": np.moveaxis(seq, 1, -1).astype(np.float16),  # (n, T, P, P, C)
+        "static": np.moveaxis(fixed, 1, -1).astype(np.float16),  # (n, P, P, Cs)
+        "label": np.where(own, labels, 0).astype(np.uint8),
+        "origin": origins.astype(np.int32),
+    }
+
+
+def _doy(time: np.datetime64) -> int:
+    day = time.astype("datetime64[D]")
+    return int((day - day.astype("datetime64[Y]")).astype(int)) + 1
+
+
+def _write_json(path: Path, payload: object) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=1))
+    temporary.replace(path)
+
+
+def load_manifest(folder: Path) -> dict:
+    """The manifest of an experiment dataset."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise MissingSourceError(
+            path, "no dataset manifest", "run `lithomap preprocess` for this region and experiment"
+        )
+    return json.loads(path.read_text())

@@ -1,0 +1,92 @@
+"""Stream experiment datasets into training: shards → patches → model inputs, in parallel.
+
+Shards are read by an interleave over files, patches are normalised and laid out for the
+chosen architecture by a parallel map (``lithomap.datasets.features``), then shuffled,
+batched and prefetched, so a training loop never holds the whole dataset in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from lithomap.datasets.features import Architecture, channel_names, model_inputs
+from lithomap.datasets.preprocess import load_manifest
+from lithomap.errors import MissingSourceError
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def shard_files(folder: Path, split: str) -> list[Path]:
+    """The shard files of one split, in order."""
+    files = sorted(folder.glob(f"{split}-*.npz"))
+    if not files:
+        raise MissingSourceError(
+            folder, f"no {split} patches in this dataset", "check the split (lithomap split) and rerun preprocess"
+        )
+    return files
+
+
+def input_spec(manifest: dict, architecture: Architecture) -> dict[str, tuple[int, ...]]:
+    """Shape (without batch) of every model input."""
+    names = channel_names(manifest["sequence_length"], manifest["static_channels"], architecture)
+    patch = manifest["patch_size"]
+    if architecture == "convlstm":
+        spec = {"sequence": (manifest["sequence_length"], patch, patch, len(names["sequence"]))}
+        if "static" in names:
+            spec["static"] = (patch, patch, len(names["static"]))
+        return spec
+    return {"features": (patch, patch, len(names["features"]))}
+
+
+def make_dataset(
+    folder: Path,
+    split: str,
+    architecture: Architecture,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` of (inputs dict, labels) batches for one split of a dataset."""
+    manifest = load_manifest(folder)
+    files = [str(p) for p in shard_files(folder, split)]
+    times = np.asarray(manifest["time_features"], dtype=np.float32)
+    stats = manifest["normalisation"]
+    static_names = manifest["static_channels"]
+    spec = input_spec(manifest, architecture)
+    patch = manifest["patch_size"]
+    steps = manifest["sequence_length"]
+
+    def read(path: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.load(path.decode()) as shard:
+            return shard["sequence"].astype(np.float32), shard["static"].astype(np.float32), shard["label"]
+
+    def load(path: tf.Tensor) -> tf.data.Dataset:
+        sequence, static, label = tf.numpy_function(read, [path], [tf.float32, tf.float32, tf.uint8])
+        sequence.set_shape([None, steps, patch, patch, 2])
+        static.set_shape([None, patch, patch, len(static_names)])
+        label.set_shape([None, patch, patch])
+        return tf.data.Dataset.from_tensor_slices((sequence, static, label))
+
+    def layout(sequence: np.ndarray, static: np.ndarray) -> list[np.ndarray]:
+        inputs = model_inputs(sequence[None], static[None], times, stats, static_names, architecture)
+        return [inputs[name][0] for name in spec]
+
+    def prepare(sequence: tf.Tensor, static: tf.Tensor, label: tf.Tensor):
+        outputs = tf.numpy_function(layout, [sequence, static], [tf.float32] * len(spec))
+        inputs = {}
+        for name, tensor in zip(spec, outputs, strict=True):
+            tensor.set_shape(spec[name])
+            inputs[name] = tensor
+        return inputs, tf.cast(label, tf.int32)
+
+    files_ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        files_ds = files_ds.shuffle(len(files), seed=seed)
+    dataset = files_ds.interleave(load, cycle_length=2, num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    if shuffle:
+        dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)

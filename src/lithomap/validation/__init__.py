@@ -1,0 +1,1 @@
+"""Validation gates: raster summaries as tables, checked by Great Expectations suites."""

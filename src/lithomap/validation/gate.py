@@ -1,0 +1,145 @@
+"""Run the suites with Great Expectations, write Data Docs and a JSON summary, stop on failure.
+
+A fresh ephemeral GX context is built per run (data source, assets, suites, validation
+definitions, one checkpoint that updates the Data Docs site under
+``<reports_dir>/<stage>/<region>/data_docs``); nothing hides in a ``gx/`` folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from lithomap.errors import LithomapError
+from lithomap.validation.suites import Suite
+
+log = logging.getLogger(__name__)
+
+
+class ValidationFailedError(LithomapError):
+    """Critical expectations failed; the message lists each in plain words."""
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of one validation run."""
+
+    stage: str
+    region: str
+    success: bool
+    evaluated: int
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data_docs: str = ""
+
+    def summary(self) -> str:
+        verdict = "passed" if self.success else "FAILED"
+        return (
+            f"{self.stage} validation {verdict}: {self.evaluated} expectations, "
+            f"{len(self.failures)} critical failures, {len(self.warnings)} warnings; Data Docs {self.data_docs}"
+        )
+
+
+def run_suite(
+    stage: str, region: str, tables: dict[str, pd.DataFrame], suite: Suite, reports_dir: Path
+) -> ValidationReport:
+    """Validate ``tables`` against ``suite``; write Data Docs and ``<reports_dir>/<stage>/<region>.json``.
+
+    Tables that are absent or empty (a source the region lacks) are skipped.
+    """
+    docs = reports_dir / stage / region / "data_docs"
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        site_name="lithomap",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.resolve())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    source = context.data_sources.add_pandas(f"{stage}_{region}")
+    report = ValidationReport(stage=stage, region=region, success=True, evaluated=0, data_docs=str(docs / "index.html"))
+    for table in dict.fromkeys(name for name, _ in suite):
+        frame = tables.get(table)
+        expectations = [e for name, e in suite if name == table]
+        if frame is None or frame.empty:
+            log.info(
+                "%s %s: no %s table (source absent); its %d expectations are skipped",
+                stage,
+                region,
+                table,
+                len(expectations),
+            )
+            continue
+        columns = set(frame.columns)
+        expectations = [e for e in expectations if getattr(e, "column", None) in columns]
+        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{stage}_{table}", expectations=expectations))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{stage}_{region}_{table}", data=batch, suite=gx_suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"{stage}_{region}_{table}",
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["lithomap"])],
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["id"]},
+            )
+        )
+        result = checkpoint.run(batch_parameters={"dataframe": frame})
+        for run in result.run_results.values():
+            for outcome in run.results:
+                report.evaluated += 1
+                if outcome.success:
+                    continue
+                message = _describe(table, outcome)
+                if str(outcome.expectation_config.severity.value) == "critical":
+                    report.failures.append(message)
+                else:
+                    report.warnings.append(message)
+    report.success = not report.failures
+    _write_json(reports_dir / stage / f"{region}.json", asdict(report))
+    return report
+
+
+def enforce(report: ValidationReport) -> None:
+    """Log warnings; raise ValidationFailedError listing every critical failure."""
+    for warning in report.warnings:
+        log.warning("%s %s: %s", report.stage, report.region, warning)
+    if report.failures:
+        listing = "\n".join(f"  - {failure}" for failure in report.failures)
+        raise ValidationFailedError(
+            f"{report.stage} data of region {report.region!r} failed {len(report.failures)} critical expectation(s):\n"
+            f"{listing}\nSee {report.data_docs}. Fix the inputs (or the thresholds in params.yaml `validation`) "
+            "and run again."
+        )
+
+
+def _describe(table: str, outcome) -> str:
+    config = outcome.expectation_config
+    result = outcome.result or {}
+    ids = [row.get("id") for row in result.get("unexpected_index_list") or [] if isinstance(row, dict)]
+    values = result.get("partial_unexpected_list") or []
+    where = f" at {', '.join(str(i) for i in ids[:5])}" if ids else ""
+    sample = f" (values {', '.join(_short(v) for v in values[:5])})" if values else ""
+    if "observed_value" in result and not values:
+        sample = f" (observed {_short(result['observed_value'])})"
+    return f"{table}: expected {config.description or config.type}; not so{where}{sample}"
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _write_json(path: Path, payload: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=1))
+    temporary.replace(path)

@@ -1,0 +1,189 @@
+"""Experiment datasets on a real preprocess run: split without leaks, shared patches, layouts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from lithomap.config import parse_params
+from lithomap.datasets.patches import patch_origins
+from lithomap.datasets.preprocess import (
+    SPLIT_FILE,
+    fit_normalisation,
+    load_manifest,
+    open_cube,
+    preprocess_experiment,
+    split_region,
+)
+from lithomap.datasets.split import (
+    NONE,
+    TEST,
+    TRAIN,
+    VAL,
+    SpatialSplit,
+    assign_blocks,
+    block_histograms,
+    block_split,
+)
+from lithomap.datasets.tfdata import make_dataset
+from lithomap.errors import InputDataError
+from lithomap.io.ingest import ingest_region
+from lithomap.scenes.acquisitions import Acquisition, from_solar
+from lithomap.scenes.generate import generate_region
+from tests.conftest import tiny_params_dict
+
+
+@pytest.fixture(scope="module")
+def processed(tiny_region):
+    params, root = tiny_region
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    reports = {
+        name: preprocess_experiment("tiny", region, params.ingest, params.preprocess, name, params.experiment(name))
+        for name in ("thermal", "day", "night", "all")
+    }
+    return params, root, reports
+
+
+def patches_of(folder, split):
+    origins = [np.load(path)["origin"] for path in sorted(folder.glob(f"{split}-*.npz"))]
+    return np.concatenate(origins) if origins else np.zeros((0, 2), int)
+
+
+def test_no_test_pixel_in_any_training_or_validation_patch_and_the_buffer_holds(processed):
+    params, _, reports = processed
+    folder = reports["thermal"].output
+    split = SpatialSplit.load(folder / SPLIT_FILE)
+    patch = params.preprocess.patch_size
+    height, width = split.pixels.shape
+    padded = np.pad(split.pixels, ((0, patch), (0, patch)), constant_values=NONE)
+    test_pixels = np.pad(split.pixels == TEST, ((0, patch), (0, patch)))
+    distance_to_test = ndimage.distance_transform_cdt(~test_pixels, metric="chessboard")
+    assert (split.pixels == TEST).any() and len(patches_of(folder, "test")) > 0
+    for split_name in ("train", "val"):
+        origins = patches_of(folder, split_name)
+        assert len(origins) > 0
+        for (row, col), label in zip(origins, _labels(folder, split_name), strict=True):
+            window = padded[row : row + patch, col : col + patch]
+            assert not (window == TEST).any(), f"{split_name} patch at {(row, col)} holds test pixels"
+            labelled = label > 0
+            gap = distance_to_test[row : row + patch, col : col + patch][labelled]
+            assert gap.min() > split.buffer_px, "labelled pixels must be more than the buffer away from test"
+    assert split.buffer_px == patch // 2
+    assert height * width > 0
+
+
+def _labels(folder, split):
+    return np.concatenate([np.load(path)["label"] for path in sorted(folder.glob(f"{split}-*.npz"))])
+
+
+def test_every_experiment_shares_the_same_patches_and_split(processed):
+    _, _, reports = processed
+    reference = {s: patches_of(reports["thermal"].output, s) for s in ("train", "val", "test")}
+    for name in ("day", "night", "all"):
+        for split_name, origins in reference.items():
+            np.testing.assert_array_equal(patches_of(reports[name].output, split_name), origins)
+
+
+def test_patches_cover_the_edges_by_padding(processed):
+    params, _, reports = processed
+    manifest = load_manifest(reports["thermal"].output)
+    height, width = manifest["shape"]
+    origins = patch_origins(
+        (height, width), params.preprocess.patch_size, params.preprocess.overlap, reports["thermal"].output
+    )
+    covered = np.zeros((height + 16, width + 16), bool)
+    for row, col in origins:
+        covered[row : row + 16, col : col + 16] = True
+    assert covered[:height, :width].all()
+
+
+def test_manifest_records_dates_channels_and_training_only_normalisation(processed):
+    _, _, reports = processed
+    day = load_manifest(reports["day"].output)
+    assert all(step["utc"] is None or 8 <= step["solar_hour"] < 18 for step in day["steps"])
+    night = load_manifest(reports["night"].output)
+    assert all(step["utc"] is None or not 8 <= step["solar_hour"] < 18 for step in night["steps"])
+    everything = load_manifest(reports["all"].output)
+    assert everything["static_channels"] == ["vv", "vh", "ndvi"]
+    assert set(everything["normalisation"]) == {"lst_anomaly", "emissivity", "vv", "vh", "ndvi"}
+    assert sum(everything["patches"].values()) > 0
+
+
+def test_normalisation_ignores_validation_and_test_pixels():
+    rng = np.random.default_rng(0)
+    pixels = np.full((8, 8), TRAIN, dtype=np.int8)
+    pixels[:, 6:] = TEST
+    pixels[:, 4:6] = VAL
+    sequence = rng.normal(5, 2, (3, 8, 8, 2)).astype(np.float32)
+    static = rng.normal(-10, 3, (8, 8, 1)).astype(np.float32)
+    before = fit_normalisation(sequence, static, ["vv"], pixels == TRAIN)
+    sequence[:, :, 4:] += 100
+    static[:, 4:] -= 50
+    after = fit_normalisation(sequence, static, ["vv"], pixels == TRAIN)
+    assert before == after
+    assert before["vv"]["mean"] == pytest.approx(float(static[:, :4].mean()), rel=1e-5)
+
+
+def test_blocks_are_stratified_so_rare_classes_reach_every_split():
+    label = np.full((64, 64), 8, dtype=np.uint8)
+    for row, col in ((6, 6), (38, 54), (54, 22)):
+        label[row : row + 4, col : col + 4] = 5  # peat in the middle of three blocks
+    blocks = assign_blocks(block_histograms(label, 16), (0.6, 0.2, 0.2), seed=1)
+    split = block_split(label, 16, 4, (0.6, 0.2, 0.2), seed=1)
+    for index in (TRAIN, VAL, TEST):
+        assert (label[split.pixels == index] == 5).any(), f"peat missing from split {index}"
+    assert (blocks >= 0).all()
+
+
+def test_tf_data_streams_batches_for_both_architectures(processed):
+    _, _, reports = processed
+    folder = reports["all"].output
+    manifest = json.loads((folder / "manifest.json").read_text())
+    cnn_inputs, labels = next(iter(make_dataset(folder, "train", "cnn", batch_size=2)))
+    steps, patch = manifest["sequence_length"], manifest["patch_size"]
+    assert cnn_inputs["features"].shape == (2, patch, patch, 7 * steps + 3)
+    assert labels.shape == (2, patch, patch) and labels.dtype.name == "int32"
+    lstm_inputs, _ = next(iter(make_dataset(folder, "train", "convlstm", batch_size=2, shuffle=True)))
+    assert lstm_inputs["sequence"].shape == (2, steps, patch, patch, 7)
+    assert lstm_inputs["static"].shape == (2, patch, patch, 3)
+    for tensor in (*cnn_inputs.values(), *lstm_inputs.values()):
+        assert np.isfinite(tensor.numpy()).all()
+
+
+def test_night_experiment_on_day_only_data_is_a_clear_error(tmp_path):
+    params = parse_params(tiny_params_dict(tmp_path, size_px=48))
+    region = params.region("tiny")
+    day_only = [at_solar_hour(doy, 12.5) for doy in (40, 120, 200, 280)]
+    generate_region("tiny", region, params.generate, acquisitions=day_only, quicklook=False, progress=False)
+    ingest_region("tiny", region, params.ingest, progress=False)
+    split_region("tiny", region, params.ingest, params.preprocess)
+    with pytest.raises(InputDataError, match=r"experiment 'night' \(night dates.*selects none of the 4 thermal dates"):
+        preprocess_experiment("tiny", region, params.ingest, params.preprocess, "night", params.experiment("night"))
+    assert not (params.preprocess.processed_dir / "tiny" / "night").exists()
+
+
+def at_solar_hour(doy: int, hour: float) -> Acquisition:
+    return Acquisition(from_solar(2023, doy, hour, -4.11), hour)
+
+
+def test_patch_larger_than_the_region_is_a_clear_error(tiny_region):
+    _, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["preprocess"]["patch_size"] = 512
+    custom = parse_params(raw)
+    with pytest.raises(InputDataError, match="patch size 512 px is larger than the region"):
+        split_region("tiny", custom.region("tiny"), custom.ingest, custom.preprocess)
+
+
+def test_cube_on_another_grid_is_a_clear_error(tiny_region):
+    _, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["regions"]["tiny"]["crs"] = "EPSG:25830"
+    raw["regions"]["tiny"]["resolution"] = 60
+    custom = parse_params(raw)
+    with pytest.raises(InputDataError, match=r"grid differs from the region's.*ingest"):
+        open_cube("tiny", custom.region("tiny"), custom.ingest)

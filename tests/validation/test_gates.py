@@ -1,0 +1,90 @@
+"""Great Expectations gates on raw and processed data: pass, fail in plain words, warn."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from lithomap.config import parse_params
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from lithomap.scenes.acquisitions import Acquisition, from_solar
+from lithomap.scenes.generate import generate_region
+from lithomap.validation.gate import ValidationFailedError, enforce, run_suite
+from lithomap.validation.run import validate_processed, validate_raw
+from lithomap.validation.suites import processed_suite
+from tests.conftest import tiny_params_dict
+
+
+def test_raw_validation_passes_on_generated_data_and_writes_data_docs(tiny_region):
+    params, _ = tiny_region
+    report = validate_raw("tiny", params)
+    assert report.success and not report.failures and report.evaluated >= 15
+    docs = params.validation.reports_dir / "raw" / "tiny" / "data_docs" / "index.html"
+    assert docs.is_file() and "raw_thermal" in docs.read_text()
+    summary = json.loads((params.validation.reports_dir / "raw" / "tiny.json").read_text())
+    assert summary["success"] is True and summary["failures"] == []
+
+
+def test_raw_validation_fails_in_plain_words_naming_the_file(tiny_region, tmp_path):
+    params, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["regions"]["tiny"]["raw_dir"] = str(tmp_path / "raw")
+    raw["validation"]["reports_dir"] = str(tmp_path / "reports")
+    shutil.copytree(params.region("tiny").raw_dir, tmp_path / "raw")
+    hot = sorted((tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"))[0]
+    with rasterio.open(hot, "r+") as dst:
+        dn = dst.read(1)
+        dst.write(np.where(dn > 0, 20000, 0).astype(dn.dtype), 1)  # 400 K
+    custom = parse_params(raw)
+    with pytest.raises(ValidationFailedError) as info:
+        validate_raw("tiny", custom)
+    message = str(info.value)
+    assert "LST of valid pixels lies within 200–350 K" in message
+    assert hot.name in message
+    assert "critical expectation" in message
+
+
+def test_missing_night_and_seasons_are_warnings_not_failures(tmp_path):
+    params = parse_params(tiny_params_dict(tmp_path, size_px=48))
+    region = params.region("tiny")
+    day_only = [Acquisition(from_solar(2023, doy, 12.0, -4.11), 12.0) for doy in (180, 200)]
+    generate_region("tiny", region, params.generate, acquisitions=day_only, quicklook=False, progress=False)
+    report = validate_raw("tiny", params)
+    assert report.success
+    assert any("night-time" in warning for warning in report.warnings)
+    assert any("at least 2 seasons" in warning for warning in report.warnings)
+
+
+def test_processed_validation_passes_on_a_real_preprocess_run(tiny_region):
+    params, _ = tiny_region
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    for name in params.experiments:
+        preprocess_experiment("tiny", region, params.ingest, params.preprocess, name, params.experiment(name))
+    report = validate_processed("tiny", params)
+    assert report.success, report.failures
+    assert (params.validation.reports_dir / "processed" / "tiny" / "data_docs" / "index.html").is_file()
+
+
+def test_gate_reports_each_failed_expectation_and_keeps_warnings(tmp_path):
+    settings = parse_params({"regions": {}}).validation
+    tables = {
+        "inputs": pd.DataFrame(
+            {"id": ["thermal/train/cnn/features", "thermal/test/cnn/features"], "nonfinite": [0, 3]}
+        ),
+        "train_inputs": pd.DataFrame({"id": ["thermal/train/any/lst_anomaly"], "mean": [0.5], "std": [1.0]}),
+        "classes": pd.DataFrame({"id": ["thermal/peat"], "missing_from_train": [True]}),
+        "disjoint": pd.DataFrame({"id": ["thermal/train/test"], "shared_pixels": [0], "min_gap_px": [8]}),
+    }
+    report = run_suite("processed", "demo", tables, processed_suite(settings, buffer_px=8), tmp_path)
+    assert not report.success
+    assert any("no NaN or infinite" in f and "thermal/test/cnn/features" in f for f in report.failures)
+    assert any("mean 0 ± 0.1" in f for f in report.failures)
+    assert report.warnings == [next(w for w in report.warnings if "thermal/peat" in w)]
+    with pytest.raises(ValidationFailedError, match="failed 2 critical expectation"):
+        enforce(report)
