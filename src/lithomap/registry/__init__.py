@@ -1,0 +1,11 @@
+"""MLflow tracking, the model registry and the promotion gate.
+
+Modules (import them directly; nothing here touches MLflow at import time):
+
+- ``tracking``: ``configure_tracking`` (call it in entry points), ``training_run``,
+  ``log_history``, ``log_evaluation``, ``flatten_params``.
+- ``provenance``: ``git_commit``, ``data_version``, ``blocks_fingerprint``.
+- ``pyfunc``: ``LithomapPyfunc`` and ``log_pyfunc_model`` — the logged model takes raw
+  inputs and applies its normalisation statistics.
+- ``registry``: ``model_name``, ``register``, ``promote``, ``load_champion``.
+"""

@@ -1,0 +1,168 @@
+"""The MLflow model of a lithomap network: Keras weights + normalisation, raw inputs in.
+
+``LithomapPyfunc`` wraps the ``.keras`` file and the normalisation statistics JSON
+(artifacts ``keras_model`` and ``normalisation``). Its ``predict`` takes a dict of raw,
+un-normalised arrays keyed by input name — ``{"features": (B, H, W, C)}`` for the CNN,
+``{"sequence": (B, T, H, W, Ct), "static": (B, H, W, Cs)}`` for the ConvLSTM — normalises
+them with the statistics and returns class probabilities (B, H, W, 14), or labels
+(B, H, W) with ``params={"output": "labels"}``. The channel names of every input are in
+the statistics file, the model metadata (``input_channels``) and the signature's input names.
+The model is logged from code (``pyfunc_model.py``), not pickled; loading it needs lithomap
+installed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import mlflow
+import numpy as np
+from mlflow.models import ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
+
+from lithomap.errors import InputDataError
+from lithomap.models.normalisation import ChannelStats, load_stats, save_stats
+
+OUTPUTS = ("probabilities", "labels")
+MODEL_SCRIPT = Path(__file__).with_name("pyfunc_model.py")
+
+
+class LithomapPyfunc(mlflow.pyfunc.PythonModel):
+    """Keras segmentation model that normalises its raw inputs itself."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        """Load the Keras model (uncompiled) and the normalisation statistics."""
+        self.model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
+        self.stats: dict[str, ChannelStats] = load_stats(context.artifacts["normalisation"])
+
+    # model_input stays unannotated: MLflow turns predict's type hints into a data schema.
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
+        """Class probabilities (or labels) for raw inputs.
+
+        Args:
+            context: the MLflow context (unused; artifacts are loaded in ``load_context``).
+            model_input: dict of input name → raw array (a bare array for a one-input model).
+            params: ``{"output": "probabilities" | "labels"}``; default probabilities.
+
+        Returns:
+            (B, H, W, K) float32 probabilities or (B, H, W) int32 labels.
+
+        Raises:
+            InputDataError: missing inputs, wrong channel counts or an unknown output.
+        """
+        output = (params or {}).get("output", "probabilities")
+        if output not in OUTPUTS:
+            raise InputDataError("<predict params>", f"unknown output {output!r}", f"use one of {OUTPUTS}")
+        normalised = normalise_inputs(model_input, self.stats)
+        probabilities = self.model.predict(normalised, verbose=0)
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        if output == "labels":
+            return probabilities.argmax(axis=-1).astype(np.int32)
+        return probabilities
+
+
+def normalise_inputs(model_input: Any, stats: Mapping[str, ChannelStats]) -> dict[str, np.ndarray]:
+    """Apply each input's statistics to the raw arrays (a bare array means the only input).
+
+    Raises:
+        InputDataError: an input is missing or unknown, or its channel count is wrong.
+    """
+    if isinstance(model_input, np.ndarray):
+        if len(stats) != 1:
+            raise InputDataError(
+                "<model input>", f"one array given, the model takes {sorted(stats)}", "pass a dict keyed by input name"
+            )
+        model_input = {next(iter(stats)): model_input}
+    missing = sorted(set(stats) - set(model_input))
+    unknown = sorted(set(model_input) - set(stats))
+    if missing or unknown:
+        raise InputDataError(
+            "<model input>",
+            f"inputs {sorted(model_input)} do not match the model's {sorted(stats)}",
+            "pass exactly the inputs named in the model signature",
+        )
+    return {name: stats[name].apply(np.asarray(model_input[name])) for name in stats}
+
+
+def build_signature(model: keras.Model, n_classes: int) -> ModelSignature:
+    """Tensor signature: one named float32 input per model input (free batch, H, W and T)."""
+    inputs = []
+    for tensor in model.inputs:
+        # batch, time and spatial sizes stay free; only the channel count is fixed
+        free = (-1, *(-1 for _ in tensor.shape[1:-1]), int(tensor.shape[-1]))
+        inputs.append(TensorSpec(np.dtype(np.float32), free, name=tensor.name.split(":")[0]))
+    outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1, n_classes), name="probabilities")])
+    params = ParamSchema([ParamSpec("output", "string", "probabilities")])
+    return ModelSignature(inputs=Schema(inputs), outputs=outputs, params=params)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the serving environment (skips MLflow's slow inference)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in ("mlflow", "keras", "tensorflow", "numpy"):
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
+
+
+def log_pyfunc_model(
+    model: keras.Model,
+    stats: Mapping[str, ChannelStats],
+    input_example: Mapping[str, np.ndarray],
+    *,
+    arch: str,
+    name: str = "model",
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Log the wrapped model to the active MLflow run.
+
+    Args:
+        model: the trained Keras model (inputs named ``features``, or ``sequence``/``static``).
+        stats: normalisation statistics per model input, naming its channels.
+        input_example: a small raw (un-normalised) input dict, stored with the model.
+        arch: ``cnn`` or ``convlstm`` (recorded in the metadata).
+        name: the logged model's name within the run.
+        registered_model_name: register the model under this name too (usually left to
+            ``lithomap.registry.registry.register``).
+
+    Returns:
+        MLflow's ModelInfo (``model_uri`` is what ``register`` takes).
+
+    Raises:
+        InputDataError: the statistics do not cover the model's inputs.
+    """
+    input_names = sorted(tensor.name.split(":")[0] for tensor in model.inputs)
+    if sorted(stats) != input_names:
+        raise InputDataError(
+            "<normalisation stats>",
+            f"statistics for {sorted(stats)} but the model takes {input_names}",
+            "compute statistics for exactly the model's inputs",
+        )
+    n_classes = int(model.outputs[0].shape[-1])
+    with tempfile.TemporaryDirectory(prefix="lithomap-model-") as folder:
+        keras_path = Path(folder) / "model.keras"
+        model.save(keras_path)
+        stats_path = save_stats(stats, Path(folder) / "normalisation.json")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(MODEL_SCRIPT),
+            artifacts={"keras_model": str(keras_path), "normalisation": str(stats_path)},
+            signature=build_signature(model, n_classes),
+            input_example={key: np.asarray(value, dtype=np.float32) for key, value in input_example.items()},
+            pip_requirements=pip_requirements(),
+            registered_model_name=registered_model_name,
+            metadata={
+                "arch": arch,
+                "n_classes": n_classes,
+                "input_channels": {key: list(value.channels) for key, value in stats.items()},
+            },
+        )
