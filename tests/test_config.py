@@ -26,7 +26,7 @@ def test_repository_params_load_into_typed_sections():
     region = params.region("villoslada")
     assert region.crs == "EPSG:32630"
     assert region.synthetic is not None and region.synthetic.mgrs_tile == "30TWM"
-    assert params.generate.size_px * params.generate.thermal_resolution_m == pytest.approx(17920)
+    assert params.generate.size_px * params.generate.thermal_resolution_m == pytest.approx(26880)
 
 
 def test_sections_are_frozen():
