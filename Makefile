@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow test-all lint format bench clean
+.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -23,11 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## create .venv and install lithomap with pinned dependencies
 
-demo: $(STAMP) ## synthetic data -> DVC pipeline (generate, ingest) -> versioned in the DVC remote -> quick looks
+demo: $(STAMP) ## synthetic data -> validated -> cubes -> datasets -> trained -> registered -> champions (DVC + MLflow)
 	$(BIN)/dvc repro
 	$(BIN)/dvc push
-	@echo; echo "Quick looks: $$(ls reports/quicklook/*.png | tr '\n' ' ')"
-	@$(BIN)/dvc status
+	@$(BIN)/lithomap summary
+	@echo "Pictures: reports/quicklook/, reports/datasets/, reports/evaluation/; MLflow: make mlflow-ui"
+
+mlflow-ui: $(STAMP) ## open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
 
 test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -51,5 +54,5 @@ bench: $(STAMP) ## run the benchmarks and print their tables
 	$(BIN)/python benchmarks/bench_reproject.py
 	$(BIN)/python benchmarks/bench_ingest.py
 
-clean: ## remove generated data and reports (DVC cache and remote are kept)
-	rm -rf data reports/quicklook
+clean: ## remove generated data, models, reports and the local MLflow store (DVC cache and remote are kept)
+	rm -rf data models reports mlflow.db mlartifacts

@@ -195,6 +195,164 @@ def preprocess(
     _run(step)
 
 
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="cnn (U-Net) or convlstm.")]
+ExperimentOption = Annotated[str, typer.Option("--experiment", "-e", help="Experiment name from params.yaml.")]
+
+
+def _architecture(model: str) -> str:
+    from lithomap.errors import ConfigError
+
+    if model not in ("cnn", "convlstm"):
+        raise ConfigError(f"--model must be 'cnn' or 'convlstm', not {model!r}")
+    return model
+
+
+@app.command()
+def train(
+    region: Annotated[str, typer.Option("--region", "-r", help="Region name from params.yaml.")],
+    model: ModelOption = "convlstm",
+    experiment: ExperimentOption = "thermal",
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train a CNN or ConvLSTM on one experiment dataset of a region (seeded, resumable).
+
+    Uses the `train` preset (epochs, batch size, learning rate, L2, patience), early
+    stopping and learning-rate reduction on validation macro-F1, and the class-weighted
+    focal loss of the `loss` section. A killed run started again resumes from its last
+    finished epoch. Writes models/<region>/<model>-<experiment>/ (model, normalisation,
+    history, curves).
+    """
+    from lithomap.config import load_params
+    from lithomap.training.fit import train_model
+
+    def step() -> None:
+        config = load_params(params)
+        config.region(region)
+        config.experiment(experiment)
+        result = train_model(region, _architecture(model), experiment, config, verbose=0 if quiet else 2)
+        console.print(f"[green]{region}[/] {result.summary()}")
+
+    _run(step)
+
+
+@app.command()
+def evaluate(
+    region: Annotated[str, typer.Option("--region", "-r", help="Region name from params.yaml.")],
+    model: ModelOption = "convlstm",
+    experiment: ExperimentOption = "thermal",
+    params: ParamsOption = None,
+    track: Annotated[bool, typer.Option("--track/--no-track", help="Log to MLflow and register a challenger.")] = True,
+) -> None:
+    """Score a trained model on the test blocks, beside the per-pixel baseline; log and register it.
+
+    Writes metrics.json (dvc metrics), per_class.csv and history.csv (dvc plots) and the
+    confusion matrix, curves and a sample prediction as PNGs under
+    evaluate.reports_dir/<region>/<model>-<experiment>/. With --track (default) the run is
+    logged to MLflow and the model registered as lithomap-<region>-<model>@challenger.
+    """
+    from lithomap.config import load_params
+    from lithomap.training.evaluate import evaluate_model
+
+    def step() -> None:
+        config = load_params(params)
+        config.region(region)
+        config.experiment(experiment)
+        result = evaluate_model(region, _architecture(model), experiment, config, track=track)
+        console.print(f"[green]{region}[/] {result.summary()}")
+
+    _run(step)
+
+
+@app.command()
+def promote(
+    region: RegionOption = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="cnn and/or convlstm; default both.")] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Promote each region/model challenger to champion if it beats the champion (the gate).
+
+    The challenger must beat the champion's test macro-F1 on the same test blocks by
+    promote.margin, and no class's F1 may fall by more than promote.max_class_drop. The
+    decision is tagged on the model version and written to promote.reports_dir.
+    """
+    from lithomap.config import load_params
+    from lithomap.training.promote import promote_model
+
+    def step() -> None:
+        config = load_params(params)
+        for name in _regions(config, region):
+            for arch in model or ["cnn", "convlstm"]:
+                decision = promote_model(name, _architecture(arch), config)
+                verdict = "[green]promoted[/]" if decision["promoted"] else "[yellow]kept champion[/]"
+                console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
+
+    _run(step)
+
+
+@app.command()
+def matrix(
+    params: ParamsOption = None,
+    force: Annotated[bool, typer.Option(help="Retrain and re-evaluate cells that already have metrics.")] = False,
+    track: Annotated[bool, typer.Option("--track/--no-track", help="Log each new cell to MLflow.")] = False,
+) -> None:
+    """Run region × model × experiment (the `matrix` section) and write the thesis-style table.
+
+    Cells without metrics are trained and evaluated first. Writes matrix.md (accuracy /
+    macro-F1 per cell), matrix.csv and a heatmap PNG under matrix.reports_dir.
+    """
+    from lithomap.config import load_params
+    from lithomap.training.evaluate import evaluate_model
+    from lithomap.training.fit import train_model
+    from lithomap.training.matrix import collect, run_missing, write_table
+
+    def step() -> None:
+        config = load_params(params)
+
+        def run_cell(cell) -> None:
+            console.print(f"[bold]{cell.region} {cell.arch} {cell.experiment}[/]")
+            train_model(cell.region, cell.arch, cell.experiment, config, verbose=0)
+            console.print("  " + evaluate_model(cell.region, cell.arch, cell.experiment, config, track=track).summary())
+
+        run_missing(config, run_cell, force=force)
+        paths = write_table(collect(config), config)
+        console.print((paths[0]).read_text())
+        console.print("written: " + ", ".join(str(p) for p in paths))
+
+    _run(step)
+
+
+@app.command()
+def summary(
+    params: ParamsOption = None,
+    experiment: ExperimentOption = "thermal",
+) -> None:
+    """Print the test scores and champions of every region and model (the end of `make demo`)."""
+    from lithomap.config import load_params
+    from lithomap.training.matrix import champion_summary
+
+    def step() -> None:
+        frame = champion_summary(load_params(params), experiment)
+        table = Table(title=f"lithomap: test scores on spatially held-out blocks, experiment '{experiment}'")
+        for column in ("region", "model", "OA", "macro-F1", "95% CI", "kappa", "baseline F1", "champion", "gate"):
+            table.add_column(column)
+        for row in frame.itertuples():
+            table.add_row(
+                row.region,
+                row.model,
+                f"{row.accuracy:.3f}",
+                f"{row.macro_f1:.3f}",
+                row.ci,
+                f"{row.kappa:.3f}",
+                f"{row.baseline_macro_f1:.3f}",
+                row.champion,
+                row.decision,
+            )
+        console.print(table)
+
+    _run(step)
+
+
 @app.command()
 def classes(
     text: Annotated[list[str] | None, typer.Argument(help="Legend texts to map; none = print the class table.")] = None,

@@ -154,6 +154,97 @@ class ValidateParams(Section):
     normalised_std_tolerance: float = Field(0.1, gt=0, description="|std − 1| allowed after normalisation (train).")
 
 
+class ArchitectureParams(Section):
+    """Shape of one model (the learning settings are in the training preset)."""
+
+    base_filters: int = Field(16, ge=1, description="Filters of the first U-Net stage (doubled per stage).")
+    depth: int = Field(3, ge=1, le=5, description="U-Net stages (patch side must divide by 2**depth).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each encoder stage.")
+    batch_norm: bool = Field(True, description="Batch normalisation after each convolution.")
+    lstm_filters: int = Field(16, ge=1, description="ConvLSTM2D filters (ConvLSTM only).")
+
+
+class ModelParams(Section):
+    """The two architectures."""
+
+    cnn: ArchitectureParams = ArchitectureParams()
+    convlstm: ArchitectureParams = ArchitectureParams()
+
+
+class TrainingPreset(Section):
+    """Learning settings; the thesis's final ones are the `thesis` preset."""
+
+    epochs: int = Field(ge=1, description="Maximum epochs (early stopping may end sooner).")
+    batch_size: int = Field(ge=1, description="Patches per batch.")
+    learning_rate: dict[Literal["cnn", "convlstm"], float] = Field(description="Adam learning rate per model.")
+    l2: float = Field(ge=0, description="L2 weight regularisation of every convolution.")
+    patience: int = Field(ge=1, description="Epochs without validation macro-F1 gain before stopping.")
+
+
+class TrainParams(Section):
+    """Training: which preset, early stopping and learning-rate reduction, where models go."""
+
+    preset: str = Field("demo", description="Name of the preset in `presets` to train with.")
+    presets: dict[str, TrainingPreset] = Field(description="Named learning settings.")
+    seed: int = Field(0, description="Seed of weights, shuffling and the baseline.")
+    augment: bool = Field(True, description="Random flips and 90° rotations of training patches.")
+    monitor: Literal["val_macro_f1", "val_loss"] = Field("val_macro_f1", description="Early stopping watches this.")
+    reduce_lr_factor: float = Field(0.5, gt=0, lt=1, description="Learning-rate factor on a plateau.")
+    reduce_lr_patience: int = Field(3, ge=1, description="Epochs of plateau before reducing the learning rate.")
+    models_dir: Path = Field(Path("models"), description="Trained models: <models_dir>/<region>/<arch>-<experiment>/.")
+
+    def active(self) -> TrainingPreset:
+        """The preset named by ``preset``."""
+        if self.preset not in self.presets:
+            raise ConfigError(_unknown(self.preset, "train.presets", list(self.presets)))
+        return self.presets[self.preset]
+
+
+class LossParams(Section):
+    """Class-weighted cross-entropy combined with focal loss; class 0 ignored."""
+
+    class_weights: Literal["thesis", "auto", "none"] | list[float] = Field(
+        "thesis",
+        description="thesis = Table 12 of the region (auto when unknown), auto = from train counts, or 14 values.",
+    )
+    auto_mode: Literal["inverse", "inverse_sqrt"] = Field("inverse_sqrt", description="Weights from class frequency.")
+    gamma: float = Field(2.0, ge=0, description="Focal-loss focusing parameter (0 = weighted cross-entropy).")
+    focal_weight: float = Field(1.0, ge=0, le=1, description="Mix: 0 = weighted CE, 1 = weighted focal loss.")
+
+
+class EvaluateParams(Section):
+    """Evaluation on the test blocks."""
+
+    reports_dir: Path = Field(Path("reports/evaluation"), description="metrics.json, plot data and figures.")
+    n_boot: int = Field(1000, ge=10, description="Block-bootstrap resamples for confidence intervals.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="1 − confidence level of the intervals.")
+    baseline_pixels: int = Field(30000, ge=100, description="Training pixels sampled for the per-pixel baseline.")
+    baseline_max_iter: int = Field(200, ge=10, description="Boosting iterations of the baseline.")
+
+
+class PromoteParams(Section):
+    """The promotion gate."""
+
+    margin: float = Field(0.01, ge=0, description="Macro-F1 gain over the champion needed to promote.")
+    max_class_drop: float = Field(0.05, ge=0, le=1, description="Largest allowed fall of any class's F1.")
+    reports_dir: Path = Field(Path("reports/promotion"), description="One JSON decision per region and model.")
+
+
+class TrackingParams(Section):
+    """MLflow store (the URI itself comes from $MLFLOW_TRACKING_URI, default sqlite:///mlflow.db)."""
+
+    artifact_root: Path = Field(Path("mlartifacts"), description="Local artifact folder of the default store.")
+
+
+class MatrixParams(Section):
+    """The region × model × experiment table."""
+
+    regions: list[str] | None = Field(None, description="Regions; null = all.")
+    models: list[Literal["cnn", "convlstm"]] = Field(["cnn", "convlstm"], description="Architectures.")
+    experiments: list[str] | None = Field(None, description="Experiments; null = all.")
+    reports_dir: Path = Field(Path("reports/matrix"), description="Markdown, CSV and heatmap PNG.")
+
+
 class Params(Section):
     """Everything in params.yaml."""
 
@@ -163,6 +254,19 @@ class Params(Section):
     experiments: dict[str, ExperimentParams] = Field(default_factory=dict)
     preprocess: PreprocessParams = PreprocessParams()
     validation: ValidateParams = ValidateParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams | None = None
+    loss: LossParams = LossParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    promote: PromoteParams = PromoteParams()
+    tracking: TrackingParams = TrackingParams()
+    matrix: MatrixParams = MatrixParams()
+
+    def training(self) -> TrainParams:
+        """The `train` section, which has no defaults for its presets."""
+        if self.train is None:
+            raise ConfigError("params.yaml has no 'train' section; add one with at least one preset (see README)")
+        return self.train
 
     def experiment(self, name: str) -> ExperimentParams:
         """The experiment called ``name``, or a ConfigError naming the closest one."""

@@ -12,6 +12,7 @@ from lithomap.config import parse_params
 from lithomap.datasets.patches import patch_origins
 from lithomap.datasets.preprocess import (
     SPLIT_FILE,
+    SUMMARY_CHANNELS,
     fit_normalisation,
     load_manifest,
     open_cube,
@@ -108,8 +109,9 @@ def test_manifest_records_dates_channels_and_training_only_normalisation(process
     night = load_manifest(reports["night"].output)
     assert all(step["utc"] is None or not 8 <= step["solar_hour"] < 18 for step in night["steps"])
     everything = load_manifest(reports["all"].output)
-    assert everything["static_channels"] == ["vv", "vh", "ndvi"]
-    assert set(everything["normalisation"]) == {"lst_anomaly", "emissivity", "vv", "vh", "ndvi"}
+    assert everything["static_channels"] == [*SUMMARY_CHANNELS, "vv", "vh", "ndvi"]
+    assert set(everything["normalisation"]) == {"lst_anomaly", "emissivity", *SUMMARY_CHANNELS, "vv", "vh", "ndvi"}
+    assert load_manifest(reports["thermal"].output)["static_channels"] == list(SUMMARY_CHANNELS)
     assert sum(everything["patches"].values()) > 0
 
 
@@ -145,11 +147,12 @@ def test_tf_data_streams_batches_for_both_architectures(processed):
     manifest = json.loads((folder / "manifest.json").read_text())
     cnn_inputs, labels = next(iter(make_dataset(folder, "train", "cnn", batch_size=2)))
     steps, patch = manifest["sequence_length"], manifest["patch_size"]
-    assert cnn_inputs["features"].shape == (2, patch, patch, 7 * steps + 3)
+    static = len(SUMMARY_CHANNELS) + 3
+    assert cnn_inputs["features"].shape == (2, patch, patch, 7 * steps + static)
     assert labels.shape == (2, patch, patch) and labels.dtype.name == "int32"
     lstm_inputs, _ = next(iter(make_dataset(folder, "train", "convlstm", batch_size=2, shuffle=True)))
     assert lstm_inputs["sequence"].shape == (2, steps, patch, patch, 7)
-    assert lstm_inputs["static"].shape == (2, patch, patch, 3)
+    assert lstm_inputs["static"].shape == (2, patch, patch, static)
     for tensor in (*cnn_inputs.values(), *lstm_inputs.values()):
         assert np.isfinite(tensor.numpy()).all()
 

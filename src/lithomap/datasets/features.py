@@ -26,6 +26,8 @@ from typing import Literal
 
 import numpy as np
 
+from lithomap.models.normalisation import ChannelStats, stats_for_inputs
+
 STEP_CHANNELS = ("lst_anomaly", "emissivity")
 TIME_CHANNELS = ("valid", "sin_hour", "cos_hour", "sin_doy", "cos_doy")
 Architecture = Literal["cnn", "convlstm"]
@@ -47,45 +49,57 @@ def time_features(solar_hours: Sequence[float], doys: Sequence[float], present: 
     return np.where(np.asarray(present)[:, None], table, 0.0).astype(np.float32)
 
 
-def normalise(values: np.ndarray, names: Sequence[str], stats: Mapping[str, Mapping[str, float]]) -> np.ndarray:
-    """(x − mean)/std along the last axis, channel by channel; NaN becomes 0."""
-    mean = np.array([stats[name]["mean"] for name in names], dtype=np.float32)
-    std = np.array([stats[name]["std"] for name in names], dtype=np.float32)
-    out = (values.astype(np.float32) - mean) / np.where(std > 0, std, 1.0)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+def raw_inputs(
+    sequence: np.ndarray,
+    static: np.ndarray,
+    times: np.ndarray,
+    static_names: Sequence[str],
+    architecture: Architecture,
+) -> dict[str, np.ndarray]:
+    """Model inputs in physical units (before normalisation), for a batch of patches.
+
+    This is the input a registered model takes: it normalises them itself.
+
+    Args:
+        sequence: (n, T, P, P, 2) physical LST anomaly and emissivity, NaN = missing.
+        static: (n, P, P, Cs) physical static layers, NaN = missing.
+        times: (T, 4) time features of the steps.
+        static_names: names of the static channels, in order.
+        architecture: which layout to build.
+    """
+    n, steps, rows, cols, _ = sequence.shape
+    valid = np.isfinite(sequence[..., :1]).astype(np.float32)
+    clock = np.broadcast_to(times[None, :, None, None, :], (n, steps, rows, cols, times.shape[-1]))
+    stacked = np.concatenate([sequence.astype(np.float32), valid, clock], axis=-1)
+    fixed = static.astype(np.float32) if static_names else np.zeros((n, rows, cols, 0), np.float32)
+    if architecture == "convlstm":
+        inputs = {"sequence": stacked}
+        if static_names:
+            inputs["static"] = fixed
+        return inputs
+    channels_last = np.moveaxis(stacked, 1, 3).reshape(n, rows, cols, steps * stacked.shape[-1])
+    return {"features": np.concatenate([channels_last, fixed], axis=-1)}
+
+
+def input_stats(
+    physical: Mapping[str, Mapping[str, float]], steps: int, static_names: Sequence[str], architecture: Architecture
+) -> dict[str, ChannelStats]:
+    """Normalisation statistics of every model input from the per-physical-channel ones."""
+    return stats_for_inputs(channel_names(steps, static_names, architecture), physical)
 
 
 def model_inputs(
     sequence: np.ndarray,
     static: np.ndarray,
     times: np.ndarray,
-    stats: Mapping[str, Mapping[str, float]],
+    physical: Mapping[str, Mapping[str, float]],
     static_names: Sequence[str],
     architecture: Architecture,
 ) -> dict[str, np.ndarray]:
-    """Normalised model inputs for a batch of patches.
-
-    Args:
-        sequence: (n, T, P, P, 2) physical LST anomaly and emissivity, NaN = missing.
-        static: (n, P, P, Cs) physical static layers, NaN = missing.
-        times: (T, 4) time features of the steps.
-        stats: per-channel mean and std (training split).
-        static_names: names of the static channels, in order.
-        architecture: which layout to build.
-    """
-    n, steps, rows, cols, _ = sequence.shape
-    valid = np.isfinite(sequence[..., :1]).astype(np.float32)
-    per_step = normalise(sequence, STEP_CHANNELS, stats)
-    clock = np.broadcast_to(times[None, :, None, None, :], (n, steps, rows, cols, times.shape[-1]))
-    stacked = np.concatenate([per_step, valid, clock], axis=-1).astype(np.float32)
-    fixed = normalise(static, static_names, stats) if static_names else np.zeros((n, rows, cols, 0), np.float32)
-    if architecture == "convlstm":
-        inputs = {"sequence": stacked}
-        if static_names:
-            inputs["static"] = fixed
-        return inputs
-    channels_first = np.moveaxis(stacked, 1, 3).reshape(n, rows, cols, steps * stacked.shape[-1])
-    return {"features": np.concatenate([channels_first, fixed], axis=-1)}
+    """Normalised model inputs: ``raw_inputs`` then (x − mean)/std per channel, missing → 0."""
+    raw = raw_inputs(sequence, static, times, static_names, architecture)
+    stats = input_stats(physical, sequence.shape[1], static_names, architecture)
+    return {name: stats[name].apply(values) for name, values in raw.items()}
 
 
 def channel_names(steps: int, static_names: Sequence[str], architecture: Architecture) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from lithomap.io.cube import CUBE_NAME, atomic_directory
 
 log = logging.getLogger(__name__)
 SPLIT_FILE = "split.npz"
+SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
 MANIFEST = "manifest.json"
 GRID_TOLERANCE = 1e-6
 
@@ -169,15 +171,15 @@ def preprocess_experiment(
     steps = sequence_steps(chosen, settings.sequence_length)
     present = steps >= 0
     sequence = _stored_sequence(cube, steps)
-    static = (
-        np.stack([cube[layer].values.astype(np.float32) for layer in experiment.static], axis=-1)
-        if (experiment.static)
-        else np.zeros((*label.shape, 0), np.float32)
-    )
+    is_day = (solar[chosen] >= settings.day_hours[0]) & (solar[chosen] < settings.day_hours[1])
+    layers = [thermal_summary(cube, chosen, is_day)]
+    layers += [cube[layer].values.astype(np.float32)[..., None] for layer in experiment.static]
+    static = np.concatenate(layers, axis=-1)
+    static_names = [*SUMMARY_CHANNELS, *experiment.static]
     doys = np.array([_doy(times[i]) if i >= 0 else 0 for i in steps])
     hours = np.array([solar[i] if i >= 0 else 0 for i in steps])
     clock = time_features(hours, doys, present)
-    stats = fit_normalisation(sequence, static, experiment.static, (split.pixels == TRAIN) & (label > 0))
+    stats = fit_normalisation(sequence, static, static_names, (split.pixels == TRAIN) & (label > 0))
 
     origins = patch_origins(label.shape, settings.patch_size, settings.overlap, path)
     patch_split = assign_patches(origins, split.pixels, label, settings.patch_size, settings.min_labelled_fraction)
@@ -215,7 +217,7 @@ def preprocess_experiment(
             ],
             "dates_selected": len(chosen),
             "step_channels": list(STEP_CHANNELS),
-            "static_channels": list(experiment.static),
+            "static_channels": static_names,
             "time_features": clock.tolist(),
             "normalisation": stats,
             "patches": patches,
@@ -247,6 +249,27 @@ def _stored_sequence(cube: xr.Dataset, steps: np.ndarray) -> np.ndarray:
             out[t, ..., 0] = anomaly[position[int(index)]]
             out[t, ..., 1] = emissivity[position[int(index)]]
     return out
+
+
+def thermal_summary(cube: xr.Dataset, chosen: np.ndarray, is_day: np.ndarray) -> np.ndarray:
+    """(H, W, 4) per-pixel summaries over every selected date (SUMMARY_CHANNELS).
+
+    The sequence holds ``sequence_length`` of the dates; these summaries carry all of
+    them: mean emissivity, mean LST anomaly of day and of night dates (their difference is
+    the apparent diurnal range that thermal inertia controls) and the anomaly's spread.
+    """
+    lst = cube["lst"].isel(time=chosen.tolist()).values.astype(np.float32)
+    anomaly = lst - np.nanmean(lst, axis=(1, 2), keepdims=True)
+    emissivity = cube["emissivity"].isel(time=chosen.tolist()).values if "emissivity" in cube else lst * np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        layers = [
+            np.nanmean(emissivity, axis=0),
+            np.nanmean(np.where(is_day[:, None, None], anomaly, np.nan), axis=0),
+            np.nanmean(np.where(~is_day[:, None, None], anomaly, np.nan), axis=0),
+            np.nanstd(anomaly, axis=0),
+        ]
+    return np.stack(layers, axis=-1).astype(np.float32)
 
 
 def fit_normalisation(

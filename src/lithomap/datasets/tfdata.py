@@ -48,8 +48,13 @@ def make_dataset(
     batch_size: int,
     shuffle: bool = False,
     seed: int = 0,
+    augment: bool = False,
 ) -> tf.data.Dataset:
-    """A ``tf.data.Dataset`` of (inputs dict, labels) batches for one split of a dataset."""
+    """A ``tf.data.Dataset`` of (inputs dict, labels) batches for one split of a dataset.
+
+    With ``augment`` every patch is flipped and rotated by a random multiple of 90°
+    (inputs and labels alike), so a model cannot learn the layout of the training blocks.
+    """
     manifest = load_manifest(folder)
     files = [str(p) for p in shard_files(folder, split)]
     times = np.asarray(manifest["time_features"], dtype=np.float32)
@@ -89,4 +94,23 @@ def make_dataset(
     if shuffle:
         dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    if augment:
+        dataset = dataset.map(_augment(seed), num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _augment(seed: int):
+    """A map function applying one random flip/rotation (dihedral group) per patch."""
+    generator = tf.random.Generator.from_seed(seed)
+
+    def transform(tensor: tf.Tensor, turns: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
+        rotated = tf.image.rot90(tensor, turns)
+        return tf.cond(flip, lambda: tf.image.flip_left_right(rotated), lambda: rotated)
+
+    def apply(inputs: dict, label: tf.Tensor):
+        turns = generator.uniform([], 0, 4, dtype=tf.int32)
+        flip = generator.uniform([], 0, 2, dtype=tf.int32) > 0
+        moved = {name: transform(tensor, turns, flip) for name, tensor in inputs.items()}
+        return moved, transform(label[..., None], turns, flip)[..., 0]
+
+    return apply

@@ -1,0 +1,1 @@
+"""Training, evaluation, promotion and the experiment matrix."""
