@@ -79,6 +79,33 @@ def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed
             "shard_size": 8,
         },
         "validation": {"reports_dir": str(root / "reports" / "validation")},
+        "train": {
+            "preset": "tiny",
+            "presets": {
+                "tiny": {
+                    "epochs": 3,
+                    "batch_size": 4,
+                    "learning_rate": {"cnn": 0.005, "convlstm": 0.005},
+                    "l2": 0.0001,
+                    "patience": 3,
+                },
+            },
+            "models_dir": str(root / "models"),
+        },
+        "model": {
+            "cnn": {"base_filters": 8, "depth": 2},
+            "convlstm": {"base_filters": 8, "depth": 2, "lstm_filters": 8},
+        },
+        "loss": {"class_weights": "auto"},
+        "evaluate": {
+            "reports_dir": str(root / "reports" / "evaluation"),
+            "n_boot": 50,
+            "baseline_pixels": 2000,
+            "baseline_max_iter": 20,
+        },
+        "promote": {"reports_dir": str(root / "reports" / "promotion")},
+        "tracking": {"artifact_root": str(root / "mlartifacts")},
+        "matrix": {"reports_dir": str(root / "reports" / "matrix"), "experiments": ["thermal", "night"]},
     }
 
 

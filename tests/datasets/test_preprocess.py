@@ -190,3 +190,24 @@ def test_cube_on_another_grid_is_a_clear_error(tiny_region):
     custom = parse_params(raw)
     with pytest.raises(InputDataError, match=r"grid differs from the region's.*ingest"):
         open_cube("tiny", custom.region("tiny"), custom.ingest)
+
+
+def test_augmentation_moves_inputs_and_labels_together(processed):
+    _, _, reports = processed
+    folder = reports["all"].output
+    plain = list(make_dataset(folder, "train", "cnn", batch_size=1))
+    moved = list(make_dataset(folder, "train", "cnn", batch_size=1, augment=True))
+    changed = 0
+    for (x, y), (xa, ya) in zip(plain, moved, strict=True):
+        image, label = x["features"].numpy()[0], y.numpy()[0]
+        candidates = [(np.rot90(image, k), np.rot90(label, k)) for k in range(4)] + [
+            (np.fliplr(np.rot90(image, k)), np.fliplr(np.rot90(label, k))) for k in range(4)
+        ]
+        matches = [
+            i
+            for i, (img, lab) in enumerate(candidates)
+            if np.array_equal(lab, ya.numpy()[0]) and np.allclose(img, xa["features"].numpy()[0])
+        ]
+        assert matches, "the augmented patch is not a flip/rotation of the original with its labels"
+        changed += matches[0] != 0
+    assert changed > 0

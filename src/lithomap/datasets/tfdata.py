@@ -90,26 +90,33 @@ def make_dataset(
     files_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         files_ds = files_ds.shuffle(len(files), seed=seed)
-    dataset = files_ds.interleave(load, cycle_length=2, num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    dataset = files_ds.interleave(load, cycle_length=2, num_parallel_calls=AUTOTUNE, deterministic=True)
     if shuffle:
         dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
     if augment:
-        dataset = dataset.map(_augment(seed), num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+        dataset = dataset.enumerate().map(_augment(seed), num_parallel_calls=AUTOTUNE, deterministic=True)
+    patches = manifest["patches"][split]
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(patches))
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def _augment(seed: int):
-    """A map function applying one random flip/rotation (dihedral group) per patch."""
-    generator = tf.random.Generator.from_seed(seed)
+    """A map function applying one of the 8 flips/rotations per patch, drawn statelessly.
+
+    The draw depends only on the seed and the element's position, so a seeded run sees the
+    same augmentations whatever the thread scheduling.
+    """
 
     def transform(tensor: tf.Tensor, turns: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
         rotated = tf.image.rot90(tensor, turns)
         return tf.cond(flip, lambda: tf.image.flip_left_right(rotated), lambda: rotated)
 
-    def apply(inputs: dict, label: tf.Tensor):
-        turns = generator.uniform([], 0, 4, dtype=tf.int32)
-        flip = generator.uniform([], 0, 2, dtype=tf.int32) > 0
+    def apply(index: tf.Tensor, element: tuple[dict, tf.Tensor]):
+        inputs, label = element
+        key = tf.stack([tf.constant(seed, tf.int64), index])
+        draw = tf.random.stateless_uniform([], seed=key, minval=0, maxval=8, dtype=tf.int32)
+        turns, flip = draw % 4, draw >= 4
         moved = {name: transform(tensor, turns, flip) for name, tensor in inputs.items()}
         return moved, transform(label[..., None], turns, flip)[..., 0]
 

@@ -187,7 +187,7 @@ def train_model(region: str, arch: Architecture, experiment: str, params: Params
 
 def _last_epoch(history: Path) -> int:
     """Epochs already finished, as the CSV log of an interrupted run says."""
-    if not history.is_file():
+    if not history.is_file() or history.stat().st_size == 0:
         return 0
     return len(pd.read_csv(history))
 

@@ -1,0 +1,111 @@
+"""Train → evaluate (with the baseline) → register → promote → load the champion, on a tiny region."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from lithomap.datasets.features import raw_inputs
+from lithomap.datasets.preprocess import load_manifest, preprocess_experiment, split_region
+from lithomap.training.evaluate import evaluate_model
+from lithomap.training.fit import HISTORY_FILE, MODEL_FILE, train_model
+from lithomap.training.matrix import collect, write_table
+from lithomap.training.promote import promote_model
+
+
+@pytest.fixture(scope="module")
+def tracked(tiny_region, tmp_path_factory):
+    """The tiny region preprocessed, with a fresh MLflow SQLite store for this module."""
+    params, _ = tiny_region
+    store = tmp_path_factory.mktemp("mlflow")
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    preprocess_experiment("tiny", region, params.ingest, params.preprocess, "thermal", params.experiment("thermal"))
+    yield params
+    monkey.undo()
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tracked):
+    result = train_model("tiny", "cnn", "thermal", tracked, verbose=0)
+    evaluation = evaluate_model("tiny", "cnn", "thermal", tracked)
+    return tracked, result, evaluation
+
+
+def test_training_writes_a_model_whose_loss_falls(cnn_run):
+    _, result, _ = cnn_run
+    history = pd.read_csv(result.model_dir / HISTORY_FILE)
+    assert len(history) == result.epochs_run == 3
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert (result.model_dir / MODEL_FILE).is_file()
+    assert (result.model_dir / "curves.png").is_file()
+    assert not (result.model_dir / "backup").exists(), "the resume backup is removed after a finished run"
+
+
+def test_evaluation_reports_scores_baseline_and_registers_a_challenger(cnn_run):
+    _, _, evaluation = cnn_run
+    metrics = json.loads((evaluation.report_dir / "metrics.json").read_text())
+    for key in ("oa", "macro_f1", "weighted_f1", "kappa", "balanced_accuracy", "macro_f1_ci", "baseline"):
+        assert key in metrics
+    assert 0 <= metrics["macro_f1"] <= 1 and metrics["macro_f1_ci"][0] <= metrics["macro_f1_ci"][1]
+    assert set(pd.read_csv(evaluation.report_dir / "per_class.csv").columns) >= {"class", "f1", "iou", "baseline_f1"}
+    for picture in ("confusion_matrix.png", "curves.png", "sample_prediction.png"):
+        assert (evaluation.report_dir / picture).stat().st_size > 5_000
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("lithomap-tiny-cnn", "challenger")
+    assert str(version.version) == evaluation.model_version
+    run = client.get_run(version.run_id)
+    assert run.data.tags["lithomap.experiment"] == "thermal"
+    assert "test_macro_f1" in run.data.metrics and "baseline_macro_f1" in run.data.metrics
+    assert "val_macro_f1" in run.data.metrics
+
+
+def test_gate_promotes_the_first_refuses_an_equal_and_the_champion_predicts_raw_patches(cnn_run):
+    params, _, _ = cnn_run
+    first = promote_model("tiny", "cnn", params)
+    assert first["promoted"]
+    evaluate_model("tiny", "cnn", "thermal", params)  # the same model again: no gain over the champion
+    second = promote_model("tiny", "cnn", params)
+    assert not second["promoted"] and second["gain"] == pytest.approx(0.0, abs=1e-9)
+    report = json.loads((params.promote.reports_dir / "tiny-cnn.json").read_text())
+    assert report["promoted"] is False and "margin" in report["reason"]
+    champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-tiny-cnn", "champion")
+    assert str(champion.version) == str(first["candidate_version"])
+
+    manifest = load_manifest(params.preprocess.processed_dir / "tiny" / "thermal")
+    shard = np.load(sorted((params.preprocess.processed_dir / "tiny" / "thermal").glob("test-*.npz"))[0])
+    raw = raw_inputs(
+        shard["sequence"][:2].astype(np.float32),
+        shard["static"][:2].astype(np.float32),
+        np.asarray(manifest["time_features"], np.float32),
+        manifest["static_channels"],
+        "cnn",
+    )
+    model = mlflow.pyfunc.load_model("models:/lithomap-tiny-cnn@champion")
+    labels = model.predict(raw, params={"output": "labels"})
+    patch = manifest["patch_size"]
+    assert labels.shape == (2, patch, patch) and labels.min() >= 0 and labels.max() <= 13
+
+
+def test_convlstm_trains_and_evaluates_on_the_same_blocks(tracked):
+    result = train_model("tiny", "convlstm", "thermal", tracked, verbose=0)
+    evaluation = evaluate_model("tiny", "convlstm", "thermal", tracked, track=False)
+    assert result.epochs_run == 3 and evaluation.model_version is None
+    cnn_metrics = json.loads((tracked.evaluate.reports_dir / "tiny" / "cnn-thermal" / "metrics.json").read_text())
+    assert evaluation.baseline["macro_f1"] == pytest.approx(cnn_metrics["baseline"]["macro_f1"])
+
+
+def test_matrix_table_in_thesis_layout(cnn_run):
+    params, _, _ = cnn_run
+    frame = collect(params)
+    assert {"tiny"} == set(frame["region"]) and "thermal" in set(frame["experiment"])
+    markdown, csv, png = write_table(frame, params)
+    text = markdown.read_text()
+    assert "| region, model | thermal |" in text and "| tiny cnn | " in text
+    assert png.stat().st_size > 5_000 and csv.is_file()

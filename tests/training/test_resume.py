@@ -1,0 +1,79 @@
+"""A training process killed mid-run continues from its last finished epoch when started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from lithomap.config import parse_params
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from tests.conftest import tiny_params_dict
+
+EPOCHS = 8
+
+
+def finished_epochs(history: Path) -> int:
+    """Rows of the CSV log (0 while it is absent or still empty)."""
+    if not history.is_file() or history.stat().st_size == 0:
+        return 0
+    return len(pd.read_csv(history))
+
+
+def test_killed_training_resumes_from_its_last_epoch(tiny_region, tmp_path):
+    _, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["train"]["models_dir"] = str(tmp_path / "models")
+    raw["train"]["presets"]["tiny"].update(epochs=EPOCHS, patience=EPOCHS)
+    raw["preprocess"]["processed_dir"] = str(tmp_path / "processed")
+    raw["preprocess"]["reports_dir"] = str(tmp_path / "reports")
+    params = parse_params(raw)
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    preprocess_experiment("tiny", region, params.ingest, params.preprocess, "thermal", params.experiment("thermal"))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    command = [
+        str(Path(sys.executable).parent / "lithomap"),
+        "train",
+        "-p",
+        str(path),
+        "-r",
+        "tiny",
+        "-m",
+        "cnn",
+        "-e",
+        "thermal",
+        "--quiet",
+    ]
+    model_dir = tmp_path / "models" / "tiny" / "cnn-thermal"
+    history = model_dir / "history.csv"
+
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and first.poll() is None:
+        if finished_epochs(history) >= 2:
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "training ended before it could be killed; make the run longer"
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    done_before = finished_epochs(history)
+    assert 2 <= done_before < EPOCHS
+    assert (model_dir / "backup").is_dir(), "the killed run must leave its backup behind"
+    assert not (model_dir / "model.keras").exists(), "no finished model may appear from a killed run"
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert second.returncode == 0, second.stderr[-2000:]
+    summary = json.loads((model_dir / "train.json").read_text())
+    assert summary["resumed_from_epoch"] >= done_before
+    epochs = pd.read_csv(history)["epoch"].tolist()
+    assert epochs == list(range(EPOCHS)), epochs
+    assert (model_dir / "model.keras").is_file() and not (model_dir / "backup").exists()
