@@ -1,7 +1,7 @@
 """Benchmark: ingest wall time and peak memory as the region grows.
 
-Two parts, each ingest run in a fresh subprocess whose peak RSS is read with
-``resource.getrusage(RUSAGE_SELF).ru_maxrss``:
+Two parts, each ingest run in a fresh subprocess whose own peak RSS is read from
+``/proc/self/status`` (VmHWM):
 
 * the default region (``puertollano`` from params.yaml, generated with the project's own
   scene generator into a temporary folder): wall time, goal < 60 s on 2 cores;
@@ -82,6 +82,18 @@ def write_region(raw: Path, size: int, n_dates: int) -> RegionParams:
     return RegionParams(raw_dir=raw, crs=UTM, resolution=70.0, bounds=bounds)
 
 
+def own_peak_rss_mb() -> float:
+    """Peak RSS of this process's own memory (VmHWM).
+
+    ``getrusage(RUSAGE_SELF).ru_maxrss`` is not used: Linux carries it across ``exec``, so a
+    child started while the parent was large would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(spec: str) -> None:
     """Subprocess entry: ingest one region and print seconds and peak RSS as JSON."""
     from lithomap.io.ingest import ingest_region
@@ -92,7 +104,7 @@ def child(spec: str) -> None:
     start = time.perf_counter()
     report = ingest_region(args["name"], region, ingest, progress=False)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = own_peak_rss_mb()
     print(
         json.dumps(
             {

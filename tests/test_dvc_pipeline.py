@@ -17,7 +17,12 @@ BIN = Path(sys.executable).parent
 
 
 def run(args: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}",
+    }
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -42,8 +47,10 @@ def narrowed_pipeline() -> dict:
     for name, stage in pipeline["stages"].items():
         if "foreach" in stage:
             stage["foreach"] = REGIONS
-        if "matrix" in stage:
+        if "matrix" in stage and "experiment" in stage["matrix"]:
             stage["matrix"] = {"region": REGIONS, "experiment": EXPERIMENTS}
+        elif "matrix" in stage:
+            stage["matrix"] = {"region": REGIONS[:1], "model": ["cnn"]}
         if name == "validate_processed":
             stage["do"]["deps"] = [d for d in stage["do"]["deps"] if not d.startswith("data/processed")] + [
                 f"data/processed/${{item}}/{experiment}" for experiment in EXPERIMENTS
@@ -63,6 +70,9 @@ def project(tmp_path: Path) -> Path:
         size_px=48, thermal_acquisitions=8, cloudy_fraction=0.0, sentinel1_dates=1, sentinel2_dates=1
     )
     params["preprocess"].update(patch_size=16, block_size=16, sequence_length=4)
+    params["train"]["presets"]["demo"].update(epochs=1, batch_size=4)
+    params["model"]["cnn"].update(base_filters=4, depth=2)
+    params["evaluate"].update(n_boot=20, baseline_pixels=500, baseline_max_iter=10)
     params["experiments"] = {name: params["experiments"][name] for name in EXPERIMENTS}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".gitignore").write_text("/reports/quicklook/\n")
@@ -87,6 +97,12 @@ def test_repro_then_nothing_to_do_then_only_what_a_change_touches(project: Path)
         assert (project / "reports" / "datasets" / region / "split.png").is_file()
         for experiment in EXPERIMENTS:
             assert (project / "data" / "processed" / region / experiment / "manifest.json").is_file()
+    for stage in ("train", "evaluate", "promote"):
+        assert f"Running stage '{stage}@puertollano-cnn'" in first
+    assert (project / "models" / "puertollano" / "cnn-thermal" / "model.keras").is_file()
+    assert (project / "reports" / "evaluation" / "puertollano" / "cnn-thermal" / "metrics.json").is_file()
+    decision = yaml.safe_load((project / "reports" / "promotion" / "puertollano-cnn.json").read_text())
+    assert decision["promoted"] is True
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -100,6 +116,7 @@ def test_repro_then_nothing_to_do_then_only_what_a_change_touches(project: Path)
     assert "generate@villoslada" in status and "generate@puertollano" not in status
     assert "preprocess@puertollano-all" in status and "preprocess@puertollano-thermal" not in status
     assert "ingest@puertollano" not in status and "split@puertollano" not in status
+    assert "train@puertollano-cnn" not in status, "the thermal experiment's inputs did not change"
 
 
 def test_push_and_pull_round_trip(project: Path):

@@ -350,7 +350,7 @@ def summary(
                 row.champion,
                 row.decision,
             )
-        console.print(table)
+        Console(width=max(console.width, 120)).print(table)
 
     _run(step)
 

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from lithomap.atomic import save_figure
 from lithomap.classes import all_classes
 from lithomap.datasets.split import NONE, SPLITS, SpatialSplit
 from lithomap.mapping.legend import show_classes
@@ -67,9 +68,4 @@ def draw_class_counts(counts: dict[str, dict[str, int]], path: Path, title: str 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(temporary, dpi=90)
-    plt.close(fig)
-    temporary.replace(path)
-    return path
+    return save_figure(fig, path)

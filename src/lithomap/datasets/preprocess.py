@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from lithomap.atomic import write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.experiments import select_dates, sequence_steps
@@ -120,7 +121,7 @@ def split_region(name: str, region: RegionParams, ingest: IngestParams, settings
     counts = split_class_counts(label, split.pixels)
     reports = settings.reports_dir / name
     reports.mkdir(parents=True, exist_ok=True)
-    _write_json(reports / "class_counts.json", counts)
+    write_json(reports / "class_counts.json", counts)
     draw_split(label, split, reports / "split.png", title=name)
     draw_class_counts(counts, reports / "class_counts.png", title=name)
     return split
@@ -326,12 +327,6 @@ def _cut(
 def _doy(time: np.datetime64) -> int:
     day = time.astype("datetime64[D]")
     return int((day - day.astype("datetime64[Y]")).astype(int)) + 1
-
-
-def _write_json(path: Path, payload: object) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=1))
-    temporary.replace(path)
 
 
 def load_manifest(folder: Path) -> dict:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lithomap.atomic import save_figure
 from lithomap.classes import all_classes
 
 
@@ -21,11 +22,7 @@ def _pyplot() -> Any:
 
 
 def _save(figure: Any, path: str | Path) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return target
+    return save_figure(figure, Path(path), dpi=110, bbox_inches="tight")
 
 
 def plot_confusion(

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lithomap.atomic import save_figure
 from lithomap.classes import all_classes
 from lithomap.mapping.legend import show_classes
 from lithomap.scenes.acquisitions import Acquisition
@@ -54,12 +55,7 @@ def draw_quicklook(
     axes[1, 1].set_axis_off()
     _diurnal_signatures(axes[1, 2], overpasses, looks.class_mean_lst)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(temporary, dpi=80)
-    plt.close(fig)
-    temporary.replace(path)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def _pick(overpasses, images, condition, target_doy):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+from lithomap.atomic import write_json
 from lithomap.config import Params
 
 
@@ -20,13 +18,5 @@ def promote_model(region: str, arch: str, params: Params) -> dict:
 
     configure_tracking()
     decision = promote(region, arch, margin=params.promote.margin, max_class_drop=params.promote.max_class_drop)
-    path = params.promote.reports_dir / f"{region}-{arch}.json"
-    _write_json(path, decision)
+    write_json(params.promote.reports_dir / f"{region}-{arch}.json", decision)
     return decision
-
-
-def _write_json(path: Path, payload: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=1, default=str))
-    temporary.replace(path)

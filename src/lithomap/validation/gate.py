@@ -7,7 +7,6 @@ definitions, one checkpoint that updates the Data Docs site under
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from lithomap.atomic import write_json
 from lithomap.errors import LithomapError
 from lithomap.validation.suites import Suite
 
@@ -105,7 +105,7 @@ def run_suite(
                 else:
                     report.warnings.append(message)
     report.success = not report.failures
-    _write_json(reports_dir / stage / f"{region}.json", asdict(report))
+    write_json(reports_dir / stage / f"{region}.json", asdict(report))
     return report
 
 
@@ -136,10 +136,3 @@ def _describe(table: str, outcome) -> str:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _write_json(path: Path, payload: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=1))
-    temporary.replace(path)
