@@ -49,10 +49,11 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run the benchmarks and print their tables
+bench: $(STAMP) ## run the benchmarks and print their tables (bench_training needs `make demo` first)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_reproject.py
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean: ## remove generated data, models, reports and the local MLflow store (DVC cache and remote are kept)
 	rm -rf data models reports mlflow.db mlartifacts
