@@ -79,6 +79,15 @@ def run_suite(
             )
             continue
         columns = set(frame.columns)
+        absent = [e.column for e in expectations if getattr(e, "column", None) not in columns]
+        if absent:
+            log.info(
+                "%s %s: %s table has no column %s (source lacks it); those expectations are skipped",
+                stage,
+                region,
+                table,
+                ", ".join(sorted(set(absent))),
+            )
         expectations = [e for e in expectations if getattr(e, "column", None) in columns]
         batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
         gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{stage}_{table}", expectations=expectations))
