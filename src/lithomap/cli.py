@@ -267,6 +267,36 @@ def evaluate(
 
 
 @app.command()
+def loro(
+    held_out: Annotated[str, typer.Option("--held-out", help="The region left out of training and tested whole.")],
+    model: ModelOption = "convlstm",
+    experiment: ExperimentOption = "thermal",
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Leave-one-region-out: train on the other regions, test on every labelled pixel of one.
+
+    The strongest generalisation test (SCIENCE.md 4): the model never sees the held-out
+    region. Each region keeps its own normalisation; class weights come from the pooled
+    training counts. The baseline is trained on the other regions' pixels too. Writes
+    models/loro-<region>/ and evaluate.reports_dir/loro-<region>/; nothing is registered.
+    """
+    from lithomap.config import load_params
+    from lithomap.training.evaluate import evaluate_leave_one_out
+    from lithomap.training.fit import train_leave_one_out
+
+    def step() -> None:
+        config = load_params(params)
+        config.region(held_out)
+        config.experiment(experiment)
+        arch = _architecture(model)
+        console.print(train_leave_one_out(held_out, arch, experiment, config, verbose=0 if quiet else 2).summary())
+        console.print(evaluate_leave_one_out(held_out, arch, experiment, config).summary())
+
+    _run(step)
+
+
+@app.command()
 def promote(
     region: RegionOption = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="cnn and/or convlstm; default both.")] = None,

@@ -7,6 +7,7 @@ batched and prefetched, so a training loop never holds the whole dataset in memo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def input_spec(manifest: dict, architecture: Architecture) -> dict[str, tuple[in
 
 
 def make_dataset(
-    folder: Path,
+    folder: Path | Sequence[Path],
     split: str,
     architecture: Architecture,
     batch_size: int,
@@ -52,9 +53,25 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of (inputs dict, labels) batches for one split of a dataset.
 
-    With ``augment`` every patch is flipped and rotated by a random multiple of 90°
-    (inputs and labels alike), so a model cannot learn the layout of the training blocks.
+    Several dataset folders (the same experiment of several regions, as in a
+    leave-one-region-out run) are read together; each is normalised with its own
+    statistics. With ``augment`` every patch is flipped and rotated by a random multiple of
+    90° (inputs and labels alike), so a model cannot learn the layout of the training blocks.
     """
+    folders = [Path(folder)] if isinstance(folder, str | Path) else [Path(f) for f in folder]
+    parts = [_patches(path, split, architecture, shuffle, seed) for path in folders]
+    dataset = parts[0]
+    for part in parts[1:]:
+        dataset = dataset.concatenate(part)
+    if shuffle and len(parts) > 1:
+        dataset = dataset.shuffle(512, seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        dataset = dataset.enumerate().map(_augment(seed), num_parallel_calls=AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool, seed: int) -> tf.data.Dataset:
+    """Unbatched, normalised (inputs, label) patches of one split of one dataset folder."""
     manifest = load_manifest(folder)
     files = [str(p) for p in shard_files(folder, split)]
     times = np.asarray(manifest["time_features"], dtype=np.float32)
@@ -94,11 +111,7 @@ def make_dataset(
     if shuffle:
         dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
-    if augment:
-        dataset = dataset.enumerate().map(_augment(seed), num_parallel_calls=AUTOTUNE, deterministic=True)
-    patches = manifest["patches"][split]
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(patches))
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    return dataset.apply(tf.data.experimental.assert_cardinality(manifest["patches"][split]))
 
 
 def _augment(seed: int):

@@ -65,22 +65,24 @@ class EvaluationResult:
         )
 
 
-def predict_test(model: keras.Model, folder: Path, manifest: dict, arch: str, shape: tuple[int, int]) -> np.ndarray:
-    """Blended (H, W, C) probabilities of the test patches; NaN outside them."""
+def predict_patches(
+    model: keras.Model, folder: Path, manifest: dict, arch: str, shape: tuple[int, int], splits: tuple[str, ...]
+) -> np.ndarray:
+    """Blended (H, W, C) probabilities of the patches of ``splits``; NaN outside them."""
     blender = Blender(shape, manifest["patch_size"], N_CLASSES)
     times = np.asarray(manifest["time_features"], dtype=np.float32)
-    for path in sorted(folder.glob("test-*.npz")):
-        with np.load(path) as shard:
-            inputs = model_inputs(
-                shard["sequence"].astype(np.float32),
-                shard["static"].astype(np.float32),
-                times,
-                manifest["normalisation"],
-                manifest["static_channels"],
-                arch,
-            )
-            probabilities = model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
-            blender.add(probabilities, shard["origin"])
+    for split in splits:
+        for path in sorted(folder.glob(f"{split}-*.npz")):
+            with np.load(path) as shard:
+                inputs = model_inputs(
+                    shard["sequence"].astype(np.float32),
+                    shard["static"].astype(np.float32),
+                    times,
+                    manifest["normalisation"],
+                    manifest["static_channels"],
+                    arch,
+                )
+                blender.add(model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0), shard["origin"])
     return blender.probabilities()
 
 
@@ -100,8 +102,8 @@ def per_block_confusions(
     return matrices, ids
 
 
-def baseline_scores(cube: xr.Dataset, params: Params, experiment: str, split: SpatialSplit, label: np.ndarray) -> dict:
-    """Train the per-pixel baseline on training pixels; its scores on the test pixels."""
+def pixel_table(cube: xr.Dataset, params: Params, experiment: str) -> np.ndarray:
+    """(H·W, F) baseline features of a region cube for an experiment's dates."""
     selection = params.experiment(experiment)
     times = cube["time"].values
     solar = cube["solar_time"].values.astype(float)
@@ -112,14 +114,38 @@ def baseline_scores(cube: xr.Dataset, params: Params, experiment: str, split: Sp
     is_day = (solar[chosen] >= start) & (solar[chosen] < end)
     static = np.stack([cube[name].values for name in selection.static], axis=-1) if selection.static else None
     features, _ = pixel_features(lst, np.isfinite(lst), is_day, emissivity, static, selection.static)
-    flat_label = label.reshape(-1)
-    train = np.flatnonzero((split.pixels.reshape(-1) == TRAIN) & (flat_label > 0))
-    rng = np.random.default_rng(params.training().seed)
-    sample = rng.choice(train, size=min(train.size, params.evaluate.baseline_pixels), replace=False)
-    classifier = fit_baseline(
-        features[sample], flat_label[sample], seed=params.training().seed, max_iter=params.evaluate.baseline_max_iter
-    )
-    predicted = classifier.predict(features).reshape(label.shape)
+    return features
+
+
+class PixelBaseline:
+    """The gradient-boosting baseline on the feature columns that carry information.
+
+    A column without two distinct finite values in the training sample (the day–night
+    difference of a day-only experiment, say) is left out: it cannot inform the model.
+    """
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray, params: Params) -> None:
+        candidates = np.flatnonzero(labels > 0)
+        rng = np.random.default_rng(params.training().seed)
+        sample = rng.choice(candidates, size=min(candidates.size, params.evaluate.baseline_pixels), replace=False)
+        chosen = features[sample]
+        self.columns = np.array([np.unique(column[np.isfinite(column)]).size > 1 for column in chosen.T])
+        self.classifier = fit_baseline(
+            chosen[:, self.columns],
+            labels[sample],
+            seed=params.training().seed,
+            max_iter=params.evaluate.baseline_max_iter,
+        )
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.classifier.predict(features[:, self.columns])
+
+
+def baseline_scores(cube: xr.Dataset, params: Params, experiment: str, split: SpatialSplit, label: np.ndarray) -> dict:
+    """Train the per-pixel baseline on training pixels; its scores on the test pixels."""
+    features = pixel_table(cube, params, experiment)
+    train_labels = np.where(split.pixels == TRAIN, label, 0).reshape(-1)
+    predicted = PixelBaseline(features, train_labels, params).predict(features).reshape(label.shape)
     test = (split.pixels == TEST) & (label > 0)
     return scores_from_confusion(confusion_matrix(label[test], predicted[test], n_classes=N_CLASSES))
 
@@ -134,7 +160,7 @@ def evaluate_model(region: str, arch: str, experiment: str, params: Params, trac
     label = cube["label"].values.astype(np.int64)
     split = SpatialSplit.load(folder / SPLIT_FILE)
 
-    probabilities = predict_test(model, folder, manifest, arch, label.shape)
+    probabilities = predict_patches(model, folder, manifest, arch, label.shape, ("test",))
     scored = (split.pixels == TEST) & (label > 0) & np.isfinite(probabilities[..., 0])
     predicted = np.where(np.isfinite(probabilities[..., 0]), np.nan_to_num(probabilities).argmax(-1), 0)
     matrix = confusion_matrix(label[scored], predicted[scored], n_classes=N_CLASSES)
@@ -268,3 +294,51 @@ def _track(
         info = log_pyfunc_model(model, stats, example, arch=result.arch)
     version = register(info.model_uri, result.region, result.arch)
     return str(version.version)
+
+
+def evaluate_leave_one_out(held_out: str, arch: str, experiment: str, params: Params) -> EvaluationResult:
+    """Score a leave-one-region-out model on every labelled pixel of the held-out region.
+
+    All patches of the held-out region (whatever their split there) are predicted and
+    blended, so every labelled pixel some patch covers is scored (``coverage`` in the
+    metrics: patches that straddled that region's own splits were never cut, which leaves a
+    fraction of a percent out); the baseline is trained on the labelled pixels of the other
+    regions. Writes
+    ``<evaluate.reports_dir>/loro-<held_out>/<arch>-<experiment>/``; nothing is registered.
+    """
+    from lithomap.datasets.split import SPLITS, leave_one_region_out
+    from lithomap.training.fit import leave_one_out_dir
+
+    folder = dataset_dir(params, held_out, experiment)
+    manifest = load_manifest(folder)
+    trained = leave_one_out_dir(params, held_out, arch, experiment)
+    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    cube = open_cube(held_out, params.region(held_out), params.ingest)
+    label = cube["label"].values.astype(np.int64)
+    split = SpatialSplit.load(folder / SPLIT_FILE)
+    probabilities = predict_patches(model, folder, manifest, arch, label.shape, SPLITS)
+    scored = (label > 0) & np.isfinite(probabilities[..., 0])
+    predicted = np.where(np.isfinite(probabilities[..., 0]), np.nan_to_num(probabilities).argmax(-1), 0)
+    matrix = confusion_matrix(label[scored], predicted[scored], n_classes=N_CLASSES)
+    scores = scores_from_confusion(matrix)
+    scores["coverage"] = float(scored.sum() / max(int((label > 0).sum()), 1))
+    blocks, _ = per_block_confusions(label, predicted, scored, split.block_size)
+    intervals = block_bootstrap(
+        blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
+    )
+
+    roles = leave_one_region_out(list(params.regions), held_out)
+    tables = []
+    for region in (r for r, role in roles.items() if role == "train"):
+        other = open_cube(region, params.region(region), params.ingest)
+        tables.append((pixel_table(other, params, experiment), other["label"].values.reshape(-1).astype(np.int64)))
+    baseline_model = PixelBaseline(
+        np.concatenate([t[0] for t in tables]), np.concatenate([t[1] for t in tables]), params
+    )
+    baseline_map = baseline_model.predict(pixel_table(cube, params, experiment)).reshape(label.shape)
+    baseline = scores_from_confusion(confusion_matrix(label[scored], baseline_map[scored], n_classes=N_CLASSES))
+
+    out = params.evaluate.reports_dir / f"loro-{held_out}" / f"{arch}-{experiment}"
+    _write_reports(out, scores, intervals, baseline, matrix, pd.read_csv(trained / HISTORY_FILE), trained)
+    plot_sample(*_sample(cube, label, predicted, scored), out / "sample_prediction.png")
+    return EvaluationResult(f"loro-{held_out}", arch, experiment, scores, intervals, baseline, out)

@@ -119,11 +119,51 @@ def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], params: Pa
 
 def train_model(region: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2) -> TrainResult:
     """Train one model on one experiment dataset of one region (see the module docstring)."""
+    folder = dataset_dir(params, region, experiment)
+    weights = class_weights(params.loss, region, load_manifest(folder))
+    out = model_dir(params, region, arch, experiment)
+    return _fit(region, arch, experiment, [folder], weights, out, params, verbose)
+
+
+def leave_one_out_dir(params: Params, held_out: str, arch: str, experiment: str) -> Path:
+    return params.training().models_dir / f"loro-{held_out}" / f"{arch}-{experiment}"
+
+
+def train_leave_one_out(
+    held_out: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2
+) -> TrainResult:
+    """Train on the train/val blocks of every region but ``held_out`` (leave-one-region-out).
+
+    Each region's patches keep their own normalisation; class weights are computed from
+    the pooled training counts (the thesis's per-region weights do not apply to a mix).
+    """
+    from lithomap.datasets.split import leave_one_region_out
+
+    roles = leave_one_region_out(list(params.regions), held_out)
+    folders = [dataset_dir(params, region, experiment) for region, role in roles.items() if role == "train"]
+    if not folders:
+        raise ConfigError(f"leave-one-region-out needs at least two regions in params.yaml; {held_out!r} is alone")
+    counts = np.sum([load_manifest(f)["class_pixels"]["train"] for f in folders], axis=0)
+    auto = LossParams(class_weights="auto", auto_mode=params.loss.auto_mode)
+    weights = class_weights(auto, f"loro-{held_out}", {"class_pixels": {"train": counts.tolist()}})
+    out = leave_one_out_dir(params, held_out, arch, experiment)
+    return _fit(f"loro-{held_out}", arch, experiment, folders, weights, out, params, verbose)
+
+
+def _fit(
+    name: str,
+    arch: Architecture,
+    experiment: str,
+    folders: list[Path],
+    weights: list[float],
+    out: Path,
+    params: Params,
+    verbose: int,
+) -> TrainResult:
+    """Fit, resumably, on the train split of ``folders`` with early stopping on their val split."""
     settings = params.training()
     preset = settings.active()
-    folder = dataset_dir(params, region, experiment)
-    manifest = load_manifest(folder)
-    out = model_dir(params, region, arch, experiment)
+    manifest = load_manifest(folders[0])
     backup = out / "backup"
     resumed_from = _last_epoch(out / HISTORY_FILE) if backup.exists() else 0
     if not backup.exists():
@@ -132,16 +172,13 @@ def train_model(region: str, arch: Architecture, experiment: str, params: Params
 
     keras.utils.set_random_seed(settings.seed)
     train_data = make_dataset(
-        folder, "train", arch, preset.batch_size, shuffle=True, seed=settings.seed, augment=settings.augment
+        folders, "train", arch, preset.batch_size, shuffle=True, seed=settings.seed, augment=settings.augment
     )
-    val_data = make_dataset(folder, "val", arch, preset.batch_size)
-    spec = input_spec(manifest, arch)
-    model = build_model(arch, spec, params, preset.l2)
+    val_data = make_dataset(folders, "val", arch, preset.batch_size)
+    model = build_model(arch, input_spec(manifest, arch), params, preset.l2)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=preset.learning_rate[arch]),
-        loss=make_loss(
-            class_weights(params.loss, region, manifest), gamma=params.loss.gamma, focal_weight=params.loss.focal_weight
-        ),
+        loss=make_loss(weights, gamma=params.loss.gamma, focal_weight=params.loss.focal_weight),
         metrics=[MacroF1(n_classes=N_CLASSES)],
     )
     mode = "max" if settings.monitor == "val_macro_f1" else "min"
@@ -166,9 +203,9 @@ def train_model(region: str, arch: Architecture, experiment: str, params: Params
     history = pd.read_csv(out / HISTORY_FILE)
     epochs_run = len(history)
     best = int(history["val_macro_f1"].idxmax()) if "val_macro_f1" in history else epochs_run - 1
-    train_patches = manifest["patches"]["train"]
+    train_patches = sum(load_manifest(f)["patches"]["train"] for f in folders)
     result = TrainResult(
-        region=region,
+        region=name,
         arch=arch,
         experiment=experiment,
         model_dir=out,
