@@ -150,25 +150,59 @@ def baseline_scores(cube: xr.Dataset, params: Params, experiment: str, split: Sp
     return scores_from_confusion(confusion_matrix(label[test], predicted[test], n_classes=N_CLASSES))
 
 
-def evaluate_model(region: str, arch: str, experiment: str, params: Params, track: bool = True) -> EvaluationResult:
-    """Score a trained model on the test blocks (see the module docstring)."""
-    folder = dataset_dir(params, region, experiment)
-    manifest = load_manifest(folder)
-    trained = model_dir(params, region, arch, experiment)
-    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
-    cube = open_cube(region, params.region(region), params.ingest)
-    label = cube["label"].values.astype(np.int64)
-    split = SpatialSplit.load(folder / SPLIT_FILE)
+@dataclass
+class _Scoring:
+    label: np.ndarray
+    predicted: np.ndarray
+    scored: np.ndarray
+    matrix: np.ndarray
+    scores: dict
+    intervals: dict
+    block_ids: list[str]
 
-    probabilities = predict_patches(model, folder, manifest, arch, label.shape, ("test",))
-    scored = (split.pixels == TEST) & (label > 0) & np.isfinite(probabilities[..., 0])
-    predicted = np.where(np.isfinite(probabilities[..., 0]), np.nan_to_num(probabilities).argmax(-1), 0)
+
+def _score(
+    model: keras.Model,
+    folder: Path,
+    manifest: dict,
+    arch: str,
+    cube: xr.Dataset,
+    split: SpatialSplit,
+    splits: tuple[str, ...],
+    params: Params,
+) -> _Scoring:
+    """Predict the patches of ``splits``, blend them and score their labelled pixels.
+
+    Only pixels of those splits count (``test`` alone for a region model; every split for
+    a held-out region, whose pixels the model never saw).
+    """
+    from lithomap.datasets.split import SPLITS
+
+    label = cube["label"].values.astype(np.int64)
+    probabilities = predict_patches(model, folder, manifest, arch, label.shape, splits)
+    covered = np.isfinite(probabilities[..., 0])
+    in_splits = np.isin(split.pixels, [SPLITS.index(name) for name in splits]) if len(splits) < len(SPLITS) else True
+    scored = in_splits & (label > 0) & covered
+    predicted = np.where(covered, np.nan_to_num(probabilities).argmax(-1), 0)
     matrix = confusion_matrix(label[scored], predicted[scored], n_classes=N_CLASSES)
-    scores = scores_from_confusion(matrix)
     blocks, block_ids = per_block_confusions(label, predicted, scored, split.block_size)
     intervals = block_bootstrap(
         blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
     )
+    return _Scoring(label, predicted, scored, matrix, scores_from_confusion(matrix), intervals, block_ids)
+
+
+def evaluate_model(region: str, arch: str, experiment: str, params: Params, track: bool = True) -> EvaluationResult:
+    """Score a trained model on the test blocks (see the module docstring)."""
+    trained = model_dir(params, region, arch, experiment)
+    folder = dataset_dir(params, region, experiment)
+    manifest = load_manifest(folder)
+    cube = open_cube(region, params.region(region), params.ingest)
+    split = SpatialSplit.load(folder / SPLIT_FILE)
+    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    scoring = _score(model, folder, manifest, arch, cube, split, ("test",), params)
+    label, predicted, scored, matrix = scoring.label, scoring.predicted, scoring.scored, scoring.matrix
+    scores, intervals, block_ids = scoring.scores, scoring.intervals, scoring.block_ids
     baseline = baseline_scores(cube, params, experiment, split, label)
 
     out = params.evaluate.reports_dir / region / f"{arch}-{experiment}"
@@ -309,23 +343,16 @@ def evaluate_leave_one_out(held_out: str, arch: str, experiment: str, params: Pa
     from lithomap.datasets.split import SPLITS, leave_one_region_out
     from lithomap.training.fit import leave_one_out_dir
 
+    trained = leave_one_out_dir(params, held_out, arch, experiment)
     folder = dataset_dir(params, held_out, experiment)
     manifest = load_manifest(folder)
-    trained = leave_one_out_dir(params, held_out, arch, experiment)
-    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
     cube = open_cube(held_out, params.region(held_out), params.ingest)
-    label = cube["label"].values.astype(np.int64)
     split = SpatialSplit.load(folder / SPLIT_FILE)
-    probabilities = predict_patches(model, folder, manifest, arch, label.shape, SPLITS)
-    scored = (label > 0) & np.isfinite(probabilities[..., 0])
-    predicted = np.where(np.isfinite(probabilities[..., 0]), np.nan_to_num(probabilities).argmax(-1), 0)
-    matrix = confusion_matrix(label[scored], predicted[scored], n_classes=N_CLASSES)
-    scores = scores_from_confusion(matrix)
+    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    scoring = _score(model, folder, manifest, arch, cube, split, SPLITS, params)
+    label, predicted, scored, matrix = scoring.label, scoring.predicted, scoring.scored, scoring.matrix
+    scores, intervals = scoring.scores, scoring.intervals
     scores["coverage"] = float(scored.sum() / max(int((label > 0).sum()), 1))
-    blocks, _ = per_block_confusions(label, predicted, scored, split.block_size)
-    intervals = block_bootstrap(
-        blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
-    )
 
     roles = leave_one_region_out(list(params.regions), held_out)
     tables = []
