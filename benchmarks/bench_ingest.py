@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
 from lithomap.config import IngestParams, RegionParams, load_params
 from lithomap.io import formats
+from lithomap.scenes.writers import write_appeears_overpass
 
 UTM = "EPSG:32630"
 X0, Y0 = 400_000.0, 4_300_000.0
@@ -47,38 +47,20 @@ def write_region(raw: Path, size: int, n_dates: int) -> RegionParams:
     pixel = formats.APPEEARS_PIXEL_DEG
     rows = int((north - south) / pixel) + 8
     cols = int((east - west) / pixel) + 8
-    profile = {
-        "driver": "GTiff",
-        "height": rows,
-        "width": cols,
-        "count": 1,
-        "crs": "EPSG:4326",
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-    }
     r, c = np.mgrid[0:rows, 0:cols]
-    pattern = ((r // 9 + c // 13) % 300).astype(np.int32)
-    zeros = np.zeros((rows, cols), np.int32)
-    clear = np.ones((rows, cols), np.int16)
-    emis = np.full((rows, cols), 235, np.uint8)
+    pattern_k = ((r // 9 + c // 13) % 300) * 0.02
+    shape = (rows, cols)
     for index in range(n_dates):
         when = datetime(2023, 1, 1, 10) + timedelta(days=9 * index, hours=(7 * index) % 14)
-        stamp = f"{when.year}{when.timetuple().tm_yday:03d}{when:%H%M%S}"
         shift = (index % 5) * 0.2 * pixel
         transform = from_origin(west - 4 * pixel + shift, north + 4 * pixel - shift, pixel, pixel)
         layers = {
-            "ECO2LSTE.001_SDS_LST": (pattern + 14000 + 50 * (index % 7), 0, "0.02", "0"),
-            "ECO2LSTE.001_SDS_EmisWB": (emis, 0, "0.002", "0.49"),
-            "ECO2LSTE.001_SDS_QC": (zeros, -99999, "1", "0"),
-            "ECO2CLD.001_SDS_CloudMask": (clear, -999, "1", "0"),
+            "LST": pattern_k + 280.0 + (index % 7),
+            "EmisWB": np.full(shape, 0.96),
+            "QC": np.zeros(shape),
+            "CloudMask": np.ones(shape),
         }
-        for prefix, (data, nodata, scale, offset) in layers.items():
-            path = raw / f"{prefix}_doy{stamp}_aid0001.tif"
-            with rasterio.open(path, "w", dtype=data.dtype, nodata=nodata, transform=transform, **profile) as dst:
-                dst.write(data, 1)
-                dst.update_tags(scale_factor=scale, add_offset=offset)
+        write_appeears_overpass(raw, when, layers, transform, orbit=20000 + index, scene=index % 40)
     return RegionParams(raw_dir=raw, crs=UTM, resolution=70.0, bounds=bounds)
 
 

@@ -34,6 +34,7 @@ from lithomap.io import formats
 from lithomap.io.ecostress import AppeearsReader
 from lithomap.io.grid import RegionGrid
 from lithomap.io.warp import warp_file
+from lithomap.scenes.writers import write_appeears_overpass
 
 LON0, LAT0 = -4.6, 39.0
 UTM = "EPSG:32630"
@@ -45,35 +46,19 @@ def write_inputs(folder: Path, size: int, n_files: int) -> list[Path]:
     pixel = formats.APPEEARS_PIXEL_DEG
     rows, cols = np.mgrid[0:size, 0:size]
     base = 15000 + (rows // 7 + cols // 11) % 400
-    profile = {
-        "driver": "GTiff",
-        "height": size,
-        "width": size,
-        "count": 1,
-        "crs": "EPSG:4326",
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-    }
+    shape = (size, size)
     lst_paths = []
     for index in range(n_files):
         when = datetime(2023, 1, 1) + timedelta(days=7 * index, hours=11)
-        stamp = f"{when.year}{when.timetuple().tm_yday:03d}{when:%H%M%S}"
         transform = from_origin(LON0 + rng.uniform(0, pixel), LAT0 - rng.uniform(0, pixel), pixel, pixel)
         layers = {
-            "ECO2LSTE.001_SDS_LST": (base.astype(np.int32), "int32", 0, "0.02", "0"),
-            "ECO2LSTE.001_SDS_EmisWB": (np.full((size, size), 235, np.uint8), "uint8", 0, "0.002", "0.49"),
-            "ECO2LSTE.001_SDS_QC": (np.zeros((size, size), np.int32), "int32", -99999, "1", "0"),
-            "ECO2CLD.001_SDS_CloudMask": (np.ones((size, size), np.int16), "int16", -999, "1", "0"),
+            "LST": base * 0.02,
+            "EmisWB": np.full(shape, 0.96),
+            "QC": np.zeros(shape),
+            "CloudMask": np.ones(shape),
         }
-        for prefix, (data, dtype, nodata, scale, offset) in layers.items():
-            path = folder / f"{prefix}_doy{stamp}_aid0001.tif"
-            with rasterio.open(path, "w", dtype=dtype, nodata=nodata, transform=transform, **profile) as dst:
-                dst.write(data, 1)
-                dst.update_tags(scale_factor=scale, add_offset=offset)
-            if prefix.endswith("_LST"):
-                lst_paths.append(path)
+        written = write_appeears_overpass(folder, when, layers, transform, orbit=20000 + index, scene=index)
+        lst_paths.append(written[0])
     return lst_paths
 
 
