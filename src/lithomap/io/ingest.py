@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -337,30 +337,11 @@ def _write_sar(
     ingest: IngestParams,
     bar: tqdm,
 ) -> list[str]:
-    if not scenes:
-        bar.update(len(windows))
-        return []
-    for pol in ("vv", "vh"):
-        writer.create(
-            pol,
-            ("y", "x"),
-            "float32",
-            np.nan,
-            {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter, time mean in linear power"},
-        )
-    writer.create("sar_valid", ("y", "x"), "bool", False, {"long_name": "vv and vh are valid"})
-    with ExitStack() as stack:
-        readers = [stack.enter_context(reader(scene, ingest)) for reader, scene in scenes]
-        for window in windows:
-            means = _time_means(scenes, grid, window, readers, ("vv", "vh"))
-            vv, vh = power_to_db(means["vv"]), power_to_db(means["vh"])
-            writer.write("vv", window, vv)
-            writer.write("vh", window, vh)
-            writer.write("sar_valid", window, np.isfinite(vv) & np.isfinite(vh))
-            bar.update()
-        for opened in readers:
-            opened.check_not_empty()
-    return ["vv", "vh", "sar_valid"]
+    attrs = {
+        pol: {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter, time mean in linear power"}
+        for pol in ("vv", "vh")
+    }
+    return _write_time_means(writer, scenes, grid, windows, ingest, bar, attrs, "sar_valid", power_to_db)
 
 
 def _write_optical(
@@ -371,21 +352,41 @@ def _write_optical(
     ingest: IngestParams,
     bar: tqdm,
 ) -> list[str]:
+    attrs = {"ndvi": {"long_name": "NDVI, time mean of cloud-free dates"}}
+    return _write_time_means(writer, scenes, grid, windows, ingest, bar, attrs, "ndvi_valid")
+
+
+def _write_time_means(
+    writer: CubeWriter,
+    scenes: list[tuple[type[SceneReader], Scene]],
+    grid: RegionGrid,
+    windows: list[Window],
+    ingest: IngestParams,
+    bar: tqdm,
+    attrs: dict[str, dict[str, str]],
+    valid_name: str,
+    convert: Callable[[np.ndarray], np.ndarray] = lambda values: values,
+) -> list[str]:
+    """Write the time mean of each layer in ``attrs`` (then ``convert``) and a mask where all are valid."""
     if not scenes:
         bar.update(len(windows))
         return []
-    writer.create("ndvi", ("y", "x"), "float32", np.nan, {"long_name": "NDVI, time mean of cloud-free dates"})
-    writer.create("ndvi_valid", ("y", "x"), "bool", False, {"long_name": "ndvi is valid"})
+    names = tuple(attrs)
+    for name in names:
+        writer.create(name, ("y", "x"), "float32", np.nan, attrs[name])
+    writer.create(valid_name, ("y", "x"), "bool", False, {"long_name": f"{' and '.join(names)} valid"})
     with ExitStack() as stack:
         readers = [stack.enter_context(reader(scene, ingest)) for reader, scene in scenes]
         for window in windows:
-            ndvi = _time_means(scenes, grid, window, readers, ("ndvi",))["ndvi"]
-            writer.write("ndvi", window, ndvi)
-            writer.write("ndvi_valid", window, np.isfinite(ndvi))
+            means = _time_means(scenes, grid, window, readers, names)
+            values = {name: convert(means[name]) for name in names}
+            for name, array in values.items():
+                writer.write(name, window, array)
+            writer.write(valid_name, window, np.logical_and.reduce([np.isfinite(v) for v in values.values()]))
             bar.update()
         for opened in readers:
             opened.check_not_empty()
-    return ["ndvi", "ndvi_valid"]
+    return [*names, valid_name]
 
 
 def _write_labels(
