@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from pyproj import CRS
 
 from lithomap.atomic import write_json
 from lithomap.classes import N_CLASSES
@@ -79,8 +80,6 @@ def open_cube(name: str, region: RegionParams, ingest: IngestParams) -> xr.Datas
 
 def check_grid(cube: xr.Dataset, region: RegionParams, path: Path) -> None:
     """The cube's CRS, pixel size and (when set) bounds must be the region's."""
-    from pyproj import CRS
-
     crs = cube.rio.crs
     problems = []
     if crs is None or CRS.from_user_input(crs) != CRS.from_user_input(region.crs):

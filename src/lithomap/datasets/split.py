@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from lithomap.classes import N_CLASSES
+from lithomap.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 TRAIN, VAL, TEST = 0, 1, 2
@@ -139,5 +140,5 @@ def leave_one_region_out(regions: list[str], held_out: str) -> dict[str, str]:
     held-out region is tested whole, which is the strongest generalisation test.
     """
     if held_out not in regions:
-        raise ValueError(f"held-out region {held_out!r} is not among {regions}")
+        raise ConfigError(f"held-out region {held_out!r} is not among the regions {regions}")
     return {region: ("test" if region == held_out else "train") for region in regions}

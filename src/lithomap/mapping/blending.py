@@ -51,7 +51,3 @@ class Blender:
         weight = self.weight[:height, :width, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(weight > 0, self.sum[:height, :width] / weight, np.nan)
-
-    def covered(self) -> np.ndarray:
-        """(height, width) bool: pixels some patch reached."""
-        return self.weight[: self.shape[0], : self.shape[1]] > 0

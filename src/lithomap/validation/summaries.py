@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 from scipy import ndimage
 
-from lithomap.classes import N_CLASSES, load_mapper
+from lithomap.classes import N_CLASSES, class_names, load_mapper
 from lithomap.config import IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.features import model_inputs
 from lithomap.datasets.preprocess import load_manifest
@@ -202,7 +202,7 @@ def processed_tables(
                     )
             inputs.extend(_normalised_rows(experiment, split, arrays, manifest))
             footprints[index] = _labelled_footprint(arrays, manifest)
-        for value, name in enumerate(_class_names()):
+        for value, name in enumerate(class_names()):
             if value == 0:
                 continue
             in_region = sum(manifest["class_pixels"][s][value] for s in SPLITS)
@@ -245,12 +245,6 @@ def _min_gap(first: np.ndarray, second: np.ndarray) -> int:
         return 10**6
     distance = ndimage.distance_transform_cdt(~first, metric="chessboard")
     return int(distance[second].min()) - 1
-
-
-def _class_names() -> list[str]:
-    from lithomap.classes import class_names
-
-    return list(class_names())
 
 
 def _load_split(folder: Path, split: str) -> dict[str, np.ndarray] | None:
