@@ -150,6 +150,16 @@ def baseline_scores(cube: xr.Dataset, params: Params, experiment: str, split: Sp
     return scores_from_confusion(confusion_matrix(label[test], predicted[test], n_classes=N_CLASSES))
 
 
+def _open(
+    region: str, experiment: str, trained: Path, params: Params
+) -> tuple[Path, dict, xr.Dataset, SpatialSplit, keras.Model]:
+    """What scoring a model on a region needs: dataset folder, manifest, cube, split, model."""
+    folder = dataset_dir(params, region, experiment)
+    cube = open_cube(region, params.region(region), params.ingest)
+    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    return folder, load_manifest(folder), cube, SpatialSplit.load(folder / SPLIT_FILE), model
+
+
 @dataclass
 class _Scoring:
     label: np.ndarray
@@ -195,11 +205,7 @@ def _score(
 def evaluate_model(region: str, arch: str, experiment: str, params: Params, track: bool = True) -> EvaluationResult:
     """Score a trained model on the test blocks (see the module docstring)."""
     trained = model_dir(params, region, arch, experiment)
-    folder = dataset_dir(params, region, experiment)
-    manifest = load_manifest(folder)
-    cube = open_cube(region, params.region(region), params.ingest)
-    split = SpatialSplit.load(folder / SPLIT_FILE)
-    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    folder, manifest, cube, split, model = _open(region, experiment, trained, params)
     scoring = _score(model, folder, manifest, arch, cube, split, ("test",), params)
     label, predicted, scored, matrix = scoring.label, scoring.predicted, scoring.scored, scoring.matrix
     scores, intervals, block_ids = scoring.scores, scoring.intervals, scoring.block_ids
@@ -344,11 +350,7 @@ def evaluate_leave_one_out(held_out: str, arch: str, experiment: str, params: Pa
     from lithomap.training.fit import leave_one_out_dir
 
     trained = leave_one_out_dir(params, held_out, arch, experiment)
-    folder = dataset_dir(params, held_out, experiment)
-    manifest = load_manifest(folder)
-    cube = open_cube(held_out, params.region(held_out), params.ingest)
-    split = SpatialSplit.load(folder / SPLIT_FILE)
-    model = keras.models.load_model(trained / MODEL_FILE, compile=False)
+    folder, manifest, cube, split, model = _open(held_out, experiment, trained, params)
     scoring = _score(model, folder, manifest, arch, cube, split, SPLITS, params)
     label, predicted, scored, matrix = scoring.label, scoring.predicted, scoring.scored, scoring.matrix
     scores, intervals = scoring.scores, scoring.intervals
