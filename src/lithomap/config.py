@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lithomap import timing
 from lithomap.errors import ConfigError
 
 PARAMS_ENV = "LITHOMAP_PARAMS"
@@ -130,14 +131,9 @@ class PreprocessParams(Section):
     )
     sequence_length: int = Field(12, ge=1, description="Time steps of the thermal sequence (dates are selected).")
     shard_size: int = Field(64, ge=1, description="Patches per shard file.")
-    day_hours: tuple[float, float] = Field((8.0, 18.0), description="Local solar hours counted as day.")
+    day_hours: tuple[float, float] = Field(timing.DAY_HOURS, description="Local solar hours counted as day.")
     season_months: dict[str, list[int]] = Field(
-        default_factory=lambda: {
-            "winter": [11, 12, 1, 2, 3],
-            "spring": [4],
-            "summer": [5, 6, 7, 8, 9],
-            "autumn": [10],
-        },
+        default_factory=lambda: {name: list(months) for name, months in timing.SEASON_MONTHS.items()},
         description="Months of each season (SCIENCE.md 1.5 allows the wide May–Sep / Nov–Mar seasons).",
     )
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lithomap.io.cube import atomic_directory, solar_hours
+from lithomap.atomic import atomic_directory
+from lithomap.timing import solar_hours
 
 
 def test_solar_time_wraps_to_previous_day() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from lithomap.config import ExperimentParams, PreprocessParams
 from lithomap.errors import InputDataError
+from lithomap.timing import in_seasons, is_day
 
 
 def date_mask(
@@ -21,17 +22,14 @@ def date_mask(
         experiment: the selection.
         settings: day hours and season months.
     """
-    start, end = settings.day_hours
-    is_day = (solar_hours >= start) & (solar_hours < end)
+    day = is_day(solar_hours, settings.day_hours)
     keep = np.ones(len(times), dtype=bool)
     if experiment.time_of_day == "day":
-        keep &= is_day
+        keep &= day
     elif experiment.time_of_day == "night":
-        keep &= ~is_day
+        keep &= ~day
     if experiment.seasons:
-        months = times.astype("datetime64[M]").astype(int) % 12 + 1
-        wanted = [m for season in experiment.seasons for m in settings.season_months[season]]
-        keep &= np.isin(months, wanted)
+        keep &= in_seasons(times, experiment.seasons, settings.season_months)
     return keep
 
 

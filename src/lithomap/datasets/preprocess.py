@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from pyproj import CRS
 
-from lithomap.atomic import write_json
+from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.experiments import select_dates, sequence_steps
@@ -27,7 +27,8 @@ from lithomap.datasets.features import STEP_CHANNELS, time_features
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
 from lithomap.errors import InputDataError, MissingSourceError
-from lithomap.io.cube import CUBE_NAME, atomic_directory
+from lithomap.io.cube import CUBE_NAME
+from lithomap.timing import is_day
 
 log = logging.getLogger(__name__)
 SPLIT_FILE = "split.npz"
@@ -171,8 +172,7 @@ def preprocess_experiment(
     steps = sequence_steps(chosen, settings.sequence_length)
     present = steps >= 0
     sequence = _stored_sequence(cube, steps)
-    is_day = (solar[chosen] >= settings.day_hours[0]) & (solar[chosen] < settings.day_hours[1])
-    layers = [thermal_summary(cube, chosen, is_day)]
+    layers = [thermal_summary(cube, chosen, is_day(solar[chosen], settings.day_hours))]
     layers += [cube[layer].values.astype(np.float32)[..., None] for layer in experiment.static]
     static = np.concatenate(layers, axis=-1)
     static_names = [*SUMMARY_CHANNELS, *experiment.static]

@@ -29,11 +29,8 @@ Attributes: ``region``, ``crs``, ``resolution``, ``bounds``, ``sources`` (produc
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +42,7 @@ from rasterio.windows import Window
 
 from lithomap.errors import MissingSourceError
 from lithomap.io.grid import RegionGrid
+from lithomap.timing import solar_hours
 
 CUBE_NAME = "cube.zarr"
 TIME_VARIABLES = ("lst", "emissivity", "lst_valid")
@@ -55,46 +53,11 @@ FIX_OF = {
 }
 
 
-@contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``final``; on success it replaces ``final``, on failure it vanishes.
-
-    A previous good ``final`` stays untouched until the new one is complete. Parent folders
-    created here are removed again on failure, so a failed run leaves nothing behind.
-    """
-    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
-    final.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
-    temporary = final.parent / f".{final.name}.tmp-{token}"
-    try:
-        yield temporary
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        for folder in created:
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        raise
-    old = final.parent / f".{final.name}.old-{token}"
-    if final.exists():
-        final.rename(old)
-    temporary.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def solar_hours(times: Sequence[datetime], longitude: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local solar time (t_UTC + lon/15 h) as hours in [0, 24) and as datetime64."""
-    utc = np.array(times, dtype="datetime64[ns]")
-    local = utc + np.timedelta64(round(longitude / 15.0 * 3600e9), "ns")
-    day = local.astype("datetime64[D]")
-    hours = (local - day).astype("timedelta64[ns]").astype(np.float64) / 3600e9
-    return hours, local
-
-
 class CubeWriter:
     """Creates the cube's arrays up front and fills them window by window.
 
     Args:
-        path: folder of the Zarr store (normally the temporary one of :func:`atomic_directory`).
+        path: folder of the Zarr store (normally the temporary one of :func:`lithomap.atomic.atomic_directory`).
         grid: the region grid.
         times: UTC times of the thermal stack (may be empty).
         thermal_products: product of each time.

@@ -36,11 +36,12 @@ import numpy as np
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from lithomap.atomic import atomic_directory
 from lithomap.classes import BACKGROUND, load_mapper
 from lithomap.config import IngestParams, RegionParams
 from lithomap.errors import InputDataError
 from lithomap.io import formats
-from lithomap.io.cube import CUBE_NAME, CubeWriter, atomic_directory
+from lithomap.io.cube import CUBE_NAME, CubeWriter
 from lithomap.io.ecostress import AppeearsReader, L2TReader
 from lithomap.io.geology import GeologyMap, load_geology
 from lithomap.io.grid import RegionGrid

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from lithomap.timing import is_day, season_of_month, solar_hour
+
 DRIFT_HOURS_PER_DAY = -0.4  # -24 min/day
 SENTINEL1_UTC_HOUR = 18.1  # ascending passes over Spain
 SENTINEL2_UTC_HOUR = 10.9
@@ -31,14 +33,12 @@ class Acquisition:
 
     @property
     def is_day(self) -> bool:
-        """Day as the thesis defines it: local solar time 08–18 h."""
-        return 8.0 <= self.solar_hour < 18.0
+        """Day as the thesis defines it (:data:`lithomap.timing.DAY_HOURS`)."""
+        return bool(is_day(self.solar_hour))
 
-
-def solar_hour(utc: datetime, lon_deg: float) -> float:
-    """Local (mean) solar time in hours: UTC + longitude/15."""
-    hours = utc.hour + utc.minute / 60 + utc.second / 3600
-    return (hours + lon_deg / 15.0) % 24.0
+    @property
+    def season(self) -> str:
+        return season_of_month(self.utc.month)
 
 
 def from_solar(year: int, doy: int, hour: float, lon_deg: float) -> datetime:

@@ -19,7 +19,6 @@ a failed run never leaves a half-written region where a good one stood.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from pyproj import Transformer
 from rasterio.warp import transform_bounds
 from scipy import ndimage
 
+from lithomap.atomic import atomic_directory
 from lithomap.classes import WATER, all_classes
 from lithomap.config import GenerateParams, RegionParams, SyntheticSite
 from lithomap.errors import ConfigError
@@ -188,11 +188,9 @@ def generate_region(
     )
 
     final_dir = Path(region.raw_dir)
-    partial = final_dir.with_name(f".{final_dir.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
     looks = QuickLookData()
     total_steps = len(overpasses) + len(s1_dates) + len(s2_dates) + 1
-    try:
+    with atomic_directory(final_dir) as partial:
         with progress_bar(f"generate {name}", total_steps, enabled=progress) as advance:
             writers.write_geology(
                 partial / "geology" / "mapa_geologico.gpkg",
@@ -216,9 +214,6 @@ def generate_region(
                 advance()
         report = _report(name, final_dir, scene, overpasses, s1_dates, s2_dates, partial)
         (partial / "scene.json").write_text(json.dumps(_manifest(report, scene), indent=2, default=str))
-        _replace_dir(partial, final_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     if quicklook:
         from lithomap.scenes.quicklook import draw_quicklook
 
@@ -363,7 +358,7 @@ def _report(
     partial: Path,
 ) -> GenerationReport:
     counts = np.bincount(scene.class_map.ravel(), minlength=len(all_classes())) / scene.class_map.size
-    seasons = sorted({_season(a.doy) for a in overpasses})
+    seasons = sorted({a.season for a in overpasses})
     return GenerationReport(
         region=name,
         raw_dir=final_dir,
@@ -382,11 +377,6 @@ def _report(
     )
 
 
-def _season(doy: int) -> str:
-    month = (doy - 1) // 30.5
-    return ("winter", "spring", "summer", "autumn")[int((month + 1) // 3) % 4]
-
-
 def _manifest(report: GenerationReport, scene: Scene) -> dict[str, object]:
     data = asdict(report)
     data.pop("quicklook")
@@ -400,14 +390,3 @@ def _manifest(report: GenerationReport, scene: Scene) -> dict[str, object]:
         "height": scene.grid.height,
     }
     return data
-
-
-def _replace_dir(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target``, replacing what was there only once the move can happen."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    backup = target.with_name(f".{target.name}.old")
-    shutil.rmtree(backup, ignore_errors=True)
-    if target.exists():
-        target.rename(backup)
-    source.rename(target)
-    shutil.rmtree(backup, ignore_errors=True)

@@ -36,6 +36,7 @@ from lithomap.models.baseline import fit_baseline, pixel_features
 from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
 from lithomap.models.normalisation import load_stats
 from lithomap.models.plots import plot_confusion, plot_sample
+from lithomap.timing import is_day
 from lithomap.training.fit import HISTORY_FILE, MODEL_FILE, STATS_FILE, dataset_dir, model_dir
 
 log = logging.getLogger(__name__)
@@ -110,10 +111,9 @@ def pixel_table(cube: xr.Dataset, params: Params, experiment: str) -> np.ndarray
     chosen = select_dates(times, solar, selection, params.preprocess, experiment, Path("cube"))
     lst = cube["lst"].isel(time=chosen.tolist()).values
     emissivity = cube["emissivity"].isel(time=chosen.tolist()).values if "emissivity" in cube else None
-    start, end = params.preprocess.day_hours
-    is_day = (solar[chosen] >= start) & (solar[chosen] < end)
+    day = is_day(solar[chosen], params.preprocess.day_hours)
     static = np.stack([cube[name].values for name in selection.static], axis=-1) if selection.static else None
-    features, _ = pixel_features(lst, np.isfinite(lst), is_day, emissivity, static, selection.static)
+    features, _ = pixel_features(lst, np.isfinite(lst), day, emissivity, static, selection.static)
     return features
 
 

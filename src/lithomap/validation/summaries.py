@@ -28,13 +28,10 @@ from lithomap.datasets.split import SPLITS
 from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
 from lithomap.io.ingest import build_grid, discover_sources
+from lithomap.timing import is_day, season_of_month, solar_hour
 
 SUMMARY_FACTOR = 4
 PERCENTILES = (1, 50, 99)
-
-
-def _season(month: int, season_months: dict[str, list[int]]) -> str:
-    return next((name for name, months in season_months.items() if month in months), "unknown")
 
 
 def _stats(prefix: str, values: np.ndarray) -> dict[str, float]:
@@ -109,13 +106,12 @@ def _time_columns(time: datetime | None, grid: RegionGrid, settings: PreprocessP
     if time is None:
         return {"time": None, "solar_hour": np.nan, "is_day": False, "season": "unknown"}
     lon, _ = grid.centre_lonlat()
-    hour = (time.hour + time.minute / 60 + time.second / 3600 + lon / 15) % 24
-    start, end = settings.day_hours
+    hour = solar_hour(time, lon)
     return {
         "time": time.isoformat(),
         "solar_hour": hour,
-        "is_day": bool(start <= hour < end),
-        "season": _season(time.month, settings.season_months),
+        "is_day": bool(is_day(hour, settings.day_hours)),
+        "season": season_of_month(time.month, settings.season_months),
     }
 
 
