@@ -282,8 +282,7 @@ def loro(
     models/loro-<region>/ and evaluate.reports_dir/loro-<region>/; nothing is registered.
     """
     from lithomap.config import load_params
-    from lithomap.training.evaluate import evaluate_leave_one_out
-    from lithomap.training.fit import train_leave_one_out
+    from lithomap.training.leave_one_out import evaluate_leave_one_out, train_leave_one_out
 
     def step() -> None:
         config = load_params(params)
@@ -309,13 +308,13 @@ def promote(
     decision is tagged on the model version and written to promote.reports_dir.
     """
     from lithomap.config import load_params
-    from lithomap.training.promote import promote_model
+    from lithomap.registry.promotion import promote_model
 
     def step() -> None:
         config = load_params(params)
         for name in _regions(config, region):
             for arch in model or ["cnn", "convlstm"]:
-                decision = promote_model(name, _architecture(arch), config)
+                decision = promote_model(name, _architecture(arch), config.promote)
                 verdict = "[green]promoted[/]" if decision["promoted"] else "[yellow]kept champion[/]"
                 console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
 
@@ -361,7 +360,7 @@ def summary(
 ) -> None:
     """Print the test scores and champions of every region and model (the end of `make demo`)."""
     from lithomap.config import load_params
-    from lithomap.training.matrix import champion_summary
+    from lithomap.training.summary import champion_summary
 
     def step() -> None:
         frame = champion_summary(load_params(params), experiment)

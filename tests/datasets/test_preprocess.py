@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from lithomap.config import parse_params
+from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.patches import patch_origins
 from lithomap.datasets.preprocess import (
     SPLIT_FILE,
-    SUMMARY_CHANNELS,
     fit_normalisation,
-    load_manifest,
     open_cube,
     preprocess_experiment,
     split_region,
 )
+from lithomap.datasets.scene import SUMMARY_CHANNELS
 from lithomap.datasets.split import (
     NONE,
     TEST,
@@ -90,7 +88,7 @@ def test_every_experiment_shares_the_same_patches_and_split(processed):
 def test_patches_cover_the_edges_by_padding(processed):
     params, _, reports = processed
     manifest = load_manifest(reports["thermal"].output)
-    height, width = manifest["shape"]
+    height, width = manifest.shape
     origins = patch_origins(
         (height, width), params.preprocess.patch_size, params.preprocess.overlap, reports["thermal"].output
     )
@@ -103,14 +101,14 @@ def test_patches_cover_the_edges_by_padding(processed):
 def test_manifest_records_dates_channels_and_training_only_normalisation(processed):
     _, _, reports = processed
     day = load_manifest(reports["day"].output)
-    assert all(step["utc"] is None or 8 <= step["solar_hour"] < 18 for step in day["steps"])
+    assert all(step.utc is None or 8 <= step.solar_hour < 18 for step in day.steps)
     night = load_manifest(reports["night"].output)
-    assert all(step["utc"] is None or not 8 <= step["solar_hour"] < 18 for step in night["steps"])
+    assert all(step.utc is None or not 8 <= step.solar_hour < 18 for step in night.steps)
     everything = load_manifest(reports["all"].output)
-    assert everything["static_channels"] == [*SUMMARY_CHANNELS, "vv", "vh", "ndvi"]
-    assert set(everything["normalisation"]) == {"lst_anomaly", "emissivity", *SUMMARY_CHANNELS, "vv", "vh", "ndvi"}
-    assert load_manifest(reports["thermal"].output)["static_channels"] == list(SUMMARY_CHANNELS)
-    assert sum(everything["patches"].values()) > 0
+    assert everything.static_channels == [*SUMMARY_CHANNELS, "vv", "vh", "ndvi"]
+    assert set(everything.normalisation) == {"lst_anomaly", "emissivity", *SUMMARY_CHANNELS, "vv", "vh", "ndvi"}
+    assert load_manifest(reports["thermal"].output).static_channels == list(SUMMARY_CHANNELS)
+    assert sum(everything.patches.values()) > 0
 
 
 def test_normalisation_ignores_validation_and_test_pixels():
@@ -142,9 +140,9 @@ def test_blocks_are_stratified_so_rare_classes_reach_every_split():
 def test_tf_data_streams_batches_for_both_architectures(processed):
     _, _, reports = processed
     folder = reports["all"].output
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = load_manifest(folder)
     cnn_inputs, labels = next(iter(make_dataset(folder, "train", "cnn", batch_size=2)))
-    steps, patch = manifest["sequence_length"], manifest["patch_size"]
+    steps, patch = manifest.sequence_length, manifest.patch_size
     static = len(SUMMARY_CHANNELS) + 3
     assert cnn_inputs["features"].shape == (2, patch, patch, 7 * steps + static)
     assert labels.shape == (2, patch, patch) and labels.dtype.name == "int32"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lithomap.errors import LithomapError
-from lithomap.models.baseline import fit_baseline, pixel_features, predict_baseline
+from lithomap.models.baseline import PixelBaseline, fit_baseline, pixel_features, predict_baseline
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 
 
@@ -71,3 +71,14 @@ def test_bad_shapes_raise():
         fit_baseline(np.zeros((3, 2)), labels)
     with pytest.raises(LithomapError):
         fit_baseline(np.zeros((4, 2)), np.zeros(4))
+
+
+def test_pixel_baseline_drops_uninformative_columns_and_still_predicts():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(1, 4, 500)
+    informative = labels[:, None] + rng.normal(0, 0.1, (500, 1))
+    night_only = np.full((500, 1), np.nan)  # e.g. the day–night difference of a day-only experiment
+    features = np.hstack([informative, night_only, np.ones((500, 1))])
+    baseline = PixelBaseline(features, labels, seed=0, sample_pixels=400, max_iter=20)
+    assert baseline.columns.tolist() == [True, False, False]
+    assert (baseline.predict(features) == labels).mean() > 0.95

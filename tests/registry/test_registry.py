@@ -11,9 +11,10 @@ from lithomap.errors import ConfigError, LithomapError
 from lithomap.models.metrics import scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.unet import build_unet
+from lithomap.registry.promotion import gate_decision, promote
 from lithomap.registry.provenance import blocks_fingerprint
 from lithomap.registry.pyfunc import log_pyfunc_model
-from lithomap.registry.registry import champion_uri, gate_decision, load_champion, model_name, promote, register
+from lithomap.registry.registry import champion_uri, load_champion, model_name, register
 from lithomap.registry.tracking import log_evaluation, log_history, training_run
 
 REGION = "villoslada"

@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 
 from lithomap.datasets.features import raw_inputs
-from lithomap.datasets.preprocess import load_manifest, preprocess_experiment, split_region
+from lithomap.datasets.manifest import load_manifest
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from lithomap.registry.promotion import promote_model
+from lithomap.registry.registry import model_name
 from lithomap.training.evaluate import evaluate_model
-from lithomap.training.fit import HISTORY_FILE, MODEL_FILE, train_model
+from lithomap.training.fit import HISTORY_FILE, SUMMARY_FILE, train_model
 from lithomap.training.matrix import collect, write_table
-from lithomap.training.promote import promote_model
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +45,10 @@ def test_training_writes_a_model_whose_loss_falls(cnn_run):
     history = pd.read_csv(result.model_dir / HISTORY_FILE)
     assert len(history) == result.epochs_run == 3
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
-    assert (result.model_dir / MODEL_FILE).is_file()
-    assert (result.model_dir / "curves.png").is_file()
-    assert not (result.model_dir / "backup").exists(), "the resume backup is removed after a finished run"
+    record = json.loads((result.model_dir / SUMMARY_FILE).read_text())
+    assert record["epochs_run"] == 3 and record["settings"]["train"]["batch_size"] == 4
+    assert len(record["settings"]["loss"]["weights"]) == 14
+    assert not any(p.name.startswith(".") for p in result.model_dir.parent.iterdir()), "no work folder is left"
 
 
 def test_evaluation_reports_scores_baseline_and_registers_a_challenger(cnn_run):
@@ -58,24 +61,25 @@ def test_evaluation_reports_scores_baseline_and_registers_a_challenger(cnn_run):
     for picture in ("confusion_matrix.png", "curves.png", "sample_prediction.png"):
         assert (evaluation.report_dir / picture).stat().st_size > 5_000
     client = mlflow.MlflowClient()
-    version = client.get_model_version_by_alias("lithomap-tiny-cnn", "challenger")
+    version = client.get_model_version_by_alias(model_name("tiny", "cnn"), "challenger")
     assert str(version.version) == evaluation.model_version
     run = client.get_run(version.run_id)
     assert run.data.tags["lithomap.experiment"] == "thermal"
     assert "test_macro_f1" in run.data.metrics and "baseline_macro_f1" in run.data.metrics
     assert "val_macro_f1" in run.data.metrics
+    assert run.data.params["train.batch_size"] == "4", "the run logs the batch size training used"
 
 
 def test_gate_promotes_the_first_refuses_an_equal_and_the_champion_predicts_raw_patches(cnn_run):
     params, _, _ = cnn_run
-    first = promote_model("tiny", "cnn", params)
+    first = promote_model("tiny", "cnn", params.promote)
     assert first["promoted"]
     evaluate_model("tiny", "cnn", "thermal", params)  # the same model again: no gain over the champion
-    second = promote_model("tiny", "cnn", params)
+    second = promote_model("tiny", "cnn", params.promote)
     assert not second["promoted"] and second["gain"] == pytest.approx(0.0, abs=1e-9)
     report = json.loads((params.promote.reports_dir / "tiny-cnn.json").read_text())
     assert report["promoted"] is False and "margin" in report["reason"]
-    champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-tiny-cnn", "champion")
+    champion = mlflow.MlflowClient().get_model_version_by_alias(model_name("tiny", "cnn"), "champion")
     assert str(champion.version) == str(first["candidate_version"])
 
     manifest = load_manifest(params.preprocess.processed_dir / "tiny" / "thermal")
@@ -83,13 +87,13 @@ def test_gate_promotes_the_first_refuses_an_equal_and_the_champion_predicts_raw_
     raw = raw_inputs(
         shard["sequence"][:2].astype(np.float32),
         shard["static"][:2].astype(np.float32),
-        np.asarray(manifest["time_features"], np.float32),
-        manifest["static_channels"],
+        manifest.times(),
+        manifest.static_channels,
         "cnn",
     )
-    model = mlflow.pyfunc.load_model("models:/lithomap-tiny-cnn@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{model_name('tiny', 'cnn')}@champion")
     labels = model.predict(raw, params={"output": "labels"})
-    patch = manifest["patch_size"]
+    patch = manifest.patch_size
     assert labels.shape == (2, patch, patch) and labels.min() >= 0 and labels.max() <= 13
 
 

@@ -1,4 +1,4 @@
-"""A training process killed mid-run continues from its last finished epoch when started again."""
+"""A training process killed mid-run keeps the previous model and continues from its last finished epoch."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pandas as pd
 import yaml
 
 from lithomap.config import parse_params
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from lithomap.training.fit import train_model, work_dir
 from tests.conftest import tiny_params_dict
 
 EPOCHS = 8
@@ -54,7 +56,10 @@ def test_killed_training_resumes_from_its_last_epoch(tiny_region, tmp_path):
         "--quiet",
     ]
     model_dir = tmp_path / "models" / "tiny" / "cnn-thermal"
-    history = model_dir / "history.csv"
+    history = work_dir(model_dir) / "history.csv"
+    raw["train"]["presets"]["tiny"].update(epochs=1)
+    previous = train_model("tiny", "cnn", "thermal", parse_params(raw), verbose=0)
+    assert previous.epochs_run == 1 and not work_dir(model_dir).exists()
 
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
@@ -67,13 +72,14 @@ def test_killed_training_resumes_from_its_last_epoch(tiny_region, tmp_path):
     first.wait()
     done_before = finished_epochs(history)
     assert 2 <= done_before < EPOCHS
-    assert (model_dir / "backup").is_dir(), "the killed run must leave its backup behind"
-    assert not (model_dir / "model.keras").exists(), "no finished model may appear from a killed run"
+    assert (work_dir(model_dir) / "backup").is_dir(), "the killed run must leave its backup behind"
+    assert json.loads((model_dir / "train.json").read_text())["epochs_run"] == 1, "the previous model stays"
+    assert keras.models.load_model(model_dir / "model.keras", compile=False).count_params() > 0
 
     second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert second.returncode == 0, second.stderr[-2000:]
     summary = json.loads((model_dir / "train.json").read_text())
     assert summary["resumed_from_epoch"] >= done_before
-    epochs = pd.read_csv(history)["epoch"].tolist()
+    epochs = pd.read_csv(model_dir / "history.csv")["epoch"].tolist()
     assert epochs == list(range(EPOCHS)), epochs
-    assert (model_dir / "model.keras").is_file() and not (model_dir / "backup").exists()
+    assert summary["epochs_run"] == EPOCHS and not work_dir(model_dir).exists()

@@ -9,9 +9,7 @@ streams. Every experiment of a region uses the same patches and split.
 
 from __future__ import annotations
 
-import json
 import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +22,9 @@ from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.experiments import select_dates, sequence_steps
 from lithomap.datasets.features import STEP_CHANNELS, time_features
+from lithomap.datasets.manifest import LAYOUT, Manifest, SelectedDate, Step, write_manifest
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
+from lithomap.datasets.scene import SUMMARY_CHANNELS, CubeChannels
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
 from lithomap.errors import InputDataError, MissingSourceError
 from lithomap.io.cube import CUBE_NAME
@@ -32,8 +32,6 @@ from lithomap.timing import is_day
 
 log = logging.getLogger(__name__)
 SPLIT_FILE = "split.npz"
-SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
-MANIFEST = "manifest.json"
 GRID_TOLERANCE = 1e-6
 
 
@@ -171,10 +169,9 @@ def preprocess_experiment(
     chosen = select_dates(times, solar, experiment, settings, experiment_name, path)
     steps = sequence_steps(chosen, settings.sequence_length)
     present = steps >= 0
-    sequence = _stored_sequence(cube, steps)
-    layers = [thermal_summary(cube, chosen, is_day(solar[chosen], settings.day_hours))]
-    layers += [cube[layer].values.astype(np.float32)[..., None] for layer in experiment.static]
-    static = np.concatenate(layers, axis=-1)
+    day = is_day(solar[chosen], settings.day_hours)
+    channels = CubeChannels(cube, chosen, day, steps, experiment.static)
+    sequence, static = channels.read(0, 0, label.shape)
     static_names = [*SUMMARY_CHANNELS, *experiment.static]
     doys = np.array([_doy(times[i]) if i >= 0 else 0 for i in steps])
     hours = np.array([solar[i] if i >= 0 else 0 for i in steps])
@@ -204,72 +201,35 @@ def preprocess_experiment(
                 counts += np.bincount(arrays["label"].ravel(), minlength=N_CLASSES)
                 np.savez(temporary / f"{split_name}-{shard:05d}.npz", **arrays)
             class_pixels[split_name] = counts.tolist()
-        manifest = {
-            "region": name,
-            "experiment": experiment_name,
-            "selection": experiment.model_dump(),
-            "patch_size": settings.patch_size,
-            "overlap": settings.overlap,
-            "sequence_length": settings.sequence_length,
-            "steps": [
-                {"utc": str(times[i]) if i >= 0 else None, "solar_hour": float(hours[k]), "doy": int(doys[k])}
+        manifest = Manifest(
+            layout=LAYOUT,
+            region=name,
+            experiment=experiment_name,
+            selection=experiment.model_dump(mode="json"),
+            patch_size=settings.patch_size,
+            overlap=settings.overlap,
+            sequence_length=settings.sequence_length,
+            steps=[
+                Step(utc=str(times[i]) if i >= 0 else None, solar_hour=float(hours[k]), doy=int(doys[k]))
                 for k, i in enumerate(steps)
             ],
-            "dates_selected": len(chosen),
-            "step_channels": list(STEP_CHANNELS),
-            "static_channels": static_names,
-            "time_features": clock.tolist(),
-            "normalisation": stats,
-            "patches": patches,
-            "class_pixels": class_pixels,
-            "crs": str(cube.rio.crs),
-            "transform": list(cube.rio.transform())[:6],
-            "shape": list(label.shape),
-        }
-        (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            dates=[
+                SelectedDate(utc=str(times[i]), solar_hour=float(solar[i]), day=bool(flag))
+                for i, flag in zip(chosen, day, strict=True)
+            ],
+            step_channels=list(STEP_CHANNELS),
+            static_channels=static_names,
+            time_features=clock.tolist(),
+            normalisation=stats,
+            patches=patches,
+            class_pixels=class_pixels,
+            crs=str(cube.rio.crs),
+            transform=list(cube.rio.transform())[:6],
+            shape=label.shape,
+        )
+        write_manifest(temporary, manifest)
         split.save(temporary / SPLIT_FILE)
     return DatasetReport(name, experiment_name, final, len(chosen), len(steps), patches, class_pixels)
-
-
-def _stored_sequence(cube: xr.Dataset, steps: np.ndarray) -> np.ndarray:
-    """(T, H, W, 2) LST anomaly and emissivity for the chosen steps; padded steps are NaN."""
-    used = sorted({int(i) for i in steps if i >= 0})
-    lst = cube["lst"].isel(time=used).values.astype(np.float32)
-    emissivity = (
-        cube["emissivity"].isel(time=used).values.astype(np.float32)
-        if "emissivity" in cube
-        else np.full_like(lst, np.nan)
-    )
-    date_mean = np.nanmean(np.where(np.isfinite(lst), lst, np.nan), axis=(1, 2), keepdims=True)
-    anomaly = lst - date_mean
-    position = {index: k for k, index in enumerate(used)}
-    out = np.full((len(steps), *lst.shape[1:], 2), np.nan, dtype=np.float32)
-    for t, index in enumerate(steps):
-        if index >= 0:
-            out[t, ..., 0] = anomaly[position[int(index)]]
-            out[t, ..., 1] = emissivity[position[int(index)]]
-    return out
-
-
-def thermal_summary(cube: xr.Dataset, chosen: np.ndarray, is_day: np.ndarray) -> np.ndarray:
-    """(H, W, 4) per-pixel summaries over every selected date (SUMMARY_CHANNELS).
-
-    The sequence holds ``sequence_length`` of the dates; these summaries carry all of
-    them: mean emissivity, mean LST anomaly of day and of night dates (their difference is
-    the apparent diurnal range that thermal inertia controls) and the anomaly's spread.
-    """
-    lst = cube["lst"].isel(time=chosen.tolist()).values.astype(np.float32)
-    anomaly = lst - np.nanmean(lst, axis=(1, 2), keepdims=True)
-    emissivity = cube["emissivity"].isel(time=chosen.tolist()).values if "emissivity" in cube else lst * np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        layers = [
-            np.nanmean(emissivity, axis=0),
-            np.nanmean(np.where(is_day[:, None, None], anomaly, np.nan), axis=0),
-            np.nanmean(np.where(~is_day[:, None, None], anomaly, np.nan), axis=0),
-            np.nanstd(anomaly, axis=0),
-        ]
-    return np.stack(layers, axis=-1).astype(np.float32)
 
 
 def fit_normalisation(
@@ -326,13 +286,3 @@ def _cut(
 def _doy(time: np.datetime64) -> int:
     day = time.astype("datetime64[D]")
     return int((day - day.astype("datetime64[Y]")).astype(int)) + 1
-
-
-def load_manifest(folder: Path) -> dict:
-    """The manifest of an experiment dataset."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise MissingSourceError(
-            path, "no dataset manifest", "run `lithomap preprocess` for this region and experiment"
-        )
-    return json.loads(path.read_text())

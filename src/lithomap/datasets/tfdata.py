@@ -14,10 +14,19 @@ import numpy as np
 import tensorflow as tf
 
 from lithomap.datasets.features import Architecture, channel_names, model_inputs
-from lithomap.datasets.preprocess import load_manifest
+from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.errors import MissingSourceError
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+
+def shard_origins(folder: Path, split: str) -> np.ndarray:
+    """(n, 2) row/col origins of the patches of one split, in shard order."""
+    origins = []
+    for path in shard_files(folder, split):
+        with np.load(path) as shard:
+            origins.append(shard["origin"])
+    return np.concatenate(origins).astype(np.int64)
 
 
 def shard_files(folder: Path, split: str) -> list[Path]:
@@ -30,12 +39,12 @@ def shard_files(folder: Path, split: str) -> list[Path]:
     return files
 
 
-def input_spec(manifest: dict, architecture: Architecture) -> dict[str, tuple[int, ...]]:
+def input_spec(manifest: Manifest, architecture: Architecture) -> dict[str, tuple[int, ...]]:
     """Shape (without batch) of every model input."""
-    names = channel_names(manifest["sequence_length"], manifest["static_channels"], architecture)
-    patch = manifest["patch_size"]
+    names = channel_names(manifest.sequence_length, manifest.static_channels, architecture)
+    patch = manifest.patch_size
     if architecture == "convlstm":
-        spec = {"sequence": (manifest["sequence_length"], patch, patch, len(names["sequence"]))}
+        spec = {"sequence": (manifest.sequence_length, patch, patch, len(names["sequence"]))}
         if "static" in names:
             spec["static"] = (patch, patch, len(names["static"]))
         return spec
@@ -74,12 +83,12 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
     """Unbatched, normalised (inputs, label) patches of one split of one dataset folder."""
     manifest = load_manifest(folder)
     files = [str(p) for p in shard_files(folder, split)]
-    times = np.asarray(manifest["time_features"], dtype=np.float32)
-    stats = manifest["normalisation"]
-    static_names = manifest["static_channels"]
+    times = manifest.times()
+    stats = manifest.normalisation
+    static_names = manifest.static_channels
     spec = input_spec(manifest, architecture)
-    patch = manifest["patch_size"]
-    steps = manifest["sequence_length"]
+    patch = manifest.patch_size
+    steps = manifest.sequence_length
 
     def read(path: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.load(path.decode()) as shard:
@@ -111,7 +120,7 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
     if shuffle:
         dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return dataset.apply(tf.data.experimental.assert_cardinality(manifest["patches"][split]))
+    return dataset.apply(tf.data.experimental.assert_cardinality(manifest.patches[split]))
 
 
 def _augment(seed: int):

@@ -2,12 +2,13 @@
 
 Model input contract (the dataset code produces exactly this):
 
-- CNN (``build_unet``): one input ``features`` of shape (batch, H, W, C) float32 — the time
-  steps stacked as channels, then the static channels — and output ``probabilities``
+- CNN (``build_unet``): one input ``features`` of shape (batch, H, W, 7·T + Cs) float32 —
+  the same 7 channels of every step stacked as channels, then the static channels — and output ``probabilities``
   (batch, H, W, 14), softmax over the 14 classes.
-- ConvLSTM (``build_convlstm``): input ``sequence`` (batch, T, H, W, Ct) float32 with the
-  per-date thermal channels (lst, emissivity, valid-mask) and input ``static``
-  (batch, H, W, Cs) float32 (vv, vh, ndvi). With Cs = 0 (thermal-only experiments) the
+- ConvLSTM (``build_convlstm``): input ``sequence`` (batch, T, H, W, 7) float32 with the
+  7 channels of each step (LST anomaly, emissivity, valid mask, sin/cos of local solar
+  hour, sin/cos of day of year; ``lithomap.datasets.features``) and input ``static``
+  (batch, H, W, Cs) float32 (the thermal summaries, then vv, vh, ndvi). With Cs = 0 (thermal-only experiments) the
   ``static`` input does not exist. Output ``probabilities`` (batch, H, W, 14), softmax.
 - Labels: (batch, H, W) int32 in 0..13; 0 (background / no data) is ignored by the loss
   and every metric.
@@ -28,6 +29,7 @@ Modules (import them directly; this package imports nothing, so the numpy-only m
 - ``keras_metrics``: ``MacroF1`` for validation monitoring and early stopping.
 - ``metrics``: ``confusion_matrix``, ``scores_from_confusion``, ``block_bootstrap`` (numpy).
 - ``normalisation``: ``ChannelStats``, ``save_stats``, ``load_stats``.
-- ``baseline``: ``pixel_features``, ``fit_baseline``, ``predict_baseline`` (scikit-learn).
+- ``baseline``: ``pixel_features``, ``scene_features``, ``PixelBaseline``, ``fit_baseline``,
+  ``predict_baseline`` (scikit-learn).
 - ``plots``: ``plot_confusion``, ``plot_curves``, ``plot_sample``.
 """

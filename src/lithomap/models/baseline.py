@@ -16,7 +16,9 @@ Apparent thermal inertia is (1 − albedo) / ΔT (Price 1977); with no albedo ba
 proxy keeps the 1 / ΔT part: high for clay (slow, damped), low for sand. Features of a
 pixel without valid day or night dates are NaN, which gradient boosting handles natively.
 The model sees no spatial context, so it tells how much of the score the deep models owe
-to it; it is evaluated on the same test blocks (``lithomap.models.metrics``).
+to it; it is evaluated on the same test pixels as the networks. ``scene_features`` builds
+the table of a whole region for the dates its dataset selected; ``PixelBaseline`` fits it
+on a seeded sample of labelled pixels, on the columns that carry information.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from lithomap.datasets.manifest import Manifest
 from lithomap.errors import LithomapError
 
 _MIN_DIURNAL_RANGE_K = 0.1
@@ -139,3 +143,42 @@ def predict_baseline(
 ) -> np.ndarray:
     """Predicted class map of shape ``shape`` (H, W) from a (H·W, F) feature matrix."""
     return classifier.predict(features).reshape(tuple(shape)).astype(np.int32)
+
+
+def scene_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
+    """(H·W, F) baseline features of a region cube, for the dates its experiment dataset selected."""
+    chosen, _ = manifest.date_index(cube["time"].values)
+    day = np.array([d.day for d in manifest.dates], dtype=bool)
+    lst = cube["lst"].isel(time=chosen.tolist()).values
+    emissivity = cube["emissivity"].isel(time=chosen.tolist()).values if "emissivity" in cube else None
+    layers = list(manifest.selection.get("static", []))
+    static = np.stack([cube[name].values for name in layers], axis=-1) if layers else None
+    features, _ = pixel_features(lst, np.isfinite(lst), day, emissivity, static, layers)
+    return features
+
+
+class PixelBaseline:
+    """The gradient-boosting baseline on the feature columns that carry information.
+
+    A column without two distinct finite values in the training sample (the day–night
+    difference of a day-only experiment, say) is left out: it cannot inform the model.
+
+    Args:
+        features: (N, F) feature rows.
+        labels: (N,) class ids; 0 (unlabelled) rows are never sampled.
+        seed: seed of the pixel sample and of the classifier.
+        sample_pixels: labelled pixels sampled for fitting.
+        max_iter: boosting iterations.
+    """
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray, seed: int, sample_pixels: int, max_iter: int) -> None:
+        candidates = np.flatnonzero(labels > 0)
+        rng = np.random.default_rng(seed)
+        sample = rng.choice(candidates, size=min(candidates.size, sample_pixels), replace=False)
+        chosen = features[sample]
+        self.columns = np.array([np.unique(column[np.isfinite(column)]).size > 1 for column in chosen.T])
+        self.classifier = fit_baseline(chosen[:, self.columns], labels[sample], seed=seed, max_iter=max_iter)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Class id of every feature row."""
+        return self.classifier.predict(features[:, self.columns])

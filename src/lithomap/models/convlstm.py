@@ -1,12 +1,12 @@
 """ConvLSTM segmentation model: a recurrent thermal encoder fused with static inputs, then a U-Net.
 
-Architecture for ``build_convlstm((T, 64, 64, 3), static_channels=3, base_filters=16,
+Architecture for ``build_convlstm((T, 64, 64, 7), static_channels=4, base_filters=16,
 depth=3, lstm_filters=16)`` (f = base filters, L = lstm filters):
 
 | stage            | layers                                                   | output shape        |
 |------------------|----------------------------------------------------------|---------------------|
-| input            | ``sequence`` (lst, emissivity, valid-mask per date)      | T × 64 × 64 × 3     |
-| input            | ``static`` (vv, vh, ndvi); absent when Cs = 0            | 64 × 64 × Cs        |
+| input            | ``sequence`` (7 channels per step, see below)            | T × 64 × 64 × 7     |
+| input            | ``static`` (thermal summaries, vv, vh, ndvi)             | 64 × 64 × Cs        |
 | temporal encoder | ConvLSTM2D(L, 3×3, last state), batch norm               | 64 × 64 × 16        |
 | static encoder   | 2 × conv(f) (+ batch norm, ReLU)                         | 64 × 64 × 16        |
 | fusion           | concatenate temporal and static features                 | 64 × 64 × 32        |
@@ -15,7 +15,10 @@ depth=3, lstm_filters=16)`` (f = base filters, L = lstm filters):
 | decoder 3–1      | transposed conv, concat skip, 2 × conv                   | 16² × 64 … 64² × 16 |
 | head             | 1 × 1 conv, softmax                                      | 64 × 64 × 14        |
 
-About 502 k parameters (ConvLSTM 11 k, static encoder 3 k, U-Net body 488 k).
+About 505 k parameters (ConvLSTM 13 k, static encoder 3 k, U-Net body 488 k).
+
+Per step the sequence holds LST anomaly, emissivity, a valid mask and sin/cos of the local
+solar hour and of the day of year (``lithomap.datasets.features``).
 
 The ConvLSTM reads the whole date sequence at full resolution and keeps its last hidden
 state, so the order of dates (diurnal and seasonal timing) is what it learns from; the

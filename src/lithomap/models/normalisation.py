@@ -6,7 +6,7 @@ inputs. The file names every input's channels, so a model always knows what it r
 
     {"inputs": {"features": {"channels": ["lst_t00", ...], "mean": [...], "std": [...]}}}
 
-for the CNN, and ``"sequence"`` (per-date channels, e.g. lst, emissivity, valid) plus
+for the CNN, and ``"sequence"`` (the 7 channels of each step: lst_anomaly, emissivity, valid, time features) plus
 ``"static"`` (vv, vh, ndvi; absent when there are none) for the ConvLSTM. Statistics apply
 to the last axis. After normalisation non-finite values (no-data) become 0, the channel mean.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lithomap.atomic import write_text
 from lithomap.errors import ConfigError, InputDataError
 
 
@@ -120,17 +121,12 @@ def save_stats(stats: Mapping[str, ChannelStats], path: str | Path) -> Path:
     Returns:
         The path written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "inputs": {
             name: {"channels": list(s.channels), "mean": list(s.mean), "std": list(s.std)} for name, s in stats.items()
         }
     }
-    partial = target.with_name(f".partial-{target.name}")
-    partial.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    partial.replace(target)
-    return target
+    return write_text(Path(path), json.dumps(document, indent=2))
 
 
 def load_stats(path: str | Path) -> dict[str, ChannelStats]:

@@ -1,4 +1,8 @@
-"""Evaluation figures: confusion matrix, training curves and a sample prediction (matplotlib, Agg)."""
+"""Evaluation figures: confusion matrix, training curves and a sample prediction.
+
+Drawn with matplotlib's object API (``matplotlib.figure.Figure``), which needs no
+interactive backend, and saved atomically.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from lithomap.atomic import save_figure
 from lithomap.classes import all_classes
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(figure: Any, path: str | Path) -> Path:
@@ -44,7 +42,6 @@ def plot_confusion(
     Returns:
         The path written.
     """
-    plt = _pyplot()
     matrix = np.asarray(cm, dtype=np.float64)
     names = list(class_names or [c.name for c in all_classes()][: matrix.shape[0]])
     keep = [i for i in range(matrix.shape[0]) if i != ignore_index]
@@ -53,7 +50,8 @@ def plot_confusion(
     rows = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
     size = 0.45 * len(keep) + 2
-    figure, axis = plt.subplots(figsize=(size + 1, size))
+    figure = Figure(figsize=(size + 1, size))
+    axis = figure.subplots()
     image = axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     axis.set_xticks(range(len(keep)), names, rotation=60, ha="right")
     axis.set_yticks(range(len(keep)), [f"{n} ({int(r)})" for n, r in zip(names, rows[:, 0], strict=True)])
@@ -78,8 +76,8 @@ def plot_curves(history: Mapping[str, Sequence[float]], path: str | Path, metric
     Returns:
         The path written.
     """
-    plt = _pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2)
     for axis, key in zip(axes, ("loss", metric), strict=True):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
@@ -112,13 +110,10 @@ def plot_sample(
     Returns:
         The path written.
     """
-    plt = _pyplot()
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
     classes = all_classes()
     colours = ListedColormap([c.rgb for c in classes])
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4.5))
+    figure = Figure(figsize=(12, 4.5))
+    axes = figure.subplots(1, 3)
     axes[0].imshow(image, cmap="inferno")
     axes[0].set_title(image_title)
     for axis, data, title in ((axes[1], labels, "reference"), (axes[2], predicted, "predicted")):

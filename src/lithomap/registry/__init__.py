@@ -7,5 +7,9 @@ Modules (import them directly; nothing here touches MLflow at import time):
 - ``provenance``: ``git_commit``, ``data_version``, ``blocks_fingerprint``.
 - ``pyfunc``: ``LithomapPyfunc`` and ``log_pyfunc_model`` — the logged model takes raw
   inputs and applies its normalisation statistics.
-- ``registry``: ``model_name``, ``register``, ``promote``, ``load_champion``.
+- ``registry``: ``model_name`` (the one home of the registered-model name), ``register``,
+  ``version_scores``, ``load_champion``.
+- ``promotion``: the gate — ``gate_decision``, ``promote``, ``promote_model`` (the step).
+- ``publish``: ``publish_evaluation`` — the MLflow run of an evaluated model, registered
+  as the challenger.
 """

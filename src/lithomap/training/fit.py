@@ -1,19 +1,25 @@
 """Train one (region, model, experiment): tf.data in, a saved Keras model and its curves out.
 
-Training is seeded and resumable: ``BackupAndRestore`` keeps the last finished epoch in
-``<model dir>/backup`` and a killed run started again continues from there. Early stopping
-and learning-rate reduction watch the validation macro-F1 (or loss). The finished model,
-its normalisation statistics, the history and the curves are written to the model folder
-under temporary names and moved into place.
+Training is seeded and resumable. It runs in a work folder beside the model folder
+(``.<arch>-<experiment>.partial``): ``BackupAndRestore`` keeps the last finished epoch
+there, with the CSV history and the fingerprint of the training settings, and a killed
+run started again continues from there — unless the settings changed (another batch
+size, learning rate, loss, ...), in which case it says so and starts fresh. Early
+stopping and learning-rate reduction watch the validation macro-F1 (or loss). The
+finished model, its normalisation statistics, the history, the curves and the training
+record (``train.json``: what was run, with the settings actually used) are assembled in
+a temporary folder that replaces the model folder only when complete, so the previous
+model stays loadable until then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -21,12 +27,13 @@ import keras
 import numpy as np
 import pandas as pd
 
+from lithomap.atomic import atomic_directory, write_json, write_text
 from lithomap.classes import N_CLASSES
-from lithomap.config import LossParams, Params
+from lithomap.config import LossParams, ModelParams, Params, PreprocessParams, TrainParams
 from lithomap.datasets.features import input_stats
-from lithomap.datasets.preprocess import load_manifest
+from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.tfdata import input_spec, make_dataset
-from lithomap.errors import ConfigError
+from lithomap.errors import ConfigError, MissingSourceError
 from lithomap.models.convlstm import build_convlstm
 from lithomap.models.keras_metrics import MacroF1
 from lithomap.models.losses import THESIS_CLASS_WEIGHTS, class_weights_auto, make_loss
@@ -40,6 +47,11 @@ MODEL_FILE = "model.keras"
 STATS_FILE = "normalisation.json"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "train.json"
+CURVES_FILE = "curves.png"
+SETTINGS_FILE = "settings.json"
+BACKUP = "backup"
+# changing these continues a resumed run correctly, so they stay out of the fingerprint
+_RESUMABLE = ("epochs", "patience")
 
 
 @dataclass
@@ -58,6 +70,7 @@ class TrainResult:
     patches_per_second: float
     preset: str
     resumed_from_epoch: int
+    settings: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         resumed = f", resumed after epoch {self.resumed_from_epoch}" if self.resumed_from_epoch else ""
@@ -68,15 +81,22 @@ class TrainResult:
         )
 
 
-def model_dir(params: Params, region: str, arch: str, experiment: str) -> Path:
-    return params.training().models_dir / region / f"{arch}-{experiment}"
+def model_dir(train: TrainParams, region: str, arch: str, experiment: str) -> Path:
+    """``<models_dir>/<region>/<arch>-<experiment>``."""
+    return train.models_dir / region / f"{arch}-{experiment}"
 
 
-def dataset_dir(params: Params, region: str, experiment: str) -> Path:
-    return params.preprocess.processed_dir / region / experiment
+def dataset_dir(preprocess: PreprocessParams, region: str, experiment: str) -> Path:
+    """``<processed_dir>/<region>/<experiment>``."""
+    return preprocess.processed_dir / region / experiment
 
 
-def class_weights(loss: LossParams, region: str, manifest: dict) -> list[float]:
+def work_dir(out: Path) -> Path:
+    """The folder an unfinished training run of ``out`` lives in (backup, history, settings)."""
+    return out.parent / f".{out.name}.partial"
+
+
+def class_weights(loss: LossParams, region: str, train_counts: list[int]) -> list[float]:
     """Per-class loss weights: the thesis's Table 12, computed from train counts, explicit, or none."""
     if isinstance(loss.class_weights, list):
         if len(loss.class_weights) != N_CLASSES:
@@ -88,13 +108,13 @@ def class_weights(loss: LossParams, region: str, manifest: dict) -> list[float]:
         return list(THESIS_CLASS_WEIGHTS[region])
     if loss.class_weights == "thesis":
         log.info("region %s has no thesis class weights; computing them from the training counts", region)
-    counts = np.asarray(manifest["class_pixels"]["train"], dtype=float)
+    counts = np.asarray(train_counts, dtype=float)
     return [float(w) for w in class_weights_auto(counts, mode=loss.auto_mode)]
 
 
-def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], params: Params, l2: float) -> keras.Model:
+def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], model: ModelParams, l2: float) -> keras.Model:
     """The configured U-Net or ConvLSTM for the dataset's input shapes."""
-    shape = params.model.cnn if arch == "cnn" else params.model.convlstm
+    shape = model.cnn if arch == "cnn" else model.convlstm
     if arch == "cnn":
         return build_unet(
             spec["features"],
@@ -119,38 +139,13 @@ def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], params: Pa
 
 def train_model(region: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2) -> TrainResult:
     """Train one model on one experiment dataset of one region (see the module docstring)."""
-    folder = dataset_dir(params, region, experiment)
-    weights = class_weights(params.loss, region, load_manifest(folder))
-    out = model_dir(params, region, arch, experiment)
-    return _fit(region, arch, experiment, [folder], weights, out, params, verbose)
+    folder = dataset_dir(params.preprocess, region, experiment)
+    weights = class_weights(params.loss, region, load_manifest(folder).class_pixels["train"])
+    out = model_dir(params.training(), region, arch, experiment)
+    return fit(region, arch, experiment, [folder], weights, out, params, verbose)
 
 
-def leave_one_out_dir(params: Params, held_out: str, arch: str, experiment: str) -> Path:
-    return params.training().models_dir / f"loro-{held_out}" / f"{arch}-{experiment}"
-
-
-def train_leave_one_out(
-    held_out: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2
-) -> TrainResult:
-    """Train on the train/val blocks of every region but ``held_out`` (leave-one-region-out).
-
-    Each region's patches keep their own normalisation; class weights are computed from
-    the pooled training counts (the thesis's per-region weights do not apply to a mix).
-    """
-    from lithomap.datasets.split import leave_one_region_out
-
-    roles = leave_one_region_out(list(params.regions), held_out)
-    folders = [dataset_dir(params, region, experiment) for region, role in roles.items() if role == "train"]
-    if not folders:
-        raise ConfigError(f"leave-one-region-out needs at least two regions in params.yaml; {held_out!r} is alone")
-    counts = np.sum([load_manifest(f)["class_pixels"]["train"] for f in folders], axis=0)
-    auto = LossParams(class_weights="auto", auto_mode=params.loss.auto_mode)
-    weights = class_weights(auto, f"loro-{held_out}", {"class_pixels": {"train": counts.tolist()}})
-    out = leave_one_out_dir(params, held_out, arch, experiment)
-    return _fit(f"loro-{held_out}", arch, experiment, folders, weights, out, params, verbose)
-
-
-def _fit(
+def fit(
     name: str,
     arch: Architecture,
     experiment: str,
@@ -160,39 +155,48 @@ def _fit(
     params: Params,
     verbose: int,
 ) -> TrainResult:
-    """Fit, resumably, on the train split of ``folders`` with early stopping on their val split."""
-    settings = params.training()
-    preset = settings.active()
-    manifest = load_manifest(folders[0])
-    backup = out / "backup"
-    resumed_from = _last_epoch(out / HISTORY_FILE) if backup.exists() else 0
-    if not backup.exists():
-        shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    """Fit, resumably, on the train split of ``folders`` with early stopping on their val split.
 
-    keras.utils.set_random_seed(settings.seed)
+    Args:
+        name: what is trained (a region, or ``loro-<region>``).
+        arch: ``cnn`` or ``convlstm``.
+        experiment: the experiment of the datasets.
+        folders: experiment dataset folders (one per region).
+        weights: per-class loss weights.
+        out: the model folder, replaced only once the new model is complete.
+        params: the ``train``, ``model`` and ``loss`` sections are used.
+        verbose: Keras verbosity.
+    """
+    train = params.training()
+    preset = train.active()
+    manifests = [load_manifest(f) for f in folders]
+    settings = training_settings(arch, experiment, folders, manifests, weights, train, params.model, params.loss)
+    work = work_dir(out)
+    resumed_from = resume_or_restart(work, settings)
+
+    keras.utils.set_random_seed(train.seed)
     train_data = make_dataset(
-        folders, "train", arch, preset.batch_size, shuffle=True, seed=settings.seed, augment=settings.augment
+        folders, "train", arch, preset.batch_size, shuffle=True, seed=train.seed, augment=train.augment
     )
     val_data = make_dataset(folders, "val", arch, preset.batch_size)
-    model = build_model(arch, input_spec(manifest, arch), params, preset.l2)
+    model = build_model(arch, input_spec(manifests[0], arch), params.model, preset.l2)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=preset.learning_rate[arch]),
         loss=make_loss(weights, gamma=params.loss.gamma, focal_weight=params.loss.focal_weight),
         metrics=[MacroF1(n_classes=N_CLASSES)],
     )
-    mode = "max" if settings.monitor == "val_macro_f1" else "min"
+    mode = "max" if train.monitor == "val_macro_f1" else "min"
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=resumed_from > 0),
+        keras.callbacks.BackupAndRestore(str(work / BACKUP)),
+        keras.callbacks.CSVLogger(str(work / HISTORY_FILE), append=resumed_from > 0),
         keras.callbacks.EarlyStopping(
-            monitor=settings.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
+            monitor=train.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
         ),
         keras.callbacks.ReduceLROnPlateau(
-            monitor=settings.monitor,
+            monitor=train.monitor,
             mode=mode,
-            factor=settings.reduce_lr_factor,
-            patience=settings.reduce_lr_patience,
+            factor=train.reduce_lr_factor,
+            patience=train.reduce_lr_patience,
             min_lr=1e-6,
         ),
     ]
@@ -200,10 +204,10 @@ def _fit(
     model.fit(train_data, validation_data=val_data, epochs=preset.epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
 
-    history = pd.read_csv(out / HISTORY_FILE)
+    history = pd.read_csv(work / HISTORY_FILE)
     epochs_run = len(history)
     best = int(history["val_macro_f1"].idxmax()) if "val_macro_f1" in history else epochs_run - 1
-    train_patches = sum(load_manifest(f)["patches"]["train"] for f in folders)
+    train_patches = sum(m.patches["train"] for m in manifests)
     result = TrainResult(
         region=name,
         arch=arch,
@@ -215,11 +219,83 @@ def _fit(
         seconds=seconds,
         train_patches=train_patches,
         patches_per_second=train_patches * max(epochs_run - resumed_from, 1) / max(seconds, 1e-9),
-        preset=settings.preset,
+        preset=train.preset,
         resumed_from_epoch=resumed_from,
+        settings=settings,
     )
-    _save(model, out, manifest, arch, history, result)
+    _save(model, out, manifests[0], arch, history, result)
+    shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def training_settings(
+    arch: Architecture,
+    experiment: str,
+    folders: list[Path],
+    manifests: list[Manifest],
+    weights: list[float],
+    train: TrainParams,
+    model: ModelParams,
+    loss: LossParams,
+) -> dict:
+    """The settings a run trains with: logged to MLflow, and fingerprinted for resuming."""
+    return {
+        "arch": arch,
+        "experiment": experiment,
+        "datasets": {
+            str(f): {"patches": m.patches, "shape": list(m.shape)} for f, m in zip(folders, manifests, strict=True)
+        },
+        "train": train.active().model_dump(mode="json")
+        | {"learning_rate": train.active().learning_rate[arch]}
+        | {"preset": train.preset, "seed": train.seed, "augment": train.augment, "monitor": train.monitor}
+        | {"reduce_lr_factor": train.reduce_lr_factor, "reduce_lr_patience": train.reduce_lr_patience},
+        "model": getattr(model, arch).model_dump(mode="json"),
+        "loss": loss.model_dump(mode="json") | {"weights": [round(float(w), 6) for w in weights]},
+    }
+
+
+def settings_fingerprint(settings: dict) -> str:
+    """Hash of the settings that a resumed run must share with its backup."""
+    kept = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    for key in _RESUMABLE:
+        kept["train"].pop(key, None)
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resume_or_restart(work: Path, settings: dict) -> int:
+    """Epochs a run can resume from in ``work``; a backup made with other settings is discarded.
+
+    Returns:
+        The finished epochs of a matching backup, else 0 (``work`` then holds only the
+        new settings file).
+    """
+    fingerprint = settings_fingerprint(settings)
+    record = work / SETTINGS_FILE
+    if work.exists():
+        stored = json.loads(record.read_text()) if record.is_file() else {}
+        if stored.get("fingerprint") == fingerprint:
+            return _last_epoch(work / HISTORY_FILE)
+        log.warning(
+            "%s: the unfinished run there used other training settings (%s); starting fresh",
+            work,
+            ", ".join(_changed(stored.get("settings", {}), settings)) or "no settings recorded",
+        )
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    write_json(record, {"fingerprint": fingerprint, "settings": settings})
+    return 0
+
+
+def _changed(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested settings dicts."""
+    keys = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys += _changed(old, new, f"{prefix}{key}.")
+        elif old != new:
+            keys.append(f"{prefix}{key}: {old} → {new}")
+    return keys
 
 
 def _last_epoch(history: Path) -> int:
@@ -230,18 +306,33 @@ def _last_epoch(history: Path) -> int:
 
 
 def _save(
-    model: keras.Model, out: Path, manifest: dict, arch: Architecture, history: pd.DataFrame, result: TrainResult
+    model: keras.Model, out: Path, manifest: Manifest, arch: Architecture, history: pd.DataFrame, result: TrainResult
 ) -> None:
-    stats = input_stats(manifest["normalisation"], manifest["sequence_length"], manifest["static_channels"], arch)
-    temporary = out / f".{MODEL_FILE}.tmp.keras"
-    model.save(temporary)
-    temporary.replace(out / MODEL_FILE)
-    save_stats(stats, out / STATS_FILE)
-    plot_curves(
-        {column: history[column].tolist() for column in history.columns if column != "epoch"}, out / "curves.png"
-    )
+    """Assemble the model folder in a temporary folder and swap it in."""
+    stats = input_stats(manifest.normalisation, manifest.sequence_length, manifest.static_channels, arch)
     payload = asdict(result) | {
         "model_dir": str(out),
         "inputs": {k: list(v) for k, v in input_spec(manifest, arch).items()},
     }
-    (out / SUMMARY_FILE).write_text(json.dumps(payload, indent=1))
+    with atomic_directory(out) as temporary:
+        temporary.mkdir()
+        model.save(temporary / MODEL_FILE)
+        save_stats(stats, temporary / STATS_FILE)
+        write_text(temporary / HISTORY_FILE, history.to_csv(index=False))
+        plot_curves(
+            {column: history[column].tolist() for column in history.columns if column != "epoch"},
+            temporary / CURVES_FILE,
+        )
+        write_json(temporary / SUMMARY_FILE, payload)
+
+
+def read_training_record(trained: Path) -> dict:
+    """The ``train.json`` of a model folder (what was trained, with the settings used).
+
+    Raises:
+        MissingSourceError: the folder holds no finished model.
+    """
+    path = trained / SUMMARY_FILE
+    if not path.is_file():
+        raise MissingSourceError(path, "no finished model here", "run `lithomap train` for it first")
+    return json.loads(path.read_text())

@@ -12,13 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from lithomap.atomic import save_figure, write_text
 from lithomap.config import Params
 
 
@@ -41,6 +39,7 @@ def cells(params: Params) -> list[Cell]:
 
 
 def metrics_path(params: Params, cell: Cell) -> Path:
+    """The ``metrics.json`` of a cell's evaluation."""
     return params.evaluate.reports_dir / cell.region / f"{cell.arch}-{cell.experiment}" / "metrics.json"
 
 
@@ -80,8 +79,7 @@ def collect(params: Params) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, params: Params) -> list[Path]:
     """Markdown (thesis layout: 'accuracy / macro-F1' per cell), CSV and heatmap PNG."""
     out = params.matrix.reports_dir
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "matrix.csv", index=False)
+    write_text(out / "matrix.csv", frame.to_csv(index=False))
     experiments = list(dict.fromkeys(frame["experiment"]))
     rows = []
     for (region, model), group in frame.groupby(["region", "model"], sort=False):
@@ -105,7 +103,7 @@ def write_table(frame: pd.DataFrame, params: Params) -> list[Path]:
             "",
         ]
     )
-    (out / "matrix.md").write_text(markdown)
+    write_text(out / "matrix.md", markdown)
     _heatmap(frame, experiments, out / "matrix.png")
     return [out / "matrix.md", out / "matrix.csv", out / "matrix.png"]
 
@@ -113,7 +111,8 @@ def write_table(frame: pd.DataFrame, params: Params) -> list[Path]:
 def _heatmap(frame: pd.DataFrame, experiments: list[str], path: Path) -> None:
     pivot = frame.pivot_table(index=["region", "model"], columns="experiment", values="macro_f1", sort=False)
     pivot = pivot.reindex(columns=experiments)
-    fig, ax = plt.subplots(figsize=(1.3 * len(experiments) + 3, 0.6 * len(pivot) + 1.5))
+    fig = Figure(figsize=(1.3 * len(experiments) + 3, 0.6 * len(pivot) + 1.5))
+    ax = fig.subplots()
     image = ax.imshow(pivot.values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(experiments)), experiments, rotation=30, ha="right")
     ax.set_yticks(range(len(pivot)), [f"{r} {m}" for r, m in pivot.index])
@@ -123,36 +122,4 @@ def _heatmap(frame: pd.DataFrame, experiments: list[str], path: Path) -> None:
     ax.set_title("Test macro-F1 per region, model and experiment")
     fig.colorbar(image, ax=ax, label="macro-F1")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def champion_summary(params: Params, experiment: str) -> pd.DataFrame:
-    """Per region and model: test scores of the default experiment and the promotion decision."""
-    rows = []
-    for region in params.regions:
-        for arch in params.matrix.models:
-            path = metrics_path(params, Cell(region, arch, experiment))
-            if not path.is_file():
-                continue
-            metrics = json.loads(path.read_text())
-            decision_path = params.promote.reports_dir / f"{region}-{arch}.json"
-            decision = json.loads(decision_path.read_text()) if decision_path.is_file() else {}
-            low, high = metrics.get("macro_f1_ci", [np.nan, np.nan])
-            champion = (
-                decision.get("candidate_version") if decision.get("promoted") else decision.get("champion_version")
-            )
-            rows.append(
-                {
-                    "region": region,
-                    "model": arch,
-                    "accuracy": metrics["oa"],
-                    "macro_f1": metrics["macro_f1"],
-                    "ci": f"[{low:.2f}, {high:.2f}]",
-                    "kappa": metrics["kappa"],
-                    "baseline_macro_f1": metrics["baseline"]["macro_f1"],
-                    "champion": f"v{champion}" if champion else "–",
-                    "decision": "promoted" if decision.get("promoted") else ("kept" if decision else "–"),
-                }
-            )
-    return pd.DataFrame(rows)
+    save_figure(fig, path, dpi=100)

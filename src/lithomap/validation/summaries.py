@@ -23,7 +23,7 @@ from scipy import ndimage
 from lithomap.classes import N_CLASSES, class_names, load_mapper
 from lithomap.config import IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.features import model_inputs
-from lithomap.datasets.preprocess import load_manifest
+from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.split import SPLITS
 from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
@@ -181,9 +181,9 @@ def processed_tables(
                 built = model_inputs(
                     arrays["sequence"],
                     arrays["static"],
-                    np.asarray(manifest["time_features"], np.float32),
-                    manifest["normalisation"],
-                    manifest["static_channels"],
+                    manifest.times(),
+                    manifest.normalisation,
+                    manifest.static_channels,
                     arch,
                 )
                 for name, values in built.items():
@@ -201,8 +201,8 @@ def processed_tables(
         for value, name in enumerate(class_names()):
             if value == 0:
                 continue
-            in_region = sum(manifest["class_pixels"][s][value] for s in SPLITS)
-            in_train = manifest["class_pixels"]["train"][value]
+            in_region = sum(manifest.class_pixels[s][value] for s in SPLITS)
+            in_train = manifest.class_pixels["train"][value]
             classes.append(
                 {
                     "experiment": experiment,
@@ -251,14 +251,14 @@ def _load_split(folder: Path, split: str) -> dict[str, np.ndarray] | None:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def _normalised_rows(experiment: str, split: str, arrays: dict[str, np.ndarray], manifest: dict) -> list[dict]:
+def _normalised_rows(experiment: str, split: str, arrays: dict[str, np.ndarray], manifest: Manifest) -> list[dict]:
     """Mean and std of each physical channel after normalisation, over the split's unique labelled pixels.
 
     Patches overlap, so the values are first painted back onto the region grid: each
     labelled pixel counts once, as it did when the statistics were fitted.
     """
-    patch = manifest["patch_size"]
-    height, width = manifest["shape"]
+    patch = manifest.patch_size
+    height, width = manifest.shape
     sequence = np.full(
         (height + patch, width + patch, *arrays["sequence"].shape[1:2], arrays["sequence"].shape[-1]),
         np.nan,
@@ -272,14 +272,14 @@ def _normalised_rows(experiment: str, split: str, arrays: dict[str, np.ndarray],
         sequence[target][own] = np.moveaxis(arrays["sequence"][index], 0, 2)[own]
         static[target][own] = arrays["static"][index][own]
         painted[target] |= own
-    stats = manifest["normalisation"]
+    stats = manifest.normalisation
     rows = [
         _normalised(experiment, split, channel, sequence[painted][..., k], stats[channel])
-        for k, channel in enumerate(manifest["step_channels"])
+        for k, channel in enumerate(manifest.step_channels)
     ]
     rows.extend(
         _normalised(experiment, split, channel, static[painted][..., k], stats[channel])
-        for k, channel in enumerate(manifest["static_channels"])
+        for k, channel in enumerate(manifest.static_channels)
     )
     return rows
 
@@ -298,10 +298,10 @@ def _normalised(experiment: str, split: str, channel: str, values: np.ndarray, s
     }
 
 
-def _labelled_footprint(arrays: dict[str, np.ndarray], manifest: dict) -> np.ndarray:
+def _labelled_footprint(arrays: dict[str, np.ndarray], manifest: Manifest) -> np.ndarray:
     """Pixels (region grid, padded) that hold a label in some patch of the split."""
-    patch = manifest["patch_size"]
-    height, width = manifest["shape"]
+    patch = manifest.patch_size
+    height, width = manifest.shape
     footprint = np.zeros((height + 2 * patch, width + 2 * patch), dtype=bool)
     for (row, col), label in zip(arrays["origin"], arrays["label"], strict=True):
         footprint[row : row + patch, col : col + patch] |= label > 0

@@ -1,0 +1,120 @@
+"""The physical input channels of an experiment, read from a region cube for any window.
+
+``preprocess`` cuts its shards from these channels and full-scene inference reads them
+window by window, so a model sees the same inputs in training, evaluation and maps:
+
+- ``sequence`` (T, h, w, 2): per step the LST anomaly (LST minus that date's scene mean)
+  and the emissivity; padded steps are NaN;
+- ``static`` (h, w, Cs): the per-pixel summaries over every selected date
+  (``SUMMARY_CHANNELS``), then the experiment's static layers (VV, VH, NDVI).
+
+Windows may run past the scene's bottom/right edge; the part outside is NaN (no data).
+The scene mean of each date is computed once, so memory follows the window, not the scene.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from lithomap.datasets.manifest import Manifest
+
+SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
+
+
+@dataclass
+class CubeChannels:
+    """Reads an experiment's stored channels from a region cube.
+
+    Args:
+        cube: the region cube (lazy zarr is fine).
+        chosen: cube time indices of every selected date.
+        day: (len(chosen),) daytime flags of those dates.
+        steps: cube time index of each sequence step, −1 for padded steps.
+        static_layers: the experiment's static layers (cube variables).
+    """
+
+    cube: xr.Dataset
+    chosen: np.ndarray
+    day: np.ndarray
+    steps: np.ndarray
+    static_layers: Sequence[str]
+    _means: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def from_manifest(cls, cube: xr.Dataset, manifest: Manifest) -> CubeChannels:
+        """The channels a dataset was built from, for the same region's cube."""
+        chosen, steps = manifest.date_index(cube["time"].values)
+        day = np.array([d.day for d in manifest.dates], dtype=bool)
+        static = manifest.selection.get("static", [])
+        return cls(cube, chosen, day, steps, list(static))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the scene."""
+        return int(self.cube.sizes["y"]), int(self.cube.sizes["x"])
+
+    def date_mean(self, index: int) -> float:
+        """Scene mean LST of one cube date (NaN ignored)."""
+        if index not in self._means:
+            lst = self.cube["lst"].isel(time=index).values.astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._means[index] = float(np.nanmean(lst))
+        return self._means[index]
+
+    def read(self, row: int, col: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(sequence, static) of the window at (row, col) of ``size`` (see the module docstring)."""
+        height, width = self.shape
+        rows, cols = slice(row, min(row + size[0], height)), slice(col, min(col + size[1], width))
+        used = sorted({int(i) for i in self.steps if i >= 0} | {int(i) for i in self.chosen})
+        lst = self._window("lst", used, rows, cols)
+        emissivity = self._window("emissivity", used, rows, cols) if "emissivity" in self.cube else lst * np.nan
+        anomaly = lst - np.array([self.date_mean(i) for i in used], dtype=np.float32)[:, None, None]
+        position = {index: k for k, index in enumerate(used)}
+
+        sequence = np.full((len(self.steps), *lst.shape[1:], 2), np.nan, dtype=np.float32)
+        for t, index in enumerate(self.steps):
+            if index >= 0:
+                sequence[t, ..., 0] = anomaly[position[int(index)]]
+                sequence[t, ..., 1] = emissivity[position[int(index)]]
+        picked = [position[int(i)] for i in self.chosen]
+        layers = [_summaries(anomaly[picked], emissivity[picked], self.day)]
+        layers += [
+            self.cube[name].isel(y=rows, x=cols).values.astype(np.float32)[..., None] for name in self.static_layers
+        ]
+        static = np.concatenate(layers, axis=-1)
+        return _pad(sequence, size, axes=(1, 2)), _pad(static, size, axes=(0, 1))
+
+    def _window(self, name: str, times: list[int], rows: slice, cols: slice) -> np.ndarray:
+        return self.cube[name].isel(time=times, y=rows, x=cols).values.astype(np.float32)
+
+
+def _summaries(anomaly: np.ndarray, emissivity: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(h, w, 4) SUMMARY_CHANNELS over the selected dates.
+
+    The sequence holds ``sequence_length`` of the dates; these summaries carry all of them:
+    mean emissivity, mean LST anomaly of day and of night dates (their difference is the
+    apparent diurnal range that thermal inertia controls) and the anomaly's spread.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        layers = [
+            np.nanmean(emissivity, axis=0),
+            np.nanmean(np.where(day[:, None, None], anomaly, np.nan), axis=0),
+            np.nanmean(np.where(~day[:, None, None], anomaly, np.nan), axis=0),
+            np.nanstd(anomaly, axis=0),
+        ]
+    return np.stack(layers, axis=-1).astype(np.float32)
+
+
+def _pad(array: np.ndarray, size: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:
+    """NaN-pad the two spatial ``axes`` of ``array`` at the bottom/right to ``size``."""
+    extra = [(0, 0)] * array.ndim
+    extra[axes[0]] = (0, size[0] - array.shape[axes[0]])
+    extra[axes[1]] = (0, size[1] - array.shape[axes[1]])
+    return np.pad(array, extra, constant_values=np.nan) if any(e[1] for e in extra) else array

@@ -1,0 +1,166 @@
+"""The promotion gate: the one place that decides whether a challenger becomes champion.
+
+``promote`` moves the alias ``champion`` to the candidate (default: the ``challenger``)
+only when it beats the current champion's test macro-F1 on the same test blocks by more
+than ``margin`` and no class's F1 falls by more than ``max_class_drop``; the first version
+of a model becomes champion. Every decision is written as tags on the candidate version
+(``promotion.*``). ``promote_model`` is the pipeline step (``lithomap promote``): it also
+writes the decision to ``<promote.reports_dir>/<region>-<arch>.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from lithomap.atomic import write_json
+from lithomap.config import PromoteParams
+from lithomap.errors import LithomapError
+from lithomap.registry.registry import CHALLENGER, CHAMPION, HEADLINE, alias_version, model_name, version_scores
+from lithomap.registry.tracking import configure_tracking
+
+
+def promote_model(region: str, arch: str, settings: PromoteParams) -> dict[str, Any]:
+    """Run the gate for the region/arch challenger and write the decision's JSON report.
+
+    Returns:
+        The decision (see ``promote``).
+    """
+    configure_tracking()
+    decision = promote(region, arch, margin=settings.margin, max_class_drop=settings.max_class_drop)
+    write_json(settings.reports_dir / f"{region}-{arch}.json", decision)
+    return decision
+
+
+def gate_decision(
+    candidate: Mapping[str, Any], champion: Mapping[str, Any], margin: float, max_class_drop: float
+) -> tuple[bool, str, dict[str, Any]]:
+    """The promotion gate on two versions' scores (as ``version_scores`` returns them).
+
+    Passes when both were tested on the same blocks, the macro-F1 gain exceeds ``margin``
+    and no class the champion scored loses more than ``max_class_drop`` F1.
+
+    Returns:
+        (passed, reason, numbers): numbers holds ``gain``, ``class_f1_drops``,
+        ``worst_class`` and ``worst_class_drop``.
+    """
+    gain = candidate[HEADLINE] - champion[HEADLINE]
+    drops = {
+        class_name: champion_f1 - candidate["per_class_f1"].get(class_name, 0.0)
+        for class_name, champion_f1 in champion["per_class_f1"].items()
+    }
+    worst = max(drops, key=drops.__getitem__) if drops else None
+    numbers = {
+        "gain": gain,
+        "class_f1_drops": drops,
+        "worst_class": worst,
+        "worst_class_drop": drops[worst] if worst else 0.0,
+    }
+    if champion["test_blocks"] != candidate["test_blocks"]:
+        return False, "test blocks differ from the champion's: re-evaluate the champion on the same blocks", numbers
+    if gain <= margin:
+        return False, f"macro-F1 gain {gain:+.4f} does not exceed the margin {margin:.4f}", numbers
+    if worst is not None and drops[worst] > max_class_drop:
+        return False, f"F1 of class {worst} falls by {drops[worst]:.4f} > {max_class_drop:.4f}", numbers
+    return (
+        True,
+        f"macro-F1 gain {gain:+.4f} > margin {margin:.4f}; no class F1 falls by more than {max_class_drop}",
+        numbers,
+    )
+
+
+def promote(
+    region: str,
+    arch: str,
+    *,
+    margin: float = 0.01,
+    max_class_drop: float = 0.05,
+    version: str | None = None,
+    champion_scores: Mapping[str, Any] | None = None,
+    client: MlflowClient | None = None,
+) -> dict[str, Any]:
+    """Run the promotion gate for a candidate version and move ``champion`` if it passes.
+
+    Args:
+        region: study region.
+        arch: ``cnn`` or ``convlstm``.
+        margin: the macro-F1 gain over the champion must exceed this.
+        max_class_drop: the largest allowed fall of any class's F1 (classes the champion
+            scored; a class the candidate does not score counts as F1 0).
+        version: candidate version (default: the ``challenger`` alias).
+        champion_scores: the champion re-evaluated on the candidate's test blocks, as
+            ``version_scores`` returns it; default: read from the champion's run.
+        client: MLflow client (default: the configured store).
+
+    Returns:
+        The decision: ``model``, ``candidate_version``, ``champion_version`` (before),
+        ``promoted``, ``reason``, ``candidate_macro_f1``, ``champion_macro_f1``, ``gain``,
+        ``margin``, ``max_class_drop``, ``class_f1_drops``, ``worst_class``,
+        ``worst_class_drop``, ``test_blocks``, ``decided_at``.
+
+    Raises:
+        LithomapError: no candidate version, or a version without test metrics.
+    """
+    client = client or MlflowClient()
+    name = model_name(region, arch)
+    candidate_version = version or alias_version(client, name, CHALLENGER)
+    if candidate_version is None:
+        raise LithomapError(f"{name}: no version to promote (no '{CHALLENGER}' alias); register a model first")
+    candidate = version_scores(name, candidate_version, client)
+    champion_version = alias_version(client, name, CHAMPION)
+    decision: dict[str, Any] = {
+        "model": name,
+        "candidate_version": str(candidate_version),
+        "champion_version": champion_version,
+        "candidate_macro_f1": candidate[HEADLINE],
+        "champion_macro_f1": None,
+        "gain": None,
+        "margin": margin,
+        "max_class_drop": max_class_drop,
+        "class_f1_drops": {},
+        "worst_class": None,
+        "worst_class_drop": None,
+        "test_blocks": candidate["test_blocks"],
+        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if champion_version is None:
+        promoted, reason = True, "first version: no champion yet"
+    elif champion_version == str(candidate_version):
+        promoted, reason = False, "candidate is already the champion"
+    else:
+        champion = dict(champion_scores) if champion_scores else version_scores(name, champion_version, client)
+        if champion_scores:
+            champion.setdefault("test_blocks", candidate["test_blocks"])
+        promoted, reason, numbers = gate_decision(candidate, champion, margin, max_class_drop)
+        decision.update(numbers, champion_macro_f1=champion[HEADLINE])
+    decision.update(promoted=promoted, reason=reason)
+    _record(client, name, decision)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, str(candidate_version))
+        if champion_version is not None:
+            client.set_model_version_tag(name, champion_version, "promotion.replaced_by", str(candidate_version))
+    return decision
+
+
+def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> None:
+    """Write the decision and its numbers as ``promotion.*`` tags on the candidate version."""
+    version = decision["candidate_version"]
+    tags = {
+        "promotion.decision": "promoted" if decision["promoted"] else "refused",
+        "promotion.reason": decision["reason"],
+        "promotion.champion_version": decision["champion_version"] or "none",
+        "promotion.candidate_macro_f1": decision["candidate_macro_f1"],
+        "promotion.champion_macro_f1": decision["champion_macro_f1"],
+        "promotion.gain": decision["gain"],
+        "promotion.margin": decision["margin"],
+        "promotion.max_class_drop": decision["max_class_drop"],
+        "promotion.worst_class": decision["worst_class"],
+        "promotion.worst_class_drop": decision["worst_class_drop"],
+        "promotion.decided_at": decision["decided_at"],
+    }
+    for key, value in tags.items():
+        text = "none" if value is None else f"{value:.6f}" if isinstance(value, float) else str(value)
+        client.set_model_version_tag(name, version, key, text)

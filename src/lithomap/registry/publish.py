@@ -1,0 +1,105 @@
+"""Publish an evaluated model: one MLflow run with what it was trained and scored on, then register it.
+
+The run's params are the values training actually used (the model folder's training
+record), not what params.yaml says at evaluation time; the registered version gets the
+alias ``challenger`` (``registry.register``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import mlflow
+import numpy as np
+
+from lithomap.datasets.features import raw_inputs
+from lithomap.datasets.manifest import Manifest
+from lithomap.models.normalisation import ChannelStats
+from lithomap.registry.provenance import blocks_fingerprint
+from lithomap.registry.pyfunc import log_pyfunc_model
+from lithomap.registry.registry import register
+from lithomap.registry.tracking import configure_tracking, log_evaluation, log_history, training_run
+
+
+def logged_params(record: Mapping[str, Any], manifest: Manifest) -> dict[str, Any]:
+    """The run's params: training settings from the training record, the dataset from its manifest."""
+    settings = record["settings"]
+    return {
+        "train": settings["train"],
+        "model": settings["model"],
+        "loss": settings["loss"],
+        "data": {
+            "experiment": manifest.experiment,
+            "patch_size": manifest.patch_size,
+            "sequence_length": manifest.sequence_length,
+            "static": manifest.static_channels,
+            "dates_selected": manifest.dates_selected,
+            "train_patches": record["train_patches"],
+        },
+        "fit": {"epochs_run": record["epochs_run"], "seconds": round(record["seconds"], 1)},
+    }
+
+
+def publish_evaluation(
+    *,
+    region: str,
+    arch: str,
+    record: Mapping[str, Any],
+    manifest: Manifest,
+    dataset: Path,
+    model: keras.Model,
+    stats: Mapping[str, ChannelStats],
+    evaluation: Mapping[str, Any],
+    artifact_root: Path | None,
+) -> str:
+    """Log the run of an evaluated model and register it as the region/arch challenger.
+
+    Args:
+        region: study region.
+        arch: ``cnn`` or ``convlstm``.
+        record: the model folder's training record (``train.json``).
+        manifest: the manifest of the dataset it was trained and tested on.
+        dataset: that dataset's folder (for the DVC data version and an input example).
+        model: the trained Keras model.
+        stats: its normalisation statistics per input.
+        evaluation: ``scores``, ``intervals``, ``matrix``, ``baseline``, ``history`` (Keras
+            keys → values), ``sample`` (three images) and ``block_ids`` of the test blocks.
+        artifact_root: local artifact folder for a new MLflow experiment.
+
+    Returns:
+        The registered version number.
+    """
+    configure_tracking()
+    with np.load(sorted(dataset.glob("test-*.npz"))[0]) as shard:
+        example = raw_inputs(
+            shard["sequence"][:1].astype(np.float32),
+            shard["static"][:1].astype(np.float32),
+            manifest.times(),
+            manifest.static_channels,
+            arch,
+        )
+    with training_run(
+        region,
+        arch,
+        manifest.experiment,
+        logged_params(record, manifest),
+        data_path=dataset,
+        test_blocks=blocks_fingerprint(evaluation["block_ids"]),
+        artifact_root=artifact_root,
+    ):
+        log_history(evaluation["history"])
+        log_evaluation(
+            evaluation["scores"],
+            evaluation["matrix"],
+            intervals=evaluation["intervals"],
+            history=evaluation["history"],
+            sample=evaluation["sample"],
+            stats=stats,
+        )
+        baseline = evaluation["baseline"]
+        mlflow.log_metrics({f"baseline_{k}": float(baseline[k]) for k in ("oa", "macro_f1", "kappa")})
+        info = log_pyfunc_model(model, stats, example, arch=arch)
+    return str(register(info.model_uri, region, arch).version)
