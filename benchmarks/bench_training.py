@@ -18,7 +18,7 @@ import keras
 
 from lithomap.classes import N_CLASSES
 from lithomap.config import load_params
-from lithomap.datasets.preprocess import load_manifest
+from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.tfdata import input_spec, make_dataset
 from lithomap.models.keras_metrics import MacroF1
 from lithomap.models.losses import make_loss
@@ -49,7 +49,7 @@ def pipeline_rate(folder, arch, batch, passes, patches) -> float:
 
 def training_rate(folder, arch, params, batch, epochs, patches) -> float:
     manifest = load_manifest(folder)
-    model = build_model(arch, input_spec(manifest, arch), params, params.training().active().l2)
+    model = build_model(arch, input_spec(manifest, arch), params.model, params.training().active().l2)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss([1.0] * N_CLASSES), metrics=[MacroF1()])
     timer = EpochTimer()
     data = make_dataset(folder, "train", arch, batch, shuffle=True, augment=True)
@@ -64,9 +64,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
     params = load_params()
-    folder = dataset_dir(params, args.region, args.experiment)
+    folder = dataset_dir(params.preprocess, args.region, args.experiment)
     manifest = load_manifest(folder)
-    patches = manifest["patches"]["train"]
+    patches = manifest.patches["train"]
     batch = params.training().active().batch_size
     rows = []
     for arch in ("cnn", "convlstm"):
@@ -78,8 +78,8 @@ def main() -> None:
             )
         )
     print(
-        f"{args.region}/{args.experiment}: {patches} training patches of {manifest['patch_size']} px, "
-        f"{manifest['sequence_length']} steps, batch {batch}; {os.cpu_count()} CPU cores "
+        f"{args.region}/{args.experiment}: {patches} training patches of {manifest.patch_size} px, "
+        f"{manifest.sequence_length} steps, batch {batch}; {os.cpu_count()} CPU cores "
         f"({platform.machine()}), keras backend {keras.backend.backend()}, no GPU\n"
     )
     print("| model | tf.data patches/s | training patches/s | tf.data ÷ training |")
