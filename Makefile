@@ -41,9 +41,11 @@ test-slow: $(STAMP) ## run only the slow tests (CI runs them too)
 test-all: $(STAMP) ## run every test, slow ones included
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m ''
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check; hadolint on the Dockerfile; compose file against the Compose schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --schemafile docker/compose-spec.json docker-compose.yaml
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
