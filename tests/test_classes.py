@@ -48,6 +48,21 @@ def test_fourteen_classes_in_id_order_with_distinct_colours():
         ("Schist", "foliated"),
         ("Quartzite", "non_foliated"),
         ("Dolostone", "carbonate"),
+        # common legend terms with no class of their own (classes.yaml explains each choice)
+        ("Holocene River Alluvium (0-10 ka)", "sand"),
+        ("Depósitos aluviales: gravas y arenas", "sand"),
+        ("Playa deposits", "clay"),
+        ("Arenas de playa", "sand"),  # Spanish "playa" is a beach, not a dry lake
+        ("Middle Proterozoic Diabase (1050-1150 Ma)", "plutonic"),
+        ("Dolerite dyke or sill", "plutonic"),
+        ("Coal", "detritic"),
+        ("Lignitos y arcillas", "detritic"),
+        ("Banded iron-formation, chert, mudstone", "non_foliated"),
+        ("iron formation", "non_foliated"),
+        ("Gypsum sediment", "carbonate"),
+        ("Anhydrite and halite", "carbonate"),
+        ("Shallow Intrusions (14-35 Ma)", "plutonic"),
+        ("Carbonatos", "carbonate"),
     ],
 )
 def test_legend_text_maps_to_expected_class(text, expected):
@@ -79,6 +94,75 @@ def test_custom_mapping_file_with_unknown_class_is_rejected(tmp_path):
         LithologyMapper.from_file(table)
 
 
+def test_mapping_file_adds_to_and_overrides_the_packaged_table(tmp_path):
+    table = tmp_path / "map.yaml"
+    table.write_text(
+        "exact:\n  'Calizas': chalk\n"
+        "rules:\n  - {class: background, patterns: ['\\bzona urbana\\b']}\n"
+        "  - {class: volcanic, patterns: ['\\bgranito porfidico\\b']}\n",
+        encoding="utf-8",
+    )
+    mapper = LithologyMapper.from_file(table)
+    assert mapper.class_id("Calizas") == class_id("chalk")  # exact text overridden
+    assert mapper.class_id("Zona urbana") == class_id("background")  # added
+    assert mapper.class_id("Granito porfídico") == class_id("volcanic")  # own rule wins the tie
+    assert mapper.class_id("Granodioritas") == class_id("plutonic")  # packaged rules still apply
+    assert mapper.class_id("Sin datos") == class_id("background")
+    assert [c.name for c in mapper.classes] == [c.name for c in all_classes()]
+
+
+def test_mapping_file_without_inheritance_uses_its_own_entries_only(tmp_path):
+    table = tmp_path / "map.yaml"
+    table.write_text("inherit: false\nrules:\n  - {class: clay, patterns: ['\\bclay\\b']}\n", encoding="utf-8")
+    mapper = LithologyMapper.from_file(table)
+    assert mapper.class_id("Clay") == class_id("clay")
+    assert mapper.class_id("Granodioritas") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("rule:\n  - {class: clay, patterns: ['x']}\n", "unknown key 'rule'"),
+        ("rules:\n  - {class: clay, pattern: ['x']}\n", "rules[0]: a rule needs 'class' and 'patterns'"),
+        (
+            "rules:\n  - {class: clay, patterns: ['(unclosed']}\n",
+            "rules[0]: pattern '(unclosed' is not a regular expression",
+        ),
+        ("rules:\n  - {class: clay, patterns: 'clay'}\n", "non-empty list of regular expressions"),
+        ("rules: {class: clay}\n", "'rules' must be a list"),
+        ("exact: [a, b]\n", "'exact' must map legend texts"),
+        ("- clay\n", "must be a YAML mapping"),
+        ("rules: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_mapping_file_is_one_clear_error(tmp_path, content, problem):
+    table = tmp_path / "map.yaml"
+    table.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        LithologyMapper.from_file(table)
+    assert str(info.value).startswith(str(table))
+    assert problem in str(info.value)
+
+
+def test_mapping_file_may_recolour_but_not_rename_classes(tmp_path):
+    rows = [f"  - {{id: {c.id}, name: {c.name}, label: x, colour: '#123456'}}\n" for c in all_classes()]
+    table = tmp_path / "map.yaml"
+    table.write_text("classes:\n" + "".join(rows), encoding="utf-8")
+    assert {c.colour for c in LithologyMapper.from_file(table).classes} == {"#123456"}
+    table.write_text("classes:\n" + "".join(rows).replace("name: loam", "name: marl"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="must keep the 14 packaged names"):
+        LithologyMapper.from_file(table)
+
+
+def test_mapping_file_that_is_missing_or_not_utf8(tmp_path):
+    with pytest.raises(ConfigError, match="mapping file not found"):
+        LithologyMapper.from_file(tmp_path / "nope.yaml")
+    table = tmp_path / "map.yaml"
+    table.write_bytes("exact: {'Pizarras de Almadén': foliated}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        LithologyMapper.from_file(table)
+
+
 @pytest.mark.realdata
 def test_real_arizona_lithology_vocabulary_is_mostly_mapped(realdata):
     """Real AZGS StandardLithology terms: the English rules cover the rock names in it."""
@@ -91,3 +175,50 @@ def test_real_arizona_lithology_vocabulary_is_mostly_mapped(realdata):
     assert mapper.class_id("Sandstone") == class_id("detritic")
     assert mapper.class_id("Basaltic lava") == class_id("volcanic")
     assert mapper.class_id("Schist") == class_id("foliated")
+
+
+AZ_TERMS_WITHOUT_A_CLASS = {
+    "Fine grained or porphyritic crystalline rock",  # "porphyr" → plutonic is a guess; kept as is
+    "Intermediate-composition fine-grained rock",
+    "Metasedimentary rock",
+    "Peraluminous rock",
+}
+
+
+@pytest.mark.realdata
+def test_real_arizona_rock_names_all_map_but_generic_ones(realdata):
+    """Every AZGS StandardLithology rock name maps, except four too generic to place."""
+    folder = realdata("az_lithology_vocab")
+    with (folder / "StandardLithology.csv").open(encoding="utf-8", errors="replace") as handle:
+        terms = {row["lithology"] for row in csv.DictReader(handle) if row.get("lithology")}
+    report = default_mapper().map_terms(terms)
+    assert set(report.unmapped_area) <= AZ_TERMS_WITHOUT_A_CLASS, report.describe_unmapped()
+    assert report.class_of["Coal"] == class_id("detritic")
+    assert report.class_of["Doleritic rock"] == class_id("plutonic")
+    assert report.class_of["Gypsum rock"] == class_id("carbonate")
+    assert report.class_of["Bentonite"] == class_id("clay")
+
+
+@pytest.mark.realdata
+def test_real_arizona_map_unit_names_for_alluvium_and_diabase(realdata):
+    folder = realdata("az_lithology_vocab")
+    with (folder / "DescriptionOfMapUnits.csv").open(encoding="utf-8", errors="replace") as handle:
+        names = {row["name"].strip(): row["description"] for row in csv.DictReader(handle)}
+    mapper = default_mapper()
+    assert mapper.class_id("Holocene River Alluvium (0-10 ka)") == class_id("sand")
+    assert mapper.class_id("Middle Proterozoic Diabase (1050-1150 Ma)") == class_id("plutonic")
+    assert "playas" in names["Quaternary Surficial deposits, undivided (0-2 Ma)"]
+
+
+@pytest.mark.realdata
+def test_real_hamersley_lithology_names_all_map(realdata):
+    """GSWA lithname1/lithname2 (incl. iron formation, dolerite) map without a custom table."""
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(realdata("wa_hamersley_geology") / "geol_clip.shp", read_geometry=False)
+    terms = set(frame["lithname1"].dropna()) | set(frame["lithname2"].dropna())
+    report = default_mapper().map_terms(terms)
+    assert report.complete, report.describe_unmapped()
+    assert report.class_of["iron formation"] == class_id("non_foliated")
+    assert report.class_of["dolerite"] == class_id("plutonic")
+    assert report.class_of["siltstone/mudstone"] == class_id("silt")

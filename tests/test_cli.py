@@ -1,74 +1,236 @@
-"""The `lithomap` command: verbs listed, options explained, domain errors as one line."""
+"""The `lithomap` command: every verb's help, and one real run of each on a tiny seeded region.
+
+The pipeline runs once per module through typer's CliRunner, from a working directory
+that is not the params file's folder, so it also checks that relative paths in a params
+file are taken from that folder. MLflow uses a temporary SQLite store.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from lithomap.cli import app
+from tests.conftest import tiny_params_dict
 
 runner = CliRunner()
+VERBS = (
+    "generate",
+    "ingest",
+    "validate",
+    "split",
+    "preprocess",
+    "train",
+    "evaluate",
+    "loro",
+    "promote",
+    "matrix",
+    "summary",
+    "classes",
+)
+
+
+def invoke(*args: str):
+    """Run one verb; fail with its output when it does not exit 0."""
+    result = runner.invoke(app, list(args), terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def cli_params(project: Path, size_px: int = 48) -> Path:
+    """A tiny params file in ``project`` whose paths are all relative to it."""
+    raw = tiny_params_dict(Path(), size_px=size_px, acquisitions=8)
+    raw["train"]["presets"]["tiny"].update(epochs=1, patience=1)
+    raw["evaluate"].update(n_boot=10, baseline_pixels=500, baseline_max_iter=10)
+    raw["model"] = {"cnn": {"base_filters": 4, "depth": 2}, "convlstm": {"base_filters": 4, "depth": 2}}
+    raw["experiments"] = {"thermal": {"time_of_day": "any"}}
+    raw["matrix"].update(regions=["tiny"], models=["cnn"], experiments=["thermal"])
+    project.mkdir(parents=True, exist_ok=True)
+    path = project / "params.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Every pipeline verb run once, in order: {verb: CliRunner result}, the project folder."""
+    root = tmp_path_factory.mktemp("cli")
+    project, elsewhere = root / "project", root / "elsewhere"
+    elsewhere.mkdir()
+    params = str(cli_params(project))
+    with pytest.MonkeyPatch.context() as monkey:
+        monkey.chdir(elsewhere)
+        monkey.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        monkey.delenv("LITHOMAP_PARAMS", raising=False)
+        runs = {
+            "generate": invoke("generate", "-p", params, "--quiet"),
+            "validate raw": invoke("validate", "--stage", "raw", "-p", params),
+            "ingest": invoke("ingest", "-p", params, "--quiet"),
+            "split": invoke("split", "-p", params),
+            "preprocess": invoke("preprocess", "-p", params, "-e", "thermal"),
+            "validate processed": invoke("validate", "--stage", "processed", "-p", params),
+            "train": invoke("train", "-r", "tiny", "-m", "cnn", "-e", "thermal", "-p", params, "--quiet"),
+            "evaluate": invoke("evaluate", "-r", "tiny", "-m", "cnn", "-e", "thermal", "-p", params),
+            "promote": invoke("promote", "-r", "tiny", "-m", "cnn", "-p", params),
+            "matrix": invoke("matrix", "-p", params),
+            "summary": invoke("summary", "-p", params),
+        }
+        champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-tiny-cnn", "champion")
+        mlflow.set_tracking_uri(None)
+        yield runs, project, elsewhere, champion
 
 
 def test_help_lists_every_verb():
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0
-    for verb in ("generate", "ingest", "classes"):
+    result = invoke("--help")
+    for verb in VERBS:
         assert verb in result.output
 
 
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_its_options(verb):
+    result = invoke(verb, "--help")
+    assert "Usage:" in result.output
+    if verb != "classes":
+        assert "--params" in result.output
+
+
 def test_generate_help_explains_every_option():
-    result = runner.invoke(app, ["generate", "--help"], terminal_width=200)
-    assert result.exit_code == 0
+    result = invoke("generate", "--help")
     for option in ("--region", "--params", "--quicklook", "--no-quicklook", "--quiet"):
         assert option in result.output
     assert "synthetic" in result.output
 
 
-def test_generate_writes_a_tiny_region(tmp_path):
-    params = {
-        "regions": {
-            "tiny": {
-                "raw_dir": str(tmp_path / "raw"),
-                "crs": "EPSG:32630",
-                "synthetic": {
-                    "seed": 3,
-                    "centre_lon": -2.67,
-                    "centre_lat": 42.14,
-                    "utm_epsg": 32630,
-                    "mgrs_tile": "30TWM",
-                    "mean_air_temperature_c": 9.5,
-                    "class_mix": {"detritic": 0.5, "carbonate": 0.5},
-                },
-            }
-        },
-        "generate": {
-            "size_px": 32,
-            "thermal_acquisitions": 4,
-            "sentinel1_dates": 1,
-            "sentinel2_dates": 1,
-            "quicklook_dir": str(tmp_path / "ql"),
-        },
-    }
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    result = runner.invoke(app, ["generate", "--params", str(path), "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "tiny:" in result.output
-    assert (tmp_path / "raw" / "scene.json").is_file()
-    assert (tmp_path / "ql" / "tiny.png").is_file()
+def test_relative_paths_resolve_against_the_params_folder(pipeline):
+    _, project, elsewhere, _ = pipeline
+    assert (project / "raw" / "tiny" / "scene.json").is_file()
+    assert (project / "quicklook" / "tiny.png").is_file()
+    assert (project / "interim" / "tiny").is_dir()
+    assert sorted(p.name for p in elsewhere.iterdir()) == [], "nothing may be written in the working directory"
 
 
-def test_bad_params_key_is_one_clear_error_and_exit_code_2(tmp_path):
+def test_generate_reports_the_dates_it_wrote(pipeline):
+    runs, project, _, _ = pipeline
+    output = runs["generate"].output
+    assert output.startswith("tiny: 8 ECOSTRESS overpasses")
+    scene = json.loads((project / "raw" / "tiny" / "scene.json").read_text())
+    assert len(list((project / "raw" / "tiny").rglob("*_SDS_LST_doy*.tif"))) == 8
+    assert scene  # the scene record is JSON, not empty
+
+
+def test_validate_writes_summaries_for_raw_and_processed(pipeline):
+    runs, project, _, _ = pipeline
+    reports = project / "reports" / "validation"
+    summaries = sorted(p.name for p in reports.rglob("*.json"))
+    assert summaries, f"no JSON summary under {reports}"
+    assert "tiny" in runs["validate raw"].output and "tiny" in runs["validate processed"].output
+
+
+def test_ingest_split_and_preprocess_write_cube_split_and_manifest(pipeline):
+    runs, project, _, _ = pipeline
+    assert (project / "interim" / "tiny" / "cube.zarr").is_dir()
+    assert (project / "processed" / "tiny" / "split.npz").is_file()
+    assert "blocks train" in runs["split"].output
+    counts = json.loads((project / "reports" / "datasets" / "tiny" / "class_counts.json").read_text())
+    assert set(counts) >= {"train", "val", "test"}
+    manifest = json.loads((project / "processed" / "tiny" / "thermal" / "manifest.json").read_text())
+    assert manifest["patch_size"] == 16 and manifest["sequence_length"] == 4
+
+
+def test_train_and_evaluate_write_history_and_metrics(pipeline):
+    runs, project, _, _ = pipeline
+    history = pd.read_csv(next((project / "models" / "tiny").rglob("history.csv")))
+    assert len(history) == 1
+    metrics = json.loads((project / "reports" / "evaluation" / "tiny" / "cnn-thermal" / "metrics.json").read_text())
+    assert 0 <= metrics["macro_f1"] <= 1
+    assert f"{metrics['macro_f1']:.3f}" in runs["evaluate"].output
+
+
+def test_promote_makes_the_first_challenger_champion(pipeline):
+    runs, project, _, champion = pipeline
+    decision = json.loads((project / "reports" / "promotion" / "tiny-cnn.json").read_text())
+    assert decision["promoted"] is True
+    assert "promoted" in runs["promote"].output
+    assert str(champion.version) == str(decision["candidate_version"])
+
+
+def test_matrix_and_summary_show_the_evaluated_cell(pipeline):
+    runs, project, _, _ = pipeline
+    metrics = json.loads((project / "reports" / "evaluation" / "tiny" / "cnn-thermal" / "metrics.json").read_text())
+    table = pd.read_csv(project / "reports" / "matrix" / "matrix.csv")
+    assert len(table) == 1 and table["macro_f1"].iloc[0] == pytest.approx(metrics["macro_f1"], abs=1e-6)
+    assert f"{metrics['macro_f1']:.3f}" in runs["summary"].output
+    assert "tiny" in runs["summary"].output and "cnn" in runs["summary"].output
+
+
+@pytest.mark.slow
+def test_loro_tests_the_held_out_region_whole(tmp_path, monkeypatch):
+    path = cli_params(tmp_path, size_px=48)
+    raw = yaml.safe_load(path.read_text())
+    other = json.loads(json.dumps(raw["regions"]["tiny"]))
+    other["raw_dir"] = "raw/other"
+    other["synthetic"]["seed"] = 99
+    raw["regions"]["other"] = other
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    for verb in ("generate", "ingest"):
+        invoke(verb, "-p", str(path), "--quiet")
+    invoke("preprocess", "-p", str(path), "-e", "thermal")
+    result = invoke("loro", "--held-out", "other", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
+    assert "loro-other" in result.output
+    assert (tmp_path / "reports" / "evaluation" / "loro-other").is_dir()
+
+
+def test_classes_prints_the_table_and_maps_legend_text():
+    table = invoke("classes").output
+    assert "background" in table and "water" in table and "13" in table
+    result = invoke("classes", "Granodioritas", "Zona urbana", "Holocene River Alluvium")
+    assert "plutonic" in result.output and "unmapped" in result.output and "sand" in result.output
+
+
+def test_classes_with_a_mapping_file_that_adds_one_rule(tmp_path):
+    mapping = tmp_path / "extra.yaml"
+    mapping.write_text("rules:\n  - {class: chalk, patterns: ['\\bzona urbana\\b']}\n", encoding="utf-8")
+    result = invoke("classes", "--mapping", str(mapping), "Zona urbana", "Granodioritas")
+    assert "chalk" in result.output and "plutonic" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"generate": {"size": 64}}, "unknown key 'size' in section 'generate'"),
+        ({"regions": {"../../x": {"raw_dir": "x", "crs": "EPSG:32630"}}}, "regions.../../x: '../../x' is not a valid"),
+    ],
+)
+def test_bad_params_is_one_clear_error_and_exit_code_2(tmp_path, change, expected):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"regions": {}, "generate": {"size": 64}}))
-    result = runner.invoke(app, ["generate", "--params", str(path)])
+    path.write_text(yaml.safe_dump({"regions": {}, **change}))
+    result = runner.invoke(app, ["generate", "--params", str(path)], terminal_width=400)
     assert result.exit_code == 2
-    assert "unknown key 'size' in section 'generate'" in result.output
+    assert expected in result.output
     assert "Traceback" not in result.output
 
 
-def test_classes_maps_legend_text():
-    result = runner.invoke(app, ["classes", "Granodioritas", "Zona urbana"])
-    assert result.exit_code == 0
-    assert "plutonic" in result.output and "unmapped" in result.output
+def test_generate_refuses_a_raw_dir_holding_the_params_file(tmp_path):
+    path = cli_params(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["regions"]["tiny"]["raw_dir"] = "."
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["generate", "--params", str(path)], terminal_width=400)
+    assert result.exit_code == 2
+    assert "regions.tiny.raw_dir" in result.output and "replaces the whole raw_dir" in result.output
+    assert path.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_params_file_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes("regions: {}\n# Cáceres\n".encode("latin-1"))
+    result = runner.invoke(app, ["split", "--params", str(path)], terminal_width=400)
+    assert result.exit_code == 2
+    assert "not UTF-8" in result.output and "save the file as UTF-8" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -70,33 +70,49 @@ class LithologyMapper:
     """Maps free legend text (Spanish or English) to class ids.
 
     Args:
-        table: the parsed mapping file (see ``classes.yaml`` for its layout).
+        table: a complete mapping table (``classes``, ``exact``, ``rules``; see ``classes.yaml``).
         source: where the table came from, for error messages.
+
+    Raises:
+        ConfigError: the table is malformed (wrong classes, unknown class name, bad rule or pattern).
     """
 
     def __init__(self, table: Mapping[str, object], source: str = "classes.yaml") -> None:
         self.source = source
+        _check_table(table, source)
         self.classes = _parse_classes(table, source)
         ids = {c.name: c.id for c in self.classes}
-        self._exact = {
-            normalise(text): _resolve(name, ids, source)
-            for text, name in dict(table.get("exact") or {}).items()  # type: ignore[call-overload]
-        }
-        self._rules = tuple(
-            _Rule(
-                class_id=_resolve(rule["class"], ids, source),
-                patterns=tuple(re.compile(p) for p in rule["patterns"]),
-                priority=bool(rule.get("priority", False)),
-            )
-            for rule in table.get("rules") or []  # type: ignore[attr-defined]
-        )
+        exact: Mapping[str, str] = table.get("exact") or {}  # type: ignore[assignment]
+        self._exact = {normalise(str(text)): _resolve(name, ids, source) for text, name in exact.items()}
+        rules: list[object] = table.get("rules") or []  # type: ignore[assignment]
+        self._rules = tuple(_parse_rule(rule, index, ids, source) for index, rule in enumerate(rules))
 
     @classmethod
     def from_file(cls, path: str | Path) -> LithologyMapper:
-        """Load a mapping table from a YAML file laid out like the packaged one."""
+        """Load a mapping file whose entries add to, or override, the packaged table.
+
+        The file's ``exact`` texts replace packaged ones with the same text; its ``rules``
+        are tried before the packaged rules (so they win ties); ``classes``, when given,
+        may change labels and colours but not the 14 ids and names. With
+        ``inherit: false`` only the file's ``exact`` and ``rules`` are used.
+
+        Raises:
+            ConfigError: the file is missing, not UTF-8 YAML, or holds a malformed table.
+        """
         path = Path(path)
-        with path.open(encoding="utf-8") as handle:
-            return cls(yaml.safe_load(handle), source=str(path))
+        source = str(path)
+        table = _read_table(path)
+        _check_table(table, source)
+        if table.get("classes"):
+            _check_same_classes(_parse_classes(table, source), default_mapper().classes, source)
+        packaged = _packaged_table()
+        merged: dict[str, object] = {"classes": table.get("classes") or packaged["classes"]}
+        if table.get("inherit", True):
+            merged["exact"] = {**(packaged.get("exact") or {}), **(table.get("exact") or {})}
+            merged["rules"] = [*(table.get("rules") or []), *(packaged.get("rules") or [])]
+        else:
+            merged["exact"], merged["rules"] = table.get("exact"), table.get("rules")
+        return cls(merged, source=source)
 
     def class_id(self, text: str | None) -> int | None:
         """Class id for one legend text, or None when no rule matches."""
@@ -132,14 +148,85 @@ class LithologyMapper:
         return MappingReport(class_of=class_of, unmapped_area=unmapped)
 
 
+TABLE_KEYS = ("classes", "exact", "rules", "inherit")
+RULE_KEYS = ("class", "patterns", "priority")
+
+
+def _read_table(path: Path) -> dict[str, object]:
+    """The parsed YAML of a mapping file, or a ConfigError saying what is wrong with it."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: mapping file not found. Fix: correct the path or set mapping_file to null")
+    try:
+        table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Fix: save it as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}). Fix: correct the YAML syntax") from exc
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: a mapping file must be a YAML mapping with 'exact' and/or 'rules' (see classes.yaml)"
+        )
+    return table
+
+
+def _check_table(table: Mapping[str, object], source: str) -> None:
+    """Reject unknown top-level keys and sections of the wrong shape."""
+    for key in table:
+        if key not in TABLE_KEYS:
+            raise ConfigError(f"{source}: unknown key {key!r}. Fix: use only {', '.join(TABLE_KEYS)}")
+    if not isinstance(table.get("exact") or {}, Mapping):
+        raise ConfigError(f"{source}: 'exact' must map legend texts to class names. Fix: write `\"text\": clay`")
+    if not isinstance(table.get("rules") or [], list):
+        raise ConfigError(f"{source}: 'rules' must be a list. Fix: write `- {{class: clay, patterns: ['\\bclay\\b']}}`")
+    if not isinstance(table.get("inherit", True), bool):
+        raise ConfigError(f"{source}: 'inherit' must be true or false")
+
+
 def _parse_classes(table: Mapping[str, object], source: str) -> tuple[LithologyClass, ...]:
     rows = table.get("classes")
     if not isinstance(rows, list) or len(rows) != N_CLASSES:
         raise ConfigError(f"{source}: 'classes' must list exactly {N_CLASSES} classes (ids 0–13)")
-    classes = tuple(LithologyClass(**row) for row in rows)
+    try:
+        classes = tuple(LithologyClass(**row) for row in rows)
+    except TypeError as exc:
+        raise ConfigError(f"{source}: each class needs exactly id, name, label and colour ({exc})") from exc
     if [c.id for c in classes] != list(range(N_CLASSES)):
         raise ConfigError(f"{source}: class ids must be 0–13 in order")
     return classes
+
+
+def _check_same_classes(found: Sequence[LithologyClass], packaged: Sequence[LithologyClass], source: str) -> None:
+    """A mapping file may relabel or recolour the classes but never rename them."""
+    names = [c.name for c in found]
+    expected = [c.name for c in packaged]
+    if names != expected:
+        raise ConfigError(
+            f"{source}: 'classes' must keep the 14 packaged names in id order ({', '.join(expected)}), "
+            f"not {', '.join(names)}. Fix: drop 'classes' from the file, or change only labels and colours"
+        )
+
+
+def _parse_rule(rule: object, index: int, ids: Mapping[str, int], source: str) -> _Rule:
+    where = f"{source}: rules[{index}]"
+    if not isinstance(rule, Mapping) or "class" not in rule or "patterns" not in rule:
+        raise ConfigError(f"{where}: a rule needs 'class' and 'patterns'. Fix: write {{class: clay, patterns: [...]}}")
+    unknown = sorted(set(rule) - set(RULE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}. Fix: use only {', '.join(RULE_KEYS)}")
+    patterns = rule["patterns"]
+    if isinstance(patterns, str) or not isinstance(patterns, list) or not patterns:
+        raise ConfigError(f"{where}: 'patterns' must be a non-empty list of regular expressions")
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(str(pattern)))
+        except re.error as exc:
+            raise ConfigError(f"{where}: pattern {pattern!r} is not a regular expression ({exc})") from exc
+    return _Rule(
+        class_id=_resolve(rule["class"], ids, source),
+        patterns=tuple(compiled),
+        priority=bool(rule.get("priority", False)),
+    )
 
 
 def _resolve(name: str, ids: Mapping[str, int], source: str) -> int:
@@ -149,14 +236,20 @@ def _resolve(name: str, ids: Mapping[str, int], source: str) -> int:
 
 
 @cache
+def _packaged_table() -> dict:
+    """The parsed packaged classes.yaml."""
+    text = resources.files("lithomap.data").joinpath("classes.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@cache
 def default_mapper() -> LithologyMapper:
     """The mapping table shipped with lithomap."""
-    text = resources.files("lithomap.data").joinpath("classes.yaml").read_text(encoding="utf-8")
-    return LithologyMapper(yaml.safe_load(text), source="lithomap/data/classes.yaml")
+    return LithologyMapper(_packaged_table(), source="lithomap/data/classes.yaml")
 
 
 def load_mapper(path: str | Path | None) -> LithologyMapper:
-    """The packaged mapper, or the one in ``path`` when given."""
+    """The packaged mapper, or the packaged one extended by the file at ``path`` (see ``from_file``)."""
     return default_mapper() if path is None else LithologyMapper.from_file(path)
 
 

@@ -21,6 +21,8 @@ from lithomap.errors import ConfigError
 
 PARAMS_ENV = "LITHOMAP_PARAMS"
 DEFAULT_PARAMS = Path("params.yaml")
+Architecture = Literal["cnn", "convlstm"]
+ARCHITECTURES: tuple[Architecture, ...] = typing.get_args(Architecture)
 
 
 class Section(BaseModel):
@@ -33,9 +35,11 @@ class SyntheticSite(Section):
     """How the scene generator draws one region (SCIENCE.md sections 1–2)."""
 
     seed: int = Field(description="Seed of every random draw for this region.")
-    centre_lon: float = Field(description="Longitude of the scene centre, degrees east.")
-    centre_lat: float = Field(description="Latitude of the scene centre, degrees north.")
-    utm_epsg: int = Field(description="EPSG code of the UTM zone the fine rasters use.")
+    centre_lon: float = Field(ge=-180, le=180, description="Longitude of the scene centre, degrees east.")
+    centre_lat: float = Field(ge=-80, le=84, description="Latitude of the scene centre, degrees north (UTM: −80…84).")
+    utm_epsg: int = Field(
+        description="EPSG code of the WGS 84 UTM zone the fine rasters use (326zz north, 327zz south)."
+    )
     elevation_m: float = Field(600.0, description="Mean elevation; only shifts the air temperature.")
     mean_air_temperature_c: float = Field(description="Annual mean air temperature, °C.")
     annual_air_amplitude_k: float = Field(10.0, description="Half the summer–winter air contrast, K.")
@@ -46,7 +50,9 @@ class SyntheticSite(Section):
 class RegionParams(Section):
     """One study region: where its raw data lives and the grid everything is put on."""
 
-    raw_dir: Path = Field(description="Folder holding the region's raw files (searched recursively).")
+    raw_dir: Path = Field(
+        description="Folder of the region's raw files (searched recursively); relative to the params file's folder."
+    )
     crs: str = Field(description="Target CRS of the region grid, e.g. 'EPSG:32630'.")
     resolution: float = Field(70.0, gt=0, description="Pixel size of the region grid in CRS units.")
     bounds: tuple[float, float, float, float] | None = Field(
@@ -55,7 +61,9 @@ class RegionParams(Section):
     geology_attribute: str | None = Field(
         None, description="Attribute holding the lithology text; null = search LITOLOGIA, DESCRIPCIO, …"
     )
-    mapping_file: Path | None = Field(None, description="YAML legend → class table; null = the packaged one.")
+    mapping_file: Path | None = Field(
+        None, description="YAML legend → class table adding to the packaged one; null = the packaged one alone."
+    )
     synthetic: SyntheticSite | None = Field(None, description="Generator settings; null for real data.")
 
 
@@ -172,7 +180,7 @@ class TrainingPreset(Section):
 
     epochs: int = Field(ge=1, description="Maximum epochs (early stopping may end sooner).")
     batch_size: int = Field(ge=1, description="Patches per batch.")
-    learning_rate: dict[Literal["cnn", "convlstm"], float] = Field(description="Adam learning rate per model.")
+    learning_rate: dict[Architecture, float] = Field(description="Adam learning rate per model.")
     l2: float = Field(ge=0, description="L2 weight regularisation of every convolution.")
     patience: int = Field(ge=1, description="Epochs without validation macro-F1 gain before stopping.")
 
@@ -190,7 +198,7 @@ class TrainParams(Section):
     models_dir: Path = Field(Path("models"), description="Trained models: <models_dir>/<region>/<arch>-<experiment>/.")
 
     def active(self) -> TrainingPreset:
-        """The preset named by ``preset``."""
+        """The preset named by ``preset`` (``load_params`` has checked that it exists)."""
         if self.preset not in self.presets:
             raise ConfigError(_unknown(self.preset, "train.presets", list(self.presets)))
         return self.presets[self.preset]
@@ -236,7 +244,7 @@ class MatrixParams(Section):
     """The region × model × experiment table."""
 
     regions: list[str] | None = Field(None, description="Regions; null = all.")
-    models: list[Literal["cnn", "convlstm"]] = Field(["cnn", "convlstm"], description="Architectures.")
+    models: list[Architecture] = Field(list(ARCHITECTURES), description="Architectures.")
     experiments: list[str] | None = Field(None, description="Experiments; null = all.")
     reports_dir: Path = Field(Path("reports/matrix"), description="Markdown, CSV and heatmap PNG.")
 
@@ -283,29 +291,93 @@ def params_path(path: str | Path | None = None) -> Path:
 
 
 def load_params(path: str | Path | None = None) -> Params:
-    """Read and validate params.yaml.
+    """Read and validate params.yaml; relative paths in it are taken from the file's folder.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or holds an unknown or invalid key.
+        ConfigError: the file is missing, not UTF-8 YAML, holds an unknown or invalid key,
+            or breaks a rule between keys (see ``lithomap.config_rules``).
     """
     path = params_path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found. Fix: run from the repository root or set ${PARAMS_ENV}.")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Fix: save the file as UTF-8."
+        ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from exc
-    return parse_params(raw, source=str(path))
+        raise ConfigError(f"{path}: not valid YAML ({exc}). Fix: correct the YAML syntax at the line shown.") from exc
+    return parse_params(raw, source=str(path), base=path.parent)
 
 
-def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
-    """Validate an already-parsed params mapping (see ``load_params``)."""
+def parse_params(raw: dict[str, Any], source: str = "params", base: Path | None = None) -> Params:
+    """Validate an already-parsed params mapping (see ``load_params``).
+
+    Args:
+        raw: the parsed YAML.
+        source: the params file's name, for messages.
+        base: folder that relative paths are taken from (the params file's folder); None
+            leaves them relative to the working directory.
+
+    Raises:
+        ConfigError: an unknown key, a bad value or a broken rule between keys.
+    """
+    from lithomap.config_rules import check_rules
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the params file must be a YAML mapping of sections (regions:, generate:, …).")
     check_keys(Params, raw, section="", source=source)
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(_describe_error(err) for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from exc
+    if base is not None:
+        params = _resolve_paths(params, base)
+    check_rules(params, source, base)
+    return params
+
+
+def _describe_error(error: Any) -> str:
+    """'key.path: problem (what the key is)' for one pydantic error."""
+    location = ".".join(str(part) for part in error["loc"])
+    description = _field_description(error["loc"])
+    hint = f". Fix: give a valid value ({description})" if description else ""
+    return f"{location}: {error['msg']}{hint}"
+
+
+def _field_description(location: tuple[Any, ...]) -> str | None:
+    """The description of the field at ``location`` in Params, if the path leads to one."""
+    model: type[BaseModel] | None = Params
+    description = None
+    for part in location:
+        if model is None:
+            return description
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue  # a dict key (region or experiment name) or a list index
+        description = field.description
+        annotation = field.annotation
+        if typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        model = _model_in(annotation)
+    return description
+
+
+def _resolve_paths(model: BaseModel, base: Path) -> Any:
+    """A copy of ``model`` whose relative Path fields (set or default) start at ``base``."""
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path):
+            value = value.expanduser()
+            update[name] = value if value.is_absolute() else base / value
+        elif isinstance(value, BaseModel):
+            update[name] = _resolve_paths(value, base)
+        elif isinstance(value, dict) and any(isinstance(item, BaseModel) for item in value.values()):
+            update[name] = {key: _resolve_paths(item, base) for key, item in value.items()}
+    return model.model_copy(update=update)
 
 
 def check_keys(model: type[BaseModel], data: Any, section: str, source: str) -> None:
