@@ -21,7 +21,7 @@ def test_from_bounds_keeps_origin_and_rounds_size_up() -> None:
 
 def test_footprints_are_snapped_outward() -> None:
     wgs84 = CRS.from_epsg(4326)
-    grid = RegionGrid.from_footprints("EPSG:32630", 70.0, [(wgs84, (-4.02, 38.69, -4.0, 38.71))])
+    grid = RegionGrid.from_footprints("EPSG:32630", 70.0, [(Path("a.tif"), wgs84, (-4.02, 38.69, -4.0, 38.71))])
     left, bottom, right, top = grid.bounds
     assert all(value % 70 == 0 for value in (left, bottom, right, top))
     assert snap_bounds((1.0, 1.0, 139.0, 141.0), 70.0) == (0.0, 0.0, 140.0, 210.0)

@@ -16,7 +16,7 @@ applied on the source grid, before the LST is averaged onto the region grid.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -27,21 +27,19 @@ from rasterio.windows import Window
 
 from lithomap.io import formats
 from lithomap.io.formats import Encoding
-from lithomap.io.grid import RegionGrid
-from lithomap.io.rasterfile import band_encoding, decode, read_band
-from lithomap.io.sources import Scene, SceneReader, mosaic
-from lithomap.io.warp import source_window, warp_array
+from lithomap.io.rasterfile import band_encoding, read_band
+from lithomap.io.sources import Scene, SceneReader
 
 FLOAT_FILL = Encoding("float32", 1.0, 0.0, float("nan"), "")
 
 
 class _ThermalReader(SceneReader):
-    """Shared window logic: mask on the source grid, then warp LST and emissivity."""
+    """ECOSTRESS layers of one overpass: LST and emissivity, masked by QC and cloud on the source grid."""
 
     kind = "thermal"
+    variables: ClassVar[Mapping[str, str | None]] = {"lst": "LST", "emissivity": "EmisWB"}
     primary_layers = ("LST",)
-    lst_encoding: ClassVar[Encoding]
-    emis_encoding: ClassVar[Encoding]
+    mask_variable = "lst"
 
     def __enter__(self) -> _ThermalReader:
         super().__enter__()
@@ -50,57 +48,16 @@ class _ThermalReader(SceneReader):
                 self.same_grid(opened["LST"], dataset, piece[layer])
         return self
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        shape = (int(window.height), int(window.width))
-        lst = np.full(shape, np.nan, np.float32)
-        emissivity = np.full(shape, np.nan, np.float32)
-        for piece, opened in zip(self.scene.pieces, self.datasets, strict=True):
-            piece_lst, piece_emis = self._read_piece(piece, opened, grid, window)
-            lst = mosaic(lst, piece_lst)
-            emissivity = mosaic(emissivity, piece_emis)
-        return {"lst": lst, "emissivity": emissivity}
-
-    def _read_piece(
-        self, piece: dict[str, Path], opened: dict[str, DatasetReader], grid: RegionGrid, window: Window
-    ) -> tuple[np.ndarray, np.ndarray]:
-        empty = np.full((int(window.height), int(window.width)), np.nan, np.float32)
-        reference = opened["LST"]
-        src_window = source_window(reference, grid, window)
-        if src_window is None:
-            return empty, empty.copy()
-        lst = decode(read_band(reference, 1, src_window, piece["LST"]), band_encoding(reference, 1, self.lst_encoding))
-        self.count_valid(piece["LST"], int(np.count_nonzero(np.isfinite(lst))))
-        keep = np.isfinite(lst) & self.keep_mask(piece, opened, src_window)
-        lst[~keep] = np.nan
-        if "EmisWB" in opened:
-            emis_ds = opened["EmisWB"]
-            emis = decode(
-                read_band(emis_ds, 1, src_window, piece["EmisWB"]), band_encoding(emis_ds, 1, self.emis_encoding)
-            )
-            emis[~keep] = np.nan
-        else:
-            emis = np.full_like(lst, np.nan)
-        if not keep.any():
-            return empty, empty.copy()
-        src_transform = reference.window_transform(src_window)
-        method = self.ingest.continuous_resampling
-        return (
-            warp_array(lst, src_transform, reference.crs, grid, window, method),
-            warp_array(emis, src_transform, reference.crs, grid, window, method),
-        )
-
-    def keep_mask(self, piece: dict[str, Path], opened: dict[str, DatasetReader], src_window: Window) -> np.ndarray:
-        """Quality and cloud mask on the source window (True = keep)."""
-        raise NotImplementedError
-
 
 class AppeearsReader(_ThermalReader):
     """ECO2LSTE.001 / ECO2CLD.001 AppEEARS GeoTIFF exports (one file per layer and overpass)."""
 
     product = "ECO2LSTE.001"
     filename_regex = formats.APPEEARS_NAME
-    lst_encoding = formats.APPEEARS_ENCODINGS["LST"]
-    emis_encoding = formats.APPEEARS_ENCODINGS["EmisWB"]
+    encodings: ClassVar[Mapping[str, Encoding]] = {
+        "LST": formats.APPEEARS_ENCODINGS["LST"],
+        "EmisWB": formats.APPEEARS_ENCODINGS["EmisWB"],
+    }
     layers: ClassVar[tuple[str, ...]] = ("LST", "EmisWB", "QC", "CloudMask")
 
     @classmethod
@@ -120,17 +77,17 @@ class AppeearsReader(_ThermalReader):
             scenes.append(Scene(cls.product, time, (files,), {"layers": sorted(files)}))
         return scenes
 
-    def keep_mask(self, piece: dict[str, Path], opened: dict[str, DatasetReader], src_window: Window) -> np.ndarray:
-        keep = np.ones((int(src_window.height), int(src_window.width)), bool)
+    def keep_mask(self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], window: Window) -> np.ndarray:
+        keep = np.ones((int(window.height), int(window.width)), bool)
         if "QC" in opened:
             qc_ds = opened["QC"]
-            qc = read_band(qc_ds, 1, src_window, piece["QC"])
+            qc = read_band(qc_ds, 1, window, piece["QC"])
             fill = band_encoding(qc_ds, 1, formats.APPEEARS_ENCODINGS["QC"]).fill
             mandatory = qc.astype(np.int64) & formats.QC_MANDATORY_MASK
             keep &= (qc != fill) & (mandatory <= self.ingest.ecostress_max_mandatory_qa)
         if "CloudMask" in opened:
             cloud_ds = opened["CloudMask"]
-            cloud = read_band(cloud_ds, 1, src_window, piece["CloudMask"])
+            cloud = read_band(cloud_ds, 1, window, piece["CloudMask"])
             fill = band_encoding(cloud_ds, 1, formats.APPEEARS_ENCODINGS["CloudMask"]).fill
             keep &= (cloud != fill) & ((cloud.astype(np.int64) & formats.CLOUD_CLEAR_MASK) == formats.CLOUD_CLEAR_VALUE)
         return keep
@@ -141,8 +98,7 @@ class L2TReader(_ThermalReader):
 
     product = "ECOv002_L2T_LSTE"
     filename_regex = formats.L2T_NAME
-    lst_encoding = FLOAT_FILL
-    emis_encoding = FLOAT_FILL
+    encodings: ClassVar[Mapping[str, Encoding]] = {"LST": FLOAT_FILL, "EmisWB": FLOAT_FILL}
     layers: ClassVar[tuple[str, ...]] = ("LST", "EmisWB", "QC", "cloud")
 
     @classmethod
@@ -162,14 +118,14 @@ class L2TReader(_ThermalReader):
                 )
         return scenes
 
-    def keep_mask(self, piece: dict[str, Path], opened: dict[str, DatasetReader], src_window: Window) -> np.ndarray:
-        keep = np.ones((int(src_window.height), int(src_window.width)), bool)
+    def keep_mask(self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], window: Window) -> np.ndarray:
+        keep = np.ones((int(window.height), int(window.width)), bool)
         if "QC" in opened:
-            qc = read_band(opened["QC"], 1, src_window, piece["QC"]).astype(np.int64)
+            qc = read_band(opened["QC"], 1, window, piece["QC"]).astype(np.int64)
             keep &= (qc != formats.L2T_QC_FILL) & (
                 (qc & formats.QC_MANDATORY_MASK) <= self.ingest.ecostress_max_mandatory_qa
             )
         if "cloud" in opened:
-            cloud = read_band(opened["cloud"], 1, src_window, piece["cloud"])
+            cloud = read_band(opened["cloud"], 1, window, piece["cloud"])
             keep &= cloud == 0
         return keep

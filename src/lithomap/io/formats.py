@@ -112,7 +112,6 @@ LANDSAT_THERMAL_K: dict[str, tuple[float, float]] = {
     "LE7": (666.09, 1282.71),
 }
 LANDSAT_L1_THERMAL_BAND = {"LT4": 6, "LT5": 6, "LE7": 6}
-LANDSAT_L1_RED_NIR = {"LT4": (3, 4), "LT5": (3, 4), "LE7": (3, 4)}
 
 # Sen1Floods11 chips: <Country>_<chip>_<layer>.tif, co-registered on one EPSG:4326 grid.
 SEN1FLOODS11_NAME = re.compile(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 from pyproj import Transformer
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.transform import from_origin
@@ -69,10 +70,16 @@ class RegionGrid:
         return cls(target, from_origin(xmin, ymax, resolution, resolution), width, height)
 
     @classmethod
-    def from_footprints(cls, crs: str | CRS, resolution: float, footprints: Iterable[tuple[CRS, Bounds]]) -> RegionGrid:
-        """Grid covering the union of source footprints, each given in its own CRS."""
+    def from_footprints(
+        cls, crs: str | CRS, resolution: float, footprints: Iterable[tuple[Path, CRS, Bounds]]
+    ) -> RegionGrid:
+        """Grid covering the union of source footprints, each given as (file, its CRS, its bounds).
+
+        Raises:
+            InputDataError: a footprint's CRS cannot be transformed to ``crs``.
+        """
         target = parse_crs(crs)
-        boxes = [transform_bounds(src_crs, target, *bounds, densify_pts=21) for src_crs, bounds in footprints]
+        boxes = [reproject_bounds(path, src_crs, bounds, target) for path, src_crs, bounds in footprints]
         union = (
             min(b[0] for b in boxes),
             min(b[1] for b in boxes),
@@ -123,18 +130,19 @@ class RegionGrid:
         res = self.resolution
         return left, top - window.height * res, left + window.width * res, top
 
-    def overlaps(self, src_crs: CRS, src_bounds: Bounds) -> bool:
-        """Whether a footprint (in its own CRS) intersects the grid."""
-        try:
-            xmin, ymin, xmax, ymax = transform_bounds(src_crs, self.crs, *src_bounds, densify_pts=21)
-        except Exception:
-            return False
+    def overlaps(self, path: Path, src_crs: CRS, src_bounds: Bounds) -> bool:
+        """Whether the footprint of the file at ``path`` (in its own CRS) intersects the grid.
+
+        Raises:
+            InputDataError: the file's CRS cannot be transformed to the grid's.
+        """
+        xmin, ymin, xmax, ymax = reproject_bounds(path, src_crs, src_bounds, self.crs)
         gxmin, gymin, gxmax, gymax = self.bounds
         return xmin < gxmax and xmax > gxmin and ymin < gymax and ymax > gymin
 
     def check_overlap(self, path: Path, src_crs: CRS, src_bounds: Bounds) -> None:
-        """Raise InputDataError when the raster at ``path`` lies outside the grid."""
-        if not self.overlaps(src_crs, src_bounds):
+        """Raise InputDataError when the raster at ``path`` lies outside the grid or its CRS cannot be transformed."""
+        if not self.overlaps(path, src_crs, src_bounds):
             raise InputDataError(
                 path,
                 f"the raster (bounds {tuple(round(b, 5) for b in src_bounds)} in {src_crs}) does not overlap the "
@@ -151,6 +159,36 @@ class RegionGrid:
             "height": self.height,
             "bounds": list(self.bounds),
         }
+
+
+def reproject_bounds(path: Path, src_crs: CRS, bounds: Bounds, dst_crs: CRS) -> Bounds:
+    """``bounds`` given in ``src_crs`` as bounds in ``dst_crs`` (one of the two is the CRS of the file at ``path``).
+
+    Raises:
+        InputDataError: PROJ knows no coordinate operation between the two CRS (a CRS of
+            another body, a local engineering CRS, a broken definition): the message says
+            so instead of calling the file "outside the region".
+    """
+    try:
+        return transform_bounds(src_crs, dst_crs, *bounds, densify_pts=21)
+    except (CRSError, CPLE_BaseError) as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise InputDataError(
+            path,
+            f"PROJ finds no transformation between {_crs_name(src_crs)} and {_crs_name(dst_crs)}, so the file's "
+            f"CRS cannot be put on the region grid ({reason})",
+            "assign the CRS the file really has (`gdal_edit.py -a_srs EPSG:xxxx FILE`), or reproject it to an Earth "
+            "CRS first (`gdalwarp -t_srs EPSG:4326 FILE OUT`)",
+        ) from exc
+
+
+def _crs_name(crs: CRS | str) -> str:
+    """A short name of a CRS for messages (its authority code, else its name)."""
+    parsed = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+    authority = parsed.to_authority()
+    if authority:
+        return ":".join(authority)
+    return parsed.wkt.split('"')[1] if '"' in parsed.wkt else parsed.to_string()  # the WKT's name
 
 
 def snap_bounds(bounds: Bounds, resolution: float) -> Bounds:

@@ -171,7 +171,7 @@ def build_grid(region: RegionParams, catalog: SourceCatalog) -> RegionGrid:
     for reader, scene in catalog.thermal:
         for path in (piece[reader.primary_layers[0]] for piece in scene.pieces):
             with open_raster(path) as dataset:
-                footprints.append((dataset.crs, tuple(dataset.bounds)))
+                footprints.append((path, dataset.crs, tuple(dataset.bounds)))
     return RegionGrid.from_footprints(region.crs, region.resolution, footprints)
 
 

@@ -9,6 +9,7 @@ whose neighbourhood holds more than one class, which removes label noise at cont
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,7 @@ from scipy.ndimage import maximum_filter, minimum_filter
 from lithomap.classes import BACKGROUND, N_CLASSES
 from lithomap.errors import InputDataError
 from lithomap.io.grid import RegionGrid
-from lithomap.io.rasterfile import read_band
-from lithomap.io.warp import source_window, warp_array
+from lithomap.io.warp import read_patch
 
 
 def boundary_band(labels: np.ndarray, width: int) -> np.ndarray:
@@ -66,11 +66,10 @@ class LabelRaster:
         Raises:
             InputDataError: a value outside 0–13 occurs.
         """
-        out = np.zeros((int(window.height), int(window.width)), np.uint8)
-        src_window = source_window(self.dataset, grid, window)
-        if src_window is None:
-            return out
-        raw = read_band(self.dataset, 1, src_window, self.path).astype(np.int64)
+        patch = read_patch(self.dataset, self.path, grid, window)
+        if patch is None:
+            return np.zeros((int(window.height), int(window.width)), np.uint8)
+        raw = patch.values.astype(np.int64)
         nodata = self.dataset.nodata
         valid = np.ones(raw.shape, bool) if nodata is None else raw != int(nodata)
         bad = valid & ((raw < 0) | (raw >= N_CLASSES))
@@ -84,12 +83,4 @@ class LabelRaster:
             )
         self.valid_pixels += int(np.count_nonzero(valid))
         codes = np.where(valid, raw, BACKGROUND).astype(np.uint8)
-        return warp_array(
-            codes,
-            self.dataset.window_transform(src_window),
-            self.dataset.crs,
-            grid,
-            window,
-            "nearest",
-            nodata=BACKGROUND,
-        )
+        return replace(patch, values=codes).warp(grid, window, "nearest", nodata=BACKGROUND)

@@ -15,7 +15,7 @@ an MTL a Level-2 scene is placed at 10:30 local solar time.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -26,14 +26,14 @@ from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from lithomap.config import IngestParams
 from lithomap.errors import InputDataError
 from lithomap.io import formats
 from lithomap.io.formats import Encoding
 from lithomap.io.grid import RegionGrid
-from lithomap.io.rasterfile import band_encoding, decode, read_band
+from lithomap.io.rasterfile import read_band
 from lithomap.io.sources import Scene, SceneReader
 from lithomap.io.vegetation import ndvi
-from lithomap.io.warp import source_window, warp_array
 
 ST_EMIS = Encoding("int16", 0.0001, 0.0, -9999, "")
 # Mean exoatmospheric solar irradiance of the red and NIR bands (Chander et al. 2009), W m-2 µm-1.
@@ -85,7 +85,10 @@ class LandsatSTReader(SceneReader):
     product = "LANDSAT_C2L2_ST"
     kind = "thermal"
     filename_regex = formats.LANDSAT_ST_NAME
+    variables: ClassVar[Mapping[str, str | None]] = {"lst": "LST", "emissivity": "EMIS"}
     primary_layers = ("LST",)
+    encodings: ClassVar[Mapping[str, Encoding]] = {"LST": formats.LANDSAT_ST, "EMIS": ST_EMIS}
+    mask_variable = "lst"
 
     @classmethod
     def discover(cls, paths: Sequence[Path]) -> list[Scene]:
@@ -110,37 +113,28 @@ class LandsatSTReader(SceneReader):
             scenes.append(Scene(cls.product, time, (files,), {"sensor": match["sensor"].upper()}))
         return scenes
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        piece, opened = self.scene.pieces[0], self.datasets[0]
-        empty = np.full((int(window.height), int(window.width)), np.nan, np.float32)
-        reference = opened["LST"]
-        src_window = source_window(reference, grid, window)
-        if src_window is None:
-            return {"lst": empty, "emissivity": empty.copy()}
-        lst = decode(read_band(reference, 1, src_window, piece["LST"]), band_encoding(reference, 1, formats.LANDSAT_ST))
-        self.count_valid(piece["LST"], int(np.count_nonzero(np.isfinite(lst))))
+    def keep_mask(self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], window: Window) -> np.ndarray:
+        """Drop fill, dilated cloud, cirrus, cloud and cloud shadow (QA_PIXEL bits 0–4)."""
+        keep = np.ones((int(window.height), int(window.width)), bool)
         if "QA_PIXEL" in opened:
-            qa = read_band(opened["QA_PIXEL"], 1, src_window, piece["QA_PIXEL"]).astype(np.int64)
-            reject = sum(1 << bit for bit in formats.LANDSAT_QA_REJECT_BITS)
-            lst[(qa & reject) != 0] = np.nan
-        emis = np.full_like(lst, np.nan)
-        if "EMIS" in opened:
-            emis = decode(
-                read_band(opened["EMIS"], 1, src_window, piece["EMIS"]), band_encoding(opened["EMIS"], 1, ST_EMIS)
-            )
-            emis[np.isnan(lst)] = np.nan
-        transform, method = reference.window_transform(src_window), self.ingest.continuous_resampling
-        return {
-            "lst": warp_array(lst, transform, reference.crs, grid, window, method),
-            "emissivity": warp_array(emis, transform, reference.crs, grid, window, method),
-        }
+            qa = read_band(opened["QA_PIXEL"], 1, window, piece["QA_PIXEL"]).astype(np.int64)
+            keep &= (qa & sum(1 << bit for bit in formats.LANDSAT_QA_REJECT_BITS)) == 0
+        return keep
 
 
 class _LandsatL1Reader(SceneReader):
-    """Level-1 scenes: band files ``<scene>_B<n>.TIF`` beside ``<scene>_MTL.txt``."""
+    """Level-1 scenes: band files ``<scene>_B<n>.TIF`` beside ``<scene>_MTL.txt``.
+
+    TM (Landsat 4/5) and ETM+ (Landsat 7) share their band numbers: thermal B6, red B3, NIR B4.
+    """
 
     filename_regex = formats.LANDSAT_L1_NAME
-    wanted_bands: ClassVar[str]
+    zero_is_nodata = True
+
+    def __init__(self, scene: Scene, ingest: IngestParams) -> None:
+        super().__init__(scene, ingest)
+        self.sensor = str(scene.meta["sensor"])
+        self.mtl: dict[str, str] = scene.meta["mtl"]  # type: ignore[assignment]
 
     @classmethod
     def discover(cls, paths: Sequence[Path]) -> list[Scene]:
@@ -155,7 +149,7 @@ class _LandsatL1Reader(SceneReader):
         found = []
         for scene_id, bands in sorted(scenes.items()):
             sensor = sensors[scene_id]
-            layers = cls.layers_of(sensor)
+            layers = cls.primary_layers
             if sensor not in formats.LANDSAT_THERMAL_K or not all(b in bands for b in layers):
                 continue
             any_band = next(iter(bands.values()))
@@ -173,22 +167,14 @@ class _LandsatL1Reader(SceneReader):
             found.append(Scene(cls.product, time, (files,), {"sensor": sensor, "mtl": mtl, "doy": doy}))
         return found
 
-    @classmethod
-    def layers_of(cls, sensor: str) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def radiance(self, band: str, window: Window) -> np.ndarray:
-        """At-sensor radiance of one band on a source window (NaN where fill or DN 0)."""
-        path, dataset = self.scene.pieces[0][band], self.datasets[0][band]
-        raw = read_band(dataset, 1, window, path)
-        values = decode(raw, band_encoding(dataset, 1))
-        values[raw == 0] = np.nan
-        mtl = self.scene.meta["mtl"]
-        number = band[1:]
+    def radiance(self, layer: str, values: np.ndarray) -> np.ndarray:
+        """At-sensor radiance from the decoded digital numbers of one band, with the MTL gains."""
+        number = layer[1:]
         try:
-            gain = float(mtl[f"RADIANCE_MULT_BAND_{number}"])  # type: ignore[index]
-            bias = float(mtl[f"RADIANCE_ADD_BAND_{number}"])  # type: ignore[index]
+            gain = float(self.mtl[f"RADIANCE_MULT_BAND_{number}"])
+            bias = float(self.mtl[f"RADIANCE_ADD_BAND_{number}"])
         except KeyError as exc:
+            path = self.scene.pieces[0][layer]
             raise InputDataError(path, f"the MTL lacks {exc.args[0]}", "use the MTL delivered with the scene") from exc
         return values * np.float32(gain) + np.float32(bias)
 
@@ -198,28 +184,11 @@ class LandsatL1ThermalReader(_LandsatL1Reader):
 
     product = "LANDSAT_L1_BT"
     kind = "thermal"
+    variables: ClassVar[Mapping[str, str | None]] = {"lst": "B6", "emissivity": None}
     primary_layers = ("B6",)
 
-    @classmethod
-    def layers_of(cls, sensor: str) -> tuple[str, ...]:
-        return (f"B{formats.LANDSAT_L1_THERMAL_BAND[sensor]}",)
-
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        band = self.layers_of(str(self.scene.meta["sensor"]))[0]
-        dataset = self.datasets[0][band]
-        empty = np.full((int(window.height), int(window.width)), np.nan, np.float32)
-        src_window = source_window(dataset, grid, window)
-        if src_window is None:
-            return {"lst": empty, "emissivity": empty.copy()}
-        radiance = self.radiance(band, src_window)
-        self.count_valid(self.scene.pieces[0][band], int(np.count_nonzero(np.isfinite(radiance))))
-        bt = brightness_temperature(radiance, str(self.scene.meta["sensor"]), self.scene.meta["mtl"])  # type: ignore[arg-type]
-        return {
-            "lst": warp_array(
-                bt, dataset.window_transform(src_window), dataset.crs, grid, window, self.ingest.continuous_resampling
-            ),
-            "emissivity": empty,
-        }
+    def to_physical(self, layer: str, values: np.ndarray) -> np.ndarray:
+        return brightness_temperature(self.radiance(layer, values), self.sensor, self.mtl)
 
 
 def brightness_temperature(radiance: np.ndarray, sensor: str, mtl: dict[str, str]) -> np.ndarray:
@@ -239,31 +208,17 @@ class LandsatL1OpticalReader(_LandsatL1Reader):
 
     product = "LANDSAT_L1_TOA"
     kind = "optical"
+    variables: ClassVar[Mapping[str, str | None]] = {"red": "B3", "nir": "B4"}
     primary_layers = ("B3", "B4")
 
-    @classmethod
-    def layers_of(cls, sensor: str) -> tuple[str, ...]:
-        red, nir = formats.LANDSAT_L1_RED_NIR[sensor]
-        return f"B{red}", f"B{nir}"
-
-    def reflectance(self, band: str, window: Window) -> np.ndarray:
-        mtl: dict[str, str] = self.scene.meta["mtl"]  # type: ignore[assignment]
-        sensor = str(self.scene.meta["sensor"])
-        radiance = self.radiance(band, window)
-        self.count_valid(self.scene.pieces[0][band], int(np.count_nonzero(np.isfinite(radiance))))
-        doy = int(self.scene.meta["doy"])  # type: ignore[arg-type]
+    def to_physical(self, layer: str, values: np.ndarray) -> np.ndarray:
+        """Top-of-atmosphere reflectance of the red or NIR band."""
+        radiance = self.radiance(layer, values)
+        doy = int(self.scene.meta["doy"])  # type: ignore[call-overload]
         distance = 1.0 - 0.01672 * math.cos(math.radians(0.9856 * (doy - 4)))
-        sun_elevation = math.radians(float(mtl.get("SUN_ELEVATION", 45.0)))
-        esun = ESUN_RED_NIR[sensor][0 if band == self.layers_of(sensor)[0] else 1]
+        sun_elevation = math.radians(float(self.mtl.get("SUN_ELEVATION", 45.0)))
+        esun = ESUN_RED_NIR[self.sensor][0 if layer == self.variables["red"] else 1]
         return (radiance * np.float32(math.pi * distance**2 / (esun * math.sin(sun_elevation)))).astype(np.float32)
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        red_band, nir_band = self.layers_of(str(self.scene.meta["sensor"]))
-        dataset: DatasetReader = self.datasets[0][red_band]
-        src_window = source_window(dataset, grid, window)
-        if src_window is None:
-            return {"ndvi": np.full((int(window.height), int(window.width)), np.nan, np.float32)}
-        transform, method = dataset.window_transform(src_window), self.ingest.continuous_resampling
-        red = warp_array(self.reflectance(red_band, src_window), transform, dataset.crs, grid, window, method)
-        nir = warp_array(self.reflectance(nir_band, src_window), transform, dataset.crs, grid, window, method)
-        return {"ndvi": ndvi(red, nir)}
+    def finish(self, values: dict[str, np.ndarray], grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
+        return {"ndvi": ndvi(values["red"], values["nir"])}

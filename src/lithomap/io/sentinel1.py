@@ -14,21 +14,18 @@ cube stores the time mean in dB.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 from rasterio.io import DatasetReader
-from rasterio.windows import Window
 
 from lithomap.errors import InputDataError
 from lithomap.io import formats
-from lithomap.io.grid import RegionGrid
-from lithomap.io.rasterfile import band_encoding, decode, read_band, read_decimated
+from lithomap.io.rasterfile import band_encoding, decode, read_decimated
 from lithomap.io.sources import Scene, SceneReader
-from lithomap.io.warp import source_window, warp_array
 
 Units = Literal["db", "power", "amplitude"]
 POLARISATIONS = ("VV", "VH")
@@ -87,9 +84,10 @@ def power_to_db(power: np.ndarray) -> np.ndarray:
 
 
 class _SarReader(SceneReader):
-    """Shared window logic: decode, convert to power, average onto the grid."""
+    """VV and VH of one acquisition, converted to linear power on the source grid before averaging."""
 
     kind = "sar"
+    variables: ClassVar[Mapping[str, str | None]] = {"vv": "VV", "vh": "VH"}
     primary_layers = POLARISATIONS
     band_of: ClassVar[dict[str, int]] = {"VV": 1, "VH": 1}
 
@@ -107,43 +105,15 @@ class _SarReader(SceneReader):
         """1-based band of each polarisation in its file."""
         return dict(self.band_of)
 
-    def band(self, pol: str) -> int:
-        return self.bands[pol]
+    def band(self, layer: str) -> int:
+        return self.bands[layer]
 
     def named_units(self) -> Units | None:
+        """The units the product's file name states, if any."""
         return None
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        piece, opened = self.scene.pieces[0], self.datasets[0]
-        for pol in POLARISATIONS:
-            empty = np.full((int(window.height), int(window.width)), np.nan, np.float32)
-            if pol not in opened:
-                out[pol.lower()] = empty
-                continue
-            dataset, band = opened[pol], self.band(pol)
-            src_window = source_window(dataset, grid, window)
-            if src_window is None:
-                out[pol.lower()] = empty
-                continue
-            power = to_power(
-                decode(read_band(dataset, band, src_window, piece[pol]), band_encoding(dataset, band)), self.units[pol]
-            )
-            n_valid = int(np.count_nonzero(np.isfinite(power)))
-            self.count_valid(piece[pol], n_valid)
-            out[pol.lower()] = (
-                warp_array(
-                    power,
-                    dataset.window_transform(src_window),
-                    dataset.crs,
-                    grid,
-                    window,
-                    self.ingest.continuous_resampling,
-                )
-                if n_valid
-                else empty
-            )
-        return out
+    def to_physical(self, layer: str, values: np.ndarray) -> np.ndarray:
+        return to_power(values, self.units[layer])
 
 
 class Hyp3RtcReader(_SarReader):

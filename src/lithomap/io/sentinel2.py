@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
@@ -26,10 +27,9 @@ from rasterio.windows import Window
 from lithomap.errors import InputDataError
 from lithomap.io import formats
 from lithomap.io.grid import RegionGrid
-from lithomap.io.rasterfile import band_encoding, decode, read_band
 from lithomap.io.sources import Scene, SceneReader
 from lithomap.io.vegetation import ndvi
-from lithomap.io.warp import source_window, warp_array
+from lithomap.io.warp import read_patch
 
 RED, NIR = "B04", "B08"
 
@@ -69,10 +69,12 @@ def read_offsets(metadata: Path) -> tuple[dict[str, float], float | None]:
 
 
 class _OpticalReader(SceneReader):
-    """Shared window logic: reflectances averaged onto the grid, NDVI there."""
+    """Red and NIR reflectances averaged onto the grid; NDVI computed there."""
 
     kind = "optical"
+    variables: ClassVar[Mapping[str, str | None]] = {"red": RED, "nir": NIR}
     primary_layers = (RED, NIR)
+    zero_is_nodata = True
     band_of: ClassVar[dict[str, int]] = {RED: 1, NIR: 1}
 
     def reflectance_params(self, layer: str) -> tuple[float, float]:
@@ -82,24 +84,13 @@ class _OpticalReader(SceneReader):
     def band(self, layer: str) -> int:
         return self.band_of[layer]
 
-    def reflectance(self, layer: str, grid: RegionGrid, window: Window) -> np.ndarray:
-        piece, opened = self.scene.pieces[0], self.datasets[0]
-        dataset, band = opened[layer], self.band(layer)
-        src_window = source_window(dataset, grid, window)
-        if src_window is None:
-            return np.full((int(window.height), int(window.width)), np.nan, np.float32)
-        raw = read_band(dataset, band, src_window, piece[layer])
-        values = decode(raw, band_encoding(dataset, band))
-        values[raw == 0] = np.nan
-        self.count_valid(piece[layer], int(np.count_nonzero(np.isfinite(values))))
+    def to_physical(self, layer: str, values: np.ndarray) -> np.ndarray:
+        """Surface (L2A) or top-of-atmosphere (L1C) reflectance: (DN + offset) / quantification."""
         offset, quantification = self.reflectance_params(layer)
-        values = (values + np.float32(offset)) / np.float32(quantification)
-        return warp_array(
-            values, dataset.window_transform(src_window), dataset.crs, grid, window, self.ingest.continuous_resampling
-        )
+        return (values + np.float32(offset)) / np.float32(quantification)
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        return {"ndvi": ndvi(self.reflectance(RED, grid, window), self.reflectance(NIR, grid, window))}
+    def finish(self, values: dict[str, np.ndarray], grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
+        return {"ndvi": ndvi(values["red"], values["nir"])}
 
 
 class SafeL2AReader(_OpticalReader):
@@ -148,17 +139,14 @@ class SafeL2AReader(_OpticalReader):
     def reflectance_params(self, layer: str) -> tuple[float, float]:
         return self.offsets[layer], self.quantification
 
-    def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
-        out = super().read(grid, window)
+    def finish(self, values: dict[str, np.ndarray], grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
+        """NDVI, dropped where the scene classification (nearest) is not vegetation, bare soil, water or snow."""
+        out = super().finish(values, grid, window)
         if "SCL" in self.datasets[0]:
-            dataset, path = self.datasets[0]["SCL"], self.scene.pieces[0]["SCL"]
-            src_window = source_window(dataset, grid, window)
+            patch = read_patch(self.datasets[0]["SCL"], self.scene.pieces[0]["SCL"], grid, window)
             scl = np.zeros(out["ndvi"].shape, np.uint8)
-            if src_window is not None:
-                raw = read_band(dataset, 1, src_window, path).astype(np.uint8)
-                scl = warp_array(
-                    raw, dataset.window_transform(src_window), dataset.crs, grid, window, "nearest", nodata=0
-                )
+            if patch is not None:
+                scl = replace(patch, values=patch.values.astype(np.uint8)).warp(grid, window, "nearest", nodata=0)
             out["ndvi"][~np.isin(scl, formats.S2_SCL_KEEP)] = np.nan
         return out
 

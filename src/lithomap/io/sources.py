@@ -1,10 +1,16 @@
-"""Scenes and scene readers: the common shape of every raster product reader.
+"""Scenes and scene readers: the one shape of every raster product reader.
 
-A reader is declared torchgeo-style by class attributes (``product``, ``kind``,
-``filename_regex`` with named groups) and two methods: ``discover`` groups the files of a
-region folder into :class:`Scene` objects (one acquisition each), and ``read`` puts one
-window of the region grid together from the scene's open files. A reader is used as a
-context manager so that a scene's files are opened once for all the windows.
+A reader is declared torchgeo-style by class attributes: ``product``, ``kind``,
+``filename_regex`` (named groups), ``variables`` (output variable → layer of a scene),
+``encodings`` (documented scale/offset/fill where the file's tags are silent),
+``zero_is_nodata`` and ``mask_variable``. ``discover`` groups the files of a region folder
+into :class:`Scene` objects (one acquisition each). :meth:`SceneReader.read` is the one
+pipeline for every product: per tile, read and decode each layer on the source grid
+(:mod:`lithomap.io.warp`), convert units (:meth:`~SceneReader.to_physical`), apply the
+quality masks (:meth:`~SceneReader.keep_mask`), reproject onto the grid window, mosaic the
+tiles, and derive what is computed on the grid (:meth:`~SceneReader.finish`, e.g. NDVI).
+A product reader overrides only the hooks where it differs. A reader is used as a context
+manager so that a scene's files are opened once for all the windows.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -25,8 +31,10 @@ from rasterio.windows import Window
 
 from lithomap.config import IngestParams
 from lithomap.errors import InputDataError
+from lithomap.io.formats import Encoding
 from lithomap.io.grid import RegionGrid
 from lithomap.io.rasterfile import open_raster
+from lithomap.io.warp import SourcePatch, read_decoded
 
 SourceKind = Literal["thermal", "sar", "optical"]
 
@@ -49,9 +57,11 @@ class Scene:
 
     @property
     def files(self) -> list[Path]:
+        """Every file of the scene (all layers of all tiles)."""
         return [path for piece in self.pieces for path in piece.values()]
 
     def label(self) -> str:
+        """Product and time, for messages."""
         when = self.time.isoformat(timespec="seconds") if self.time else "undated"
         return f"{self.product} {when}"
 
@@ -67,8 +77,16 @@ class SceneReader(ABC):
     product: ClassVar[str]
     kind: ClassVar[SourceKind]
     filename_regex: ClassVar[re.Pattern[str]]
+    #: output variable → layer of a piece it is read from (None: the product has no such layer)
+    variables: ClassVar[Mapping[str, str | None]]
     #: layers of a piece that decide the footprint and the no-data check
     primary_layers: ClassVar[tuple[str, ...]]
+    #: documented encoding of a layer, used where the file's own tags are silent
+    encodings: ClassVar[Mapping[str, Encoding]] = {}
+    #: digital number 0 means no data whatever the tags say (Level-1 and Sentinel-2 band files)
+    zero_is_nodata: ClassVar[bool] = False
+    #: the variable whose invalid or masked pixels are dropped from every variable (thermal: LST)
+    mask_variable: ClassVar[str | None] = None
 
     def __init__(self, scene: Scene, ingest: IngestParams) -> None:
         self.scene = scene
@@ -82,9 +100,58 @@ class SceneReader(ABC):
     def discover(cls, paths: Sequence[Path]) -> list[Scene]:
         """Group the matching files among ``paths`` into scenes."""
 
-    @abstractmethod
+    def band(self, layer: str) -> int:
+        """1-based band of a layer in its file."""
+        return 1
+
+    def to_physical(self, layer: str, values: np.ndarray) -> np.ndarray:
+        """Decoded values of a layer in the units the grid stores (e.g. SAR dB → linear power)."""
+        return values
+
+    def keep_mask(self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], window: Window) -> np.ndarray:
+        """Quality and cloud mask on a source window of the piece's :attr:`mask_variable` (True = keep)."""
+        return np.ones((int(window.height), int(window.width)), bool)
+
+    def finish(self, values: dict[str, np.ndarray], grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
+        """What is computed on the grid from the warped variables (default: the variables themselves)."""
+        return values
+
     def read(self, grid: RegionGrid, window: Window) -> dict[str, np.ndarray]:
         """The scene's variables on one grid window (float32, NaN = no data)."""
+        shape = (int(window.height), int(window.width))
+        out = {name: np.full(shape, np.nan, np.float32) for name in self.variables}
+        for piece, opened in zip(self.scene.pieces, self.datasets, strict=True):
+            for name, patch in self._decode_piece(piece, opened, grid, window).items():
+                if np.isfinite(patch.values).any():
+                    out[name] = mosaic(out[name], patch.warp(grid, window, self.ingest.continuous_resampling))
+        return self.finish(out, grid, window)
+
+    def _decode_piece(
+        self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], grid: RegionGrid, window: Window
+    ) -> dict[str, SourcePatch]:
+        """Physical values of each variable of one tile on its source window, masks applied."""
+        patches: dict[str, SourcePatch] = {}
+        for name, layer in self.variables.items():
+            if layer is None or layer not in opened:
+                continue
+            dataset = opened[layer]
+            patch = read_decoded(
+                dataset, piece[layer], grid, window, self.band(layer), self.encodings.get(layer), self.zero_is_nodata
+            )
+            if patch is None:
+                continue
+            values = self.to_physical(layer, patch.values)
+            self.count_valid(piece[layer], int(np.count_nonzero(np.isfinite(values))))
+            patches[name] = replace(patch, values=values)
+        if self.mask_variable is None:
+            return patches
+        reference = patches.get(self.mask_variable)
+        if reference is None:
+            return {}
+        keep = np.isfinite(reference.values) & self.keep_mask(piece, opened, reference.window)
+        for patch in patches.values():
+            patch.values[~keep] = np.nan
+        return patches
 
     def __enter__(self) -> Self:
         for piece in self.scene.pieces:
@@ -108,6 +175,7 @@ class SceneReader(ABC):
                 grid.check_overlap(piece[layer], dataset.crs, tuple(dataset.bounds))
 
     def count_valid(self, path: Path, n_valid: int) -> None:
+        """Add the valid source pixels read from a primary file (for :meth:`check_not_empty`)."""
         if path in self.valid_counts:
             self.valid_counts[path] += n_valid
 

@@ -121,7 +121,7 @@ def _file_rows(paths: Iterable[Path], product: str, grid: RegionGrid) -> list[di
         try:
             with rasterio.open(path) as src:
                 has_crs = src.crs is not None
-                overlaps = bool(has_crs and grid.overlaps(src.crs, tuple(src.bounds)))
+                overlaps = bool(has_crs and grid.overlaps(path, src.crs, tuple(src.bounds)))
                 rows.append(
                     {"file": path.name, "product": product, "has_crs": has_crs, "overlaps": overlaps, "readable": True}
                 )
@@ -137,7 +137,7 @@ def _vector_rows(paths: Iterable[Path], grid: RegionGrid) -> list[dict[str, obje
         has_crs = info.get("crs") is not None
         bounds = info.get("total_bounds")
         overlaps = bool(
-            has_crs and bounds is not None and grid.overlaps(CRS.from_user_input(info["crs"]), tuple(bounds))
+            has_crs and bounds is not None and grid.overlaps(path, CRS.from_user_input(info["crs"]), tuple(bounds))
         )
         rows.append(
             {"file": path.name, "product": "geology", "has_crs": has_crs, "overlaps": overlaps, "readable": True}
