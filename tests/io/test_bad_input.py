@@ -53,6 +53,28 @@ def test_raster_not_overlapping_region(tiny_region: RegionParams, ingest_params:
     ingest_fails(tiny_region, ingest_params, set(far.values()), "does not overlap")
 
 
+MARS = "IAU_2015:49900"  # a valid CRS that PROJ cannot transform to any Earth CRS
+
+
+def test_crs_without_transformation_is_not_called_outside_the_region(
+    tiny_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    vv = next(tiny_region.raw_dir.rglob("*_VV.tif"))
+    fakes.write_tif(vv, np.ones((10, 10), np.float32), MARS, from_origin(0, 10, 1, 1), 0)
+    error = ingest_fails(tiny_region, ingest_params, vv, "PROJ finds no transformation between")
+    assert MARS in error.problem and "does not overlap" not in error.problem
+    assert "gdal_edit.py -a_srs" in error.fix
+
+
+def test_thermal_crs_without_transformation_when_the_grid_comes_from_footprints(
+    tiny_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    path = lst_file(tiny_region)
+    fakes.write_tif(path, np.full((10, 10), 15000, np.int32), MARS, from_origin(0, 10, 1, 1), 0)
+    region = tiny_region.model_copy(update={"bounds": None})
+    ingest_fails(region, ingest_params, path, "PROJ finds no transformation between")
+
+
 def test_all_nodata_scene(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
     path = lst_file(tiny_region)
     empty = fakes.write_appeears(path.parent, datetime(2023, 10, 1, 12), np.full((60, 60), np.nan))["LST"]

@@ -47,3 +47,9 @@ def test_check_overlap_names_the_file() -> None:
     with pytest.raises(InputDataError, match="does not overlap") as caught:
         grid.check_overlap(Path("far.tif"), CRS.from_epsg(4326), (10.0, 50.0, 10.1, 50.1))
     assert caught.value.path.name == "far.tif"
+
+
+def test_untransformable_crs_is_reported_as_such_not_as_no_overlap() -> None:
+    grid = RegionGrid.from_bounds("EPSG:32630", 70.0, (411_000, 4_282_000, 413_000, 4_285_000))
+    with pytest.raises(InputDataError, match="PROJ finds no transformation between IAU_2015:49900 and EPSG:32630"):
+        grid.check_overlap(Path("mars.tif"), CRS.from_user_input("IAU_2015:49900"), (0.0, 0.0, 1.0, 1.0))

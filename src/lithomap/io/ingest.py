@@ -223,10 +223,11 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
             ingest.chunk_px,
             attrs,
         )
-        variables += _write_thermal(writer, catalog.thermal, grid, windows, ingest, bar)
-        variables += _write_sar(writer, catalog.sar, grid, windows, ingest, bar)
-        variables += _write_optical(writer, catalog.optical, grid, windows, ingest, bar)
-        variables += _write_labels(writer, geology, catalog.label_rasters, grid, windows, ingest, bar)
+        fill = _CubeFill(writer, grid, windows, ingest, bar)
+        variables += _write_thermal(fill, catalog.thermal)
+        variables += _write_time_means(fill, catalog.sar, SAR_ATTRS, "sar_valid", power_to_db)
+        variables += _write_time_means(fill, catalog.optical, NDVI_ATTRS, "ndvi_valid")
+        variables += _write_labels(fill, geology, catalog.label_rasters)
         writer.close()
     return IngestReport(
         region=name,
@@ -285,37 +286,46 @@ def _attributes(
     }
 
 
-def _write_thermal(
-    writer: CubeWriter,
-    scenes: list[tuple[type[SceneReader], Scene]],
-    grid: RegionGrid,
-    windows: list[Window],
-    ingest: IngestParams,
-    bar: tqdm,
-) -> list[str]:
+@dataclass(frozen=True)
+class _CubeFill:
+    """What every variable writer needs: the cube being written, the grid, its windows, the settings."""
+
+    writer: CubeWriter
+    grid: RegionGrid
+    windows: list[Window]
+    ingest: IngestParams
+    bar: tqdm
+
+
+SAR_ATTRS = {
+    pol: {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter, time mean in linear power"}
+    for pol in ("vv", "vh")
+}
+NDVI_ATTRS = {"ndvi": {"long_name": "NDVI, time mean of cloud-free dates"}}
+
+
+def _write_thermal(fill: _CubeFill, scenes: list[tuple[type[SceneReader], Scene]]) -> list[str]:
+    """Write LST, emissivity and their valid mask, one date at a time."""
     if not scenes:
         return []
+    writer = fill.writer
     writer.create("lst", ("time", "y", "x"), "float32", np.nan, {"units": "K", "long_name": "land surface temperature"})
     writer.create("emissivity", ("time", "y", "x"), "float32", np.nan, {"long_name": "broadband emissivity"})
     writer.create("lst_valid", ("time", "y", "x"), "bool", False, {"long_name": "lst is valid"})
     for index, (reader, scene) in enumerate(scenes):
-        with reader(scene, ingest) as opened:
-            for window in windows:
-                values = opened.read(grid, window)
+        with reader(scene, fill.ingest) as opened:
+            for window in fill.windows:
+                values = opened.read(fill.grid, window)
                 writer.write("lst", window, values["lst"], index)
                 writer.write("emissivity", window, values["emissivity"], index)
                 writer.write("lst_valid", window, np.isfinite(values["lst"]), index)
-                bar.update()
+                fill.bar.update()
             opened.check_not_empty()
     return ["lst", "emissivity", "lst_valid"]
 
 
 def _time_means(
-    scenes: list[tuple[type[SceneReader], Scene]],
-    grid: RegionGrid,
-    window: Window,
-    readers: list[SceneReader],
-    names: Sequence[str],
+    readers: list[SceneReader], grid: RegionGrid, window: Window, names: Sequence[str]
 ) -> dict[str, np.ndarray]:
     shape = (int(window.height), int(window.width))
     total = {n: np.zeros(shape, np.float64) for n in names}
@@ -330,101 +340,64 @@ def _time_means(
         return {n: np.where(count[n] > 0, total[n] / np.maximum(count[n], 1), np.nan).astype(np.float32) for n in names}
 
 
-def _write_sar(
-    writer: CubeWriter,
-    scenes: list[tuple[type[SceneReader], Scene]],
-    grid: RegionGrid,
-    windows: list[Window],
-    ingest: IngestParams,
-    bar: tqdm,
-) -> list[str]:
-    attrs = {
-        pol: {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter, time mean in linear power"}
-        for pol in ("vv", "vh")
-    }
-    return _write_time_means(writer, scenes, grid, windows, ingest, bar, attrs, "sar_valid", power_to_db)
-
-
-def _write_optical(
-    writer: CubeWriter,
-    scenes: list[tuple[type[SceneReader], Scene]],
-    grid: RegionGrid,
-    windows: list[Window],
-    ingest: IngestParams,
-    bar: tqdm,
-) -> list[str]:
-    attrs = {"ndvi": {"long_name": "NDVI, time mean of cloud-free dates"}}
-    return _write_time_means(writer, scenes, grid, windows, ingest, bar, attrs, "ndvi_valid")
-
-
 def _write_time_means(
-    writer: CubeWriter,
+    fill: _CubeFill,
     scenes: list[tuple[type[SceneReader], Scene]],
-    grid: RegionGrid,
-    windows: list[Window],
-    ingest: IngestParams,
-    bar: tqdm,
     attrs: dict[str, dict[str, str]],
     valid_name: str,
     convert: Callable[[np.ndarray], np.ndarray] = lambda values: values,
 ) -> list[str]:
     """Write the time mean of each layer in ``attrs`` (then ``convert``) and a mask where all are valid."""
     if not scenes:
-        bar.update(len(windows))
+        fill.bar.update(len(fill.windows))
         return []
     names = tuple(attrs)
     for name in names:
-        writer.create(name, ("y", "x"), "float32", np.nan, attrs[name])
-    writer.create(valid_name, ("y", "x"), "bool", False, {"long_name": f"{' and '.join(names)} valid"})
+        fill.writer.create(name, ("y", "x"), "float32", np.nan, attrs[name])
+    fill.writer.create(valid_name, ("y", "x"), "bool", False, {"long_name": f"{' and '.join(names)} valid"})
     with ExitStack() as stack:
-        readers = [stack.enter_context(reader(scene, ingest)) for reader, scene in scenes]
-        for window in windows:
-            means = _time_means(scenes, grid, window, readers, names)
+        readers = [stack.enter_context(reader(scene, fill.ingest)) for reader, scene in scenes]
+        for window in fill.windows:
+            means = _time_means(readers, fill.grid, window, names)
             values = {name: convert(means[name]) for name in names}
             for name, array in values.items():
-                writer.write(name, window, array)
-            writer.write(valid_name, window, np.logical_and.reduce([np.isfinite(v) for v in values.values()]))
-            bar.update()
+                fill.writer.write(name, window, array)
+            fill.writer.write(valid_name, window, np.logical_and.reduce([np.isfinite(v) for v in values.values()]))
+            fill.bar.update()
         for opened in readers:
             opened.check_not_empty()
     return [*names, valid_name]
 
 
-def _write_labels(
-    writer: CubeWriter,
-    geology: Sequence[GeologyMap],
-    rasters: Sequence[Path],
-    grid: RegionGrid,
-    windows: list[Window],
-    ingest: IngestParams,
-    bar: tqdm,
-) -> list[str]:
+def _write_labels(fill: _CubeFill, geology: Sequence[GeologyMap], rasters: Sequence[Path]) -> list[str]:
+    """Burn the geological maps and copy the label rasters (first source wins where several label a pixel)."""
     if not geology and not rasters:
-        bar.update(len(windows))
+        fill.bar.update(len(fill.windows))
         return []
-    writer.create(
+    grid = fill.grid
+    fill.writer.create(
         "label",
         ("y", "x"),
         "uint8",
         BACKGROUND,
         {"long_name": "lithology class id 0-13 (0 = background/unmapped)", "valid_range": [0, 13]},
     )
-    writer.create("label_valid", ("y", "x"), "bool", False, {"long_name": "label is not background"})
+    fill.writer.create("label_valid", ("y", "x"), "bool", False, {"long_name": "label is not background"})
     with ExitStack() as stack:
         label_rasters = []
         for path in rasters:
             dataset = stack.enter_context(open_raster(path))
             grid.check_overlap(path, dataset.crs, tuple(dataset.bounds))
             label_rasters.append(LabelRaster(path, dataset))
-        for window in windows:
+        for window in fill.windows:
             labels = np.zeros((int(window.height), int(window.width)), np.uint8)
-            layers = [g.rasterize(grid, window, ingest.boundary_buffer_px) for g in geology]
+            layers = [g.rasterize(grid, window, fill.ingest.boundary_buffer_px) for g in geology]
             layers += [r.read(grid, window) for r in label_rasters]
             for layer in layers:
                 np.copyto(labels, layer, where=labels == BACKGROUND)
-            writer.write("label", window, labels)
-            writer.write("label_valid", window, labels != BACKGROUND)
-            bar.update()
+            fill.writer.write("label", window, labels)
+            fill.writer.write("label_valid", window, labels != BACKGROUND)
+            fill.bar.update()
         for raster in label_rasters:
             if raster.valid_pixels == 0:
                 raise InputDataError(
