@@ -111,7 +111,7 @@ def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed
 
 @pytest.fixture(scope="session")
 def tiny_region(tmp_path_factory):
-    """A generated and ingested small region: (params, root). Shared by the dataset tests."""
+    """A generated and ingested small synthetic region: (params, root), shared by many tests."""
     from lithomap.config import parse_params
     from lithomap.io.ingest import ingest_region
     from lithomap.scenes.generate import generate_region

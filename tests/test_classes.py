@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from lithomap.classes import LithologyMapper, all_classes, class_id, default_mapper, normalise
+from lithomap.classes import LithologyMapper, all_classes, class_id_of, default_mapper, normalise
 from lithomap.errors import ConfigError
 
 
@@ -66,7 +66,7 @@ def test_fourteen_classes_in_id_order_with_distinct_colours():
     ],
 )
 def test_legend_text_maps_to_expected_class(text, expected):
-    assert default_mapper().class_id(text) == class_id(expected)
+    assert default_mapper().map_text(text) == class_id_of(expected)
 
 
 def test_normalise_strips_accents_case_and_spaces():
@@ -75,7 +75,7 @@ def test_normalise_strips_accents_case_and_spaces():
 
 def test_unmapped_terms_are_reported_with_their_area():
     report = default_mapper().map_terms({"Calizas": 5e6, "Zona urbana": 2e6, "Relleno antrópico": 1e6})
-    assert report.class_of == {"Calizas": class_id("carbonate")}
+    assert report.class_of == {"Calizas": class_id_of("carbonate")}
     assert report.unmapped_area == {"Zona urbana": 2e6, "Relleno antrópico": 1e6}
     assert not report.complete
     listing = report.describe_unmapped()
@@ -103,11 +103,11 @@ def test_mapping_file_adds_to_and_overrides_the_packaged_table(tmp_path):
         encoding="utf-8",
     )
     mapper = LithologyMapper.from_file(table)
-    assert mapper.class_id("Calizas") == class_id("chalk")  # exact text overridden
-    assert mapper.class_id("Zona urbana") == class_id("background")  # added
-    assert mapper.class_id("Granito porfídico") == class_id("volcanic")  # own rule wins the tie
-    assert mapper.class_id("Granodioritas") == class_id("plutonic")  # packaged rules still apply
-    assert mapper.class_id("Sin datos") == class_id("background")
+    assert mapper.map_text("Calizas") == class_id_of("chalk")  # exact text overridden
+    assert mapper.map_text("Zona urbana") == class_id_of("background")  # added
+    assert mapper.map_text("Granito porfídico") == class_id_of("volcanic")  # own rule wins the tie
+    assert mapper.map_text("Granodioritas") == class_id_of("plutonic")  # packaged rules still apply
+    assert mapper.map_text("Sin datos") == class_id_of("background")
     assert [c.name for c in mapper.classes] == [c.name for c in all_classes()]
 
 
@@ -115,8 +115,8 @@ def test_mapping_file_without_inheritance_uses_its_own_entries_only(tmp_path):
     table = tmp_path / "map.yaml"
     table.write_text("inherit: false\nrules:\n  - {class: clay, patterns: ['\\bclay\\b']}\n", encoding="utf-8")
     mapper = LithologyMapper.from_file(table)
-    assert mapper.class_id("Clay") == class_id("clay")
-    assert mapper.class_id("Granodioritas") is None
+    assert mapper.map_text("Clay") == class_id_of("clay")
+    assert mapper.map_text("Granodioritas") is None
 
 
 @pytest.mark.parametrize(
@@ -172,9 +172,9 @@ def test_real_arizona_lithology_vocabulary_is_mostly_mapped(realdata):
     report = default_mapper().map_terms(terms)
     mapper = default_mapper()
     assert len(report.class_of) / len(set(terms)) > 0.6, report.describe_unmapped()
-    assert mapper.class_id("Sandstone") == class_id("detritic")
-    assert mapper.class_id("Basaltic lava") == class_id("volcanic")
-    assert mapper.class_id("Schist") == class_id("foliated")
+    assert mapper.map_text("Sandstone") == class_id_of("detritic")
+    assert mapper.map_text("Basaltic lava") == class_id_of("volcanic")
+    assert mapper.map_text("Schist") == class_id_of("foliated")
 
 
 AZ_TERMS_WITHOUT_A_CLASS = {
@@ -193,10 +193,10 @@ def test_real_arizona_rock_names_all_map_but_generic_ones(realdata):
         terms = {row["lithology"] for row in csv.DictReader(handle) if row.get("lithology")}
     report = default_mapper().map_terms(terms)
     assert set(report.unmapped_area) <= AZ_TERMS_WITHOUT_A_CLASS, report.describe_unmapped()
-    assert report.class_of["Coal"] == class_id("detritic")
-    assert report.class_of["Doleritic rock"] == class_id("plutonic")
-    assert report.class_of["Gypsum rock"] == class_id("carbonate")
-    assert report.class_of["Bentonite"] == class_id("clay")
+    assert report.class_of["Coal"] == class_id_of("detritic")
+    assert report.class_of["Doleritic rock"] == class_id_of("plutonic")
+    assert report.class_of["Gypsum rock"] == class_id_of("carbonate")
+    assert report.class_of["Bentonite"] == class_id_of("clay")
 
 
 @pytest.mark.realdata
@@ -205,8 +205,8 @@ def test_real_arizona_map_unit_names_for_alluvium_and_diabase(realdata):
     with (folder / "DescriptionOfMapUnits.csv").open(encoding="utf-8", errors="replace") as handle:
         names = {row["name"].strip(): row["description"] for row in csv.DictReader(handle)}
     mapper = default_mapper()
-    assert mapper.class_id("Holocene River Alluvium (0-10 ka)") == class_id("sand")
-    assert mapper.class_id("Middle Proterozoic Diabase (1050-1150 Ma)") == class_id("plutonic")
+    assert mapper.map_text("Holocene River Alluvium (0-10 ka)") == class_id_of("sand")
+    assert mapper.map_text("Middle Proterozoic Diabase (1050-1150 Ma)") == class_id_of("plutonic")
     assert "playas" in names["Quaternary Surficial deposits, undivided (0-2 Ma)"]
 
 
@@ -219,6 +219,6 @@ def test_real_hamersley_lithology_names_all_map(realdata):
     terms = set(frame["lithname1"].dropna()) | set(frame["lithname2"].dropna())
     report = default_mapper().map_terms(terms)
     assert report.complete, report.describe_unmapped()
-    assert report.class_of["iron formation"] == class_id("non_foliated")
-    assert report.class_of["dolerite"] == class_id("plutonic")
-    assert report.class_of["siltstone/mudstone"] == class_id("silt")
+    assert report.class_of["iron formation"] == class_id_of("non_foliated")
+    assert report.class_of["dolerite"] == class_id_of("plutonic")
+    assert report.class_of["siltstone/mudstone"] == class_id_of("silt")

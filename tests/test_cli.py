@@ -169,6 +169,20 @@ def test_matrix_and_summary_show_the_evaluated_cell(pipeline):
     assert "tiny" in runs["summary"].output and "cnn" in runs["summary"].output
 
 
+def test_preprocess_without_a_split_fails_and_names_the_split_verb(pipeline, tmp_path):
+    _, project, _, _ = pipeline
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["regions"]["tiny"]["raw_dir"] = str(project / "raw" / "tiny")
+    raw["ingest"]["interim_dir"] = str(project / "interim")  # the pipeline's cube, but no split beside it
+    raw["preprocess"].update(processed_dir=str(tmp_path / "processed"), reports_dir=str(tmp_path / "reports"))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["preprocess", "-p", str(path), "-e", "thermal"], terminal_width=400)
+    assert result.exit_code == 2
+    assert "no split for this region" in result.output and "lithomap split --region tiny" in result.output
+    assert not (tmp_path / "processed").exists()
+
+
 @pytest.mark.slow
 def test_loro_tests_the_held_out_region_whole(tmp_path, monkeypatch):
     path = cli_params(tmp_path, size_px=48)
@@ -181,6 +195,7 @@ def test_loro_tests_the_held_out_region_whole(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for verb in ("generate", "ingest"):
         invoke(verb, "-p", str(path), "--quiet")
+    invoke("split", "-p", str(path))
     invoke("preprocess", "-p", str(path), "-e", "thermal")
     result = invoke("loro", "--held-out", "other", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
     assert "loro-other" in result.output

@@ -114,7 +114,7 @@ class LithologyMapper:
             merged["exact"], merged["rules"] = table.get("exact"), table.get("rules")
         return cls(merged, source=source)
 
-    def class_id(self, text: str | None) -> int | None:
+    def map_text(self, text: str | None) -> int | None:
         """Class id for one legend text, or None when no rule matches."""
         if text is None:
             return None
@@ -140,7 +140,7 @@ class LithologyMapper:
         class_of: dict[str, int] = {}
         unmapped: dict[str, float] = {}
         for term, area in area_of.items():
-            found = self.class_id(term)
+            found = self.map_text(term)
             if found is None:
                 unmapped[str(term)] = unmapped.get(str(term), 0.0) + float(area)
             else:
@@ -262,7 +262,7 @@ def class_names() -> tuple[str, ...]:
     return tuple(c.name for c in all_classes())
 
 
-def class_id(name: str) -> int:
+def class_id_of(name: str) -> int:
     """Id of a class given its short name (e.g. ``"clay"`` → 2)."""
     ids = {c.name: c.id for c in all_classes()}
     if name not in ids:

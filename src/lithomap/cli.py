@@ -174,20 +174,18 @@ def preprocess(
 ) -> None:
     """Build experiment datasets: selected dates, patches, normalisation, shards for tf.data.
 
-    Uses the region's split (made by `lithomap split` if it is missing), so every
-    experiment of a region shares the same patches and split. Writes
-    processed_dir/<region>/<experiment>/ (npz shards + manifest.json).
+    Uses the region's split, which `lithomap split` makes (its own DVC stage); without it
+    this fails and says so. Every experiment of a region shares the same patches and
+    split. Writes processed_dir/<region>/<experiment>/ (npz shards + manifest.json).
     """
     from lithomap.config import load_params
-    from lithomap.datasets.preprocess import SPLIT_FILE, preprocess_experiment, split_region
+    from lithomap.datasets.preprocess import preprocess_experiment
 
     def step() -> None:
         config = load_params(params)
         names = experiment or list(config.experiments)
         for region_name in _regions(config, region):
             region_params = config.region(region_name)
-            if not (config.preprocess.processed_dir / region_name / SPLIT_FILE).exists():
-                split_region(region_name, region_params, config.ingest, config.preprocess)
             for name in names:
                 report = preprocess_experiment(
                     region_name, region_params, config.ingest, config.preprocess, name, config.experiment(name)
@@ -400,7 +398,7 @@ def classes(
                 table.add_row(str(c.id), f"[{c.colour}]■[/] {c.name}", c.label)
         else:
             for item in text:
-                found = mapper.class_id(item)
+                found = mapper.map_text(item)
                 name = mapper.classes[found].name if found is not None else "[red]unmapped[/]"
                 table.add_row("-" if found is None else str(found), name, item)
         console.print(table)

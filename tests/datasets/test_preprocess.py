@@ -12,7 +12,6 @@ from lithomap.datasets.patches import patch_origins
 from lithomap.datasets.preprocess import (
     SPLIT_FILE,
     fit_normalisation,
-    open_cube,
     preprocess_experiment,
     split_region,
 )
@@ -29,6 +28,7 @@ from lithomap.datasets.split import (
 )
 from lithomap.datasets.tfdata import make_dataset
 from lithomap.errors import InputDataError
+from lithomap.io.cube import cube_path, open_cube
 from lithomap.io.ingest import ingest_region
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import generate_region
@@ -185,7 +185,7 @@ def test_cube_on_another_grid_is_a_clear_error(tiny_region):
     raw["regions"]["tiny"]["resolution"] = 60
     custom = parse_params(raw)
     with pytest.raises(InputDataError, match=r"grid differs from the region's.*ingest"):
-        open_cube("tiny", custom.region("tiny"), custom.ingest)
+        open_cube(cube_path(custom.ingest.interim_dir, "tiny"), custom.region("tiny"))
 
 
 def test_augmentation_moves_inputs_and_labels_together(processed):

@@ -24,8 +24,8 @@ def region_bounds() -> tuple[float, float, float, float]:
 
 
 @pytest.fixture
-def tiny_region(tmp_path: Path, region_bounds) -> RegionParams:
-    """A region folder with ECOSTRESS (3 dates), Sentinel-1 (2 dates), Sentinel-2 (1 date) and a geology GPKG."""
+def fake_region(tmp_path: Path, region_bounds) -> RegionParams:
+    """A region folder of fake products (tests.io.fakes): ECOSTRESS (3 dates), S1 (2), S2 (1), geology GPKG."""
     rng = fakes.seeded(42)
     raw = tmp_path / "raw" / "tiny"
     west, south, east, north = transform_bounds(fakes.UTM, "EPSG:4326", *region_bounds)

@@ -34,92 +34,92 @@ def lst_file(region: RegionParams) -> Path:
     return sorted(region.raw_dir.rglob("ECO2LSTE.001_SDS_LST_doy*.tif"))[0]
 
 
-def test_geotiff_without_crs(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    path = lst_file(tiny_region)
+def test_geotiff_without_crs(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(fake_region)
     data = np.full((20, 20), 15000, np.int32)
     fakes.write_tif(path, data, None, from_origin(0, 20, 1, 1), 0)
-    ingest_fails(tiny_region, ingest_params, path, "no CRS")
+    ingest_fails(fake_region, ingest_params, path, "no CRS")
 
 
-def test_raster_not_overlapping_region(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
+def test_raster_not_overlapping_region(fake_region: RegionParams, ingest_params: IngestParams) -> None:
     far = fakes.write_hyp3(
-        tiny_region.raw_dir / "sentinel1",
+        fake_region.raw_dir / "sentinel1",
         datetime(2023, 9, 1, 18),
         np.ones((10, 10)),
         np.ones((10, 10)),
         x0=fakes.UTM_X0 + 200_000,
         crc="FFFF",
     )
-    ingest_fails(tiny_region, ingest_params, set(far.values()), "does not overlap")
+    ingest_fails(fake_region, ingest_params, set(far.values()), "does not overlap")
 
 
 MARS = "IAU_2015:49900"  # a valid CRS that PROJ cannot transform to any Earth CRS
 
 
 def test_crs_without_transformation_is_not_called_outside_the_region(
-    tiny_region: RegionParams, ingest_params: IngestParams
+    fake_region: RegionParams, ingest_params: IngestParams
 ) -> None:
-    vv = next(tiny_region.raw_dir.rglob("*_VV.tif"))
+    vv = next(fake_region.raw_dir.rglob("*_VV.tif"))
     fakes.write_tif(vv, np.ones((10, 10), np.float32), MARS, from_origin(0, 10, 1, 1), 0)
-    error = ingest_fails(tiny_region, ingest_params, vv, "PROJ finds no transformation between")
+    error = ingest_fails(fake_region, ingest_params, vv, "PROJ finds no transformation between")
     assert MARS in error.problem and "does not overlap" not in error.problem
     assert "gdal_edit.py -a_srs" in error.fix
 
 
 def test_thermal_crs_without_transformation_when_the_grid_comes_from_footprints(
-    tiny_region: RegionParams, ingest_params: IngestParams
+    fake_region: RegionParams, ingest_params: IngestParams
 ) -> None:
-    path = lst_file(tiny_region)
+    path = lst_file(fake_region)
     fakes.write_tif(path, np.full((10, 10), 15000, np.int32), MARS, from_origin(0, 10, 1, 1), 0)
-    region = tiny_region.model_copy(update={"bounds": None})
+    region = fake_region.model_copy(update={"bounds": None})
     ingest_fails(region, ingest_params, path, "PROJ finds no transformation between")
 
 
-def test_all_nodata_scene(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    path = lst_file(tiny_region)
+def test_all_nodata_scene(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(fake_region)
     empty = fakes.write_appeears(path.parent, datetime(2023, 10, 1, 12), np.full((60, 60), np.nan))["LST"]
-    ingest_fails(tiny_region, ingest_params, empty, "no valid pixel")
+    ingest_fails(fake_region, ingest_params, empty, "no valid pixel")
 
 
-def test_truncated_file(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    path = lst_file(tiny_region)
+def test_truncated_file(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    path = lst_file(fake_region)
     payload = path.read_bytes()
     path.write_bytes(payload[: len(payload) * 2 // 3])
-    ingest_fails(tiny_region, ingest_params, path, "truncated or corrupt")
+    ingest_fails(fake_region, ingest_params, path, "truncated or corrupt")
 
 
-def test_geology_without_lithology_attribute(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    gpkg = next(tiny_region.raw_dir.rglob("*.gpkg"))
+def test_geology_without_lithology_attribute(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    gpkg = next(fake_region.raw_dir.rglob("*.gpkg"))
     gpkg.unlink()
     fakes.write_geology(gpkg, [((-4.1, 38.6, -3.9, 38.8), "Granitos")], attribute="EDAD")
-    error = ingest_fails(tiny_region, ingest_params, gpkg, "no lithology attribute")
+    error = ingest_fails(fake_region, ingest_params, gpkg, "no lithology attribute")
     assert "geology_attribute" in error.fix and "EDAD" in error.problem
 
 
-def test_configured_attribute_absent(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    gpkg = next(tiny_region.raw_dir.rglob("*.gpkg"))
-    region = tiny_region.model_copy(update={"geology_attribute": "lithname1"})
+def test_configured_attribute_absent(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    gpkg = next(fake_region.raw_dir.rglob("*.gpkg"))
+    region = fake_region.model_copy(update={"geology_attribute": "lithname1"})
     ingest_fails(region, ingest_params, gpkg, "'lithname1' is not in the map")
 
 
-def test_label_values_outside_range(tiny_region: RegionParams, ingest_params: IngestParams, region_bounds) -> None:
+def test_label_values_outside_range(fake_region: RegionParams, ingest_params: IngestParams, region_bounds) -> None:
     labels = np.full((40, 40), 3, np.uint8)
     labels[10, 10] = 20
     path = fakes.write_tif(
-        tiny_region.raw_dir / "labels" / "lithology_labels.tif",
+        fake_region.raw_dir / "labels" / "lithology_labels.tif",
         labels,
         fakes.UTM,
         from_origin(region_bounds[0], region_bounds[3], 70, 70),
         255,
     )
-    error = ingest_fails(tiny_region, ingest_params, path, "outside 0–13")
+    error = ingest_fails(fake_region, ingest_params, path, "outside 0–13")
     assert "[20]" in error.problem
 
 
-def test_region_folder_without_thermal(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    for path in tiny_region.raw_dir.rglob("ECO2*.tif"):
+def test_region_folder_without_thermal(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    for path in fake_region.raw_dir.rglob("ECO2*.tif"):
         path.unlink()
-    region = tiny_region.model_copy(update={"bounds": None})
+    region = fake_region.model_copy(update={"bounds": None})
     ingest_fails(region, ingest_params, region.raw_dir, "no thermal files")
 
 
@@ -130,21 +130,21 @@ def test_empty_region_folder(tmp_path: Path, ingest_params: IngestParams) -> Non
     ingest_fails(region, ingest_params, raw, "no recognised source file")
 
 
-def test_sentinel1_digital_numbers_refused(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    vv = next(tiny_region.raw_dir.rglob("*_VV.tif"))
+def test_sentinel1_digital_numbers_refused(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    vv = next(fake_region.raw_dir.rglob("*_VV.tif"))
     fakes.write_tif(
         vv, np.full((80, 80), 300, np.uint16), fakes.UTM, from_origin(fakes.UTM_X0, fakes.UTM_Y0, 30, 30), 0
     )
-    ingest_fails(tiny_region, ingest_params, vv, "digital numbers")
+    ingest_fails(fake_region, ingest_params, vv, "digital numbers")
 
 
-def test_failure_keeps_previous_good_cube(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    report = ingest_region("tiny", tiny_region, ingest_params, progress=False)
+def test_failure_keeps_previous_good_cube(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    report = ingest_region("tiny", fake_region, ingest_params, progress=False)
     before = xr.open_zarr(report.output).lst.values
-    path = lst_file(tiny_region)
+    path = lst_file(fake_region)
     fakes.write_appeears(path.parent, datetime(2023, 10, 1, 12), np.full((60, 60), np.nan))
     with pytest.raises(InputDataError):
-        ingest_region("tiny", tiny_region, ingest_params, progress=False)
+        ingest_region("tiny", fake_region, ingest_params, progress=False)
     after = xr.open_zarr(report.output)
     np.testing.assert_array_equal(after.lst.values, before)
     assert [p.name for p in report.output.parent.iterdir()] == ["cube.zarr"]

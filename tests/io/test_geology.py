@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from lithomap.classes import class_id, default_mapper, load_mapper
+from lithomap.classes import class_id_of, default_mapper, load_mapper
 from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
 from tests.io import fakes
@@ -28,10 +28,10 @@ def test_spanish_legend_and_unmapped_area(tmp_path: Path) -> None:
     grid = RegionGrid.from_bounds(fakes.UTM, 50.0, (409_000, 4_282_000, 416_000, 4_287_000))
     geology = load_geology(path, grid, None, default_mapper())
     assert geology.attribute == "DESCRIPCIO"
-    assert geology.mapping.class_of == {"Calizas y dolomías": class_id("carbonate")}
+    assert geology.mapping.class_of == {"Calizas y dolomías": class_id_of("carbonate")}
     assert geology.unmapped_km2()["Texto raro"] == pytest.approx(0.868 * 1.11, rel=0.02)
     labels = geology.rasterize(grid, next(grid.windows(256)))
-    assert set(np.unique(labels)) == {0, class_id("carbonate")}
+    assert set(np.unique(labels)) == {0, class_id_of("carbonate")}
 
 
 @pytest.mark.realdata
@@ -40,11 +40,11 @@ def test_real_hamersley_geology(realdata, tmp_path: Path) -> None:
     geology = load_geology(path, HAMERSLEY, "rocktype1", default_mapper())
     assert geology.n_features == 65
     assert geology.mapping.class_of == {
-        "sedimentary siliciclastic": class_id("detritic"),
-        "sedimentary carbonate": class_id("carbonate"),
-        "igneous mafic volcanic": class_id("volcanic"),
-        "igneous felsic volcanic": class_id("volcanic"),
-        "igneous mafic intrusive": class_id("plutonic"),
+        "sedimentary siliciclastic": class_id_of("detritic"),
+        "sedimentary carbonate": class_id_of("carbonate"),
+        "igneous mafic volcanic": class_id_of("volcanic"),
+        "igneous felsic volcanic": class_id_of("volcanic"),
+        "igneous mafic intrusive": class_id_of("plutonic"),
     }
     # BIF/chert units are not in the packaged table: reported, not dropped
     unmapped = geology.unmapped_km2()
@@ -65,8 +65,8 @@ def test_real_hamersley_with_custom_mapping(realdata, tmp_path: Path) -> None:
     geology = load_geology(
         realdata("wa_hamersley_geology") / "geol_clip.shp", HAMERSLEY, "lithname1", load_mapper(mapping)
     )
-    assert geology.mapping.class_of["iron formation"] == class_id("non_foliated")
-    assert geology.mapping.class_of["dolerite"] == class_id("plutonic")
-    assert geology.mapping.class_of["basalt"] == class_id("volcanic")
-    assert geology.mapping.class_of["dolostone/dolomite"] == class_id("carbonate")
+    assert geology.mapping.class_of["iron formation"] == class_id_of("non_foliated")
+    assert geology.mapping.class_of["dolerite"] == class_id_of("plutonic")
+    assert geology.mapping.class_of["basalt"] == class_id_of("volcanic")
+    assert geology.mapping.class_of["dolostone/dolomite"] == class_id_of("carbonate")
     assert list(geology.unmapped_km2()) == ["(empty)"]  # ten polygons have no lithname1

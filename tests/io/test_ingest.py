@@ -16,10 +16,10 @@ from lithomap.io.ingest import discover_sources, ingest_region
 from tests.io.conftest import REGION_PX, TIMES
 
 
-def test_discovery_is_by_file_name_not_folder(tiny_region: RegionParams, tmp_path: Path) -> None:
+def test_discovery_is_by_file_name_not_folder(fake_region: RegionParams, tmp_path: Path) -> None:
     flat = tmp_path / "flat"
     flat.mkdir()
-    for path in tiny_region.raw_dir.rglob("*.tif"):
+    for path in fake_region.raw_dir.rglob("*.tif"):
         if "ECO2" in path.name:
             (flat / path.name).symlink_to(path)
     catalog = discover_sources(flat)
@@ -27,8 +27,8 @@ def test_discovery_is_by_file_name_not_folder(tiny_region: RegionParams, tmp_pat
     assert not catalog.sar and not catalog.optical
 
 
-def test_tiny_region_cube_layout(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    report = ingest_region("tiny", tiny_region, ingest_params, progress=False)
+def test_tiny_region_cube_layout(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    report = ingest_region("tiny", fake_region, ingest_params, progress=False)
     cube = xr.open_zarr(report.output)
     assert report.output == ingest_params.interim_dir / "tiny" / "cube.zarr"
     assert cube.rio.crs.to_epsg() == 32630
@@ -56,11 +56,11 @@ def test_tiny_region_cube_layout(tiny_region: RegionParams, ingest_params: Inges
     assert not report.missing
 
 
-def test_missing_sources_are_reported_and_absent(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    for path in tiny_region.raw_dir.rglob("*"):
+def test_missing_sources_are_reported_and_absent(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    for path in fake_region.raw_dir.rglob("*"):
         if path.is_file() and ("S1A_" in path.name or path.suffix == ".gpkg"):
             path.unlink()
-    report = ingest_region("tiny", tiny_region, ingest_params, progress=False)
+    report = ingest_region("tiny", fake_region, ingest_params, progress=False)
     assert set(report.missing) == {"sar", "labels"}
     cube = open_cube(report.output)
     assert "vv" not in cube and "label" not in cube and "lst" in cube
@@ -69,9 +69,9 @@ def test_missing_sources_are_reported_and_absent(tiny_region: RegionParams, inge
         require_variables(cube, ["label"], "train", report.output)
 
 
-def test_rerun_replaces_cube_atomically(tiny_region: RegionParams, ingest_params: IngestParams) -> None:
-    first = ingest_region("tiny", tiny_region, ingest_params, progress=False)
-    second = ingest_region("tiny", tiny_region, ingest_params, progress=False)
+def test_rerun_replaces_cube_atomically(fake_region: RegionParams, ingest_params: IngestParams) -> None:
+    first = ingest_region("tiny", fake_region, ingest_params, progress=False)
+    second = ingest_region("tiny", fake_region, ingest_params, progress=False)
     assert first.output == second.output
     leftovers = [p.name for p in first.output.parent.iterdir() if p.name != "cube.zarr"]
     assert leftovers == []

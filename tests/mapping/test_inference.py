@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lithomap.datasets.manifest import load_manifest
-from lithomap.datasets.preprocess import open_cube, preprocess_experiment, split_region
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.tfdata import shard_origins
+from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.inference import SceneInputs, blend_scene, infer_scene
 from tests.conftest import tiny_params_dict
 
@@ -98,7 +99,7 @@ def test_scene_inputs_match_the_stored_shards(tiny_region, tmp_path):
     split_region("tiny", region, params.ingest, params.preprocess)
     report = preprocess_experiment("tiny", region, params.ingest, params.preprocess, "all", params.experiment("all"))
     manifest = load_manifest(report.output)
-    cube = open_cube("tiny", region, params.ingest)
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"), region)
     channels = CubeChannels.from_manifest(cube, manifest)
     shard = np.load(sorted(report.output.glob("test-*.npz"))[0])
     origins = shard_origins(report.output, "test")[: len(shard["origin"])]

@@ -11,13 +11,13 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from lithomap.classes import class_id, default_mapper
+from lithomap.classes import class_id_of, default_mapper
 from lithomap.config import parse_params
 from lithomap.errors import ConfigError
 from lithomap.io import formats
 from lithomap.scenes import writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
-from lithomap.scenes.generate import Scene, generate_region
+from lithomap.scenes.generate import SyntheticScene, generate_region
 
 LON, LAT = -4.11, 38.69
 MIX = {"sand": 0.25, "clay": 0.25, "carbonate": 0.2, "volcanic": 0.15, "non_foliated": 0.15}
@@ -66,7 +66,7 @@ def decode_lst(path):
         return np.where(dn == src.nodata, np.nan, dn * scale), src.transform, src.crs
 
 
-def class_of_pixels(scene: Scene, transform, shape) -> np.ndarray:
+def class_of_pixels(scene: SyntheticScene, transform, shape) -> np.ndarray:
     """Class of each geographic pixel, from the scene's class map (nearest)."""
     rows, cols = np.indices(shape)
     lon, lat = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
@@ -87,7 +87,7 @@ def diurnal_scene(tmp_path_factory):
     acquisitions = [at(SUMMER, h) for h in SUMMER_HOURS] + [at(WINTER, 13.5), at(WINTER, 1.5)]
     region = params.region("test")
     generate_region("test", region, params.generate, acquisitions=acquisitions, quicklook=False, progress=False)
-    scene = Scene(region.synthetic, params.generate, "test")
+    scene = SyntheticScene(region.synthetic, params.generate, "test")
     means: dict[tuple[int, float], np.ndarray] = {}
     for acquisition in acquisitions:
         name = writers.appeears_name("ECO2LSTE", "LST", acquisition.utc)
@@ -102,14 +102,14 @@ def diurnal_scene(tmp_path_factory):
 
 def test_sand_has_a_larger_diurnal_range_than_clay(diurnal_scene):
     summer = np.array([diurnal_scene[(SUMMER, h)] for h in SUMMER_HOURS])
-    sand, clay = class_id("sand"), class_id("clay")
+    sand, clay = class_id_of("sand"), class_id_of("clay")
     range_sand = np.ptp(summer[:, sand])
     range_clay = np.ptp(summer[:, clay])
     assert range_sand > range_clay + 2.0, (range_sand, range_clay)
 
 
 def test_clay_cools_more_slowly_after_sunset_relative_to_its_daily_mean(diurnal_scene):
-    sand, clay = class_id("sand"), class_id("clay")
+    sand, clay = class_id_of("sand"), class_id_of("clay")
     summer = {h: diurnal_scene[(SUMMER, h)] for h in SUMMER_HOURS}
     daily_mean = np.mean([summer[h] for h in SUMMER_HOURS], axis=0)
     evening_drop = summer[19.5] - summer[23.0]
@@ -119,14 +119,14 @@ def test_clay_cools_more_slowly_after_sunset_relative_to_its_daily_mean(diurnal_
 
 
 def test_class_contrast_is_larger_on_summer_days_than_winter_nights(diurnal_scene):
-    present = [class_id(name) for name in MIX]
+    present = [class_id_of(name) for name in MIX]
     summer_day = diurnal_scene[(SUMMER, 13.5)][present]
     winter_night = diurnal_scene[(WINTER, 1.5)][present]
     assert np.ptp(summer_day) > 3 * np.ptp(winter_night), (np.ptp(summer_day), np.ptp(winter_night))
 
 
 def test_days_are_warmer_than_nights_and_summer_than_winter(diurnal_scene):
-    present = [class_id(name) for name in MIX]
+    present = [class_id_of(name) for name in MIX]
     assert np.all(diurnal_scene[(SUMMER, 13.5)][present] > diurnal_scene[(SUMMER, 5.0)][present] + 10)
     assert np.all(diurnal_scene[(SUMMER, 13.5)][present] > diurnal_scene[(WINTER, 13.5)][present] + 10)
     assert np.all((diurnal_scene[(WINTER, 1.5)][present] > 250) & (diurnal_scene[(SUMMER, 13.5)][present] < 345))
@@ -203,7 +203,7 @@ def test_geology_is_an_etrs89_geopackage_whose_legend_maps_completely(generated)
     assert "LITOLOGIA" in frame.columns
     mapping = default_mapper().map_terms(frame["LITOLOGIA"].unique())
     assert mapping.complete, mapping.describe_unmapped()
-    assert set(mapping.class_of.values()) == {class_id(name) for name in MIX}
+    assert set(mapping.class_of.values()) == {class_id_of(name) for name in MIX}
 
 
 def test_manifest_and_class_mix(generated):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgb
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from lithomap.atomic import save_figure
@@ -22,14 +19,15 @@ SPLIT_COLOURS = ("#2e86de", "#f39c12", "#e74c3c")
 
 def draw_split(label: np.ndarray, split: SpatialSplit, path: Path, title: str = "") -> Path:
     """Label map (left) and the same map with blocks tinted by split, buffers grey (right)."""
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
+    fig = Figure(figsize=(15, 6.5))
+    axes = fig.subplots(1, 2)
     show_classes(axes[0], label, f"{title} labels")
     axes[1].imshow(
         label, cmap=ListedColormap([c.rgb for c in all_classes()]), vmin=-0.5, vmax=13.5, interpolation="nearest"
     )
     tint = np.zeros((*label.shape, 4))
     for index, colour in enumerate(SPLIT_COLOURS):
-        rgb = matplotlib.colors.to_rgb(colour)
+        rgb = to_rgb(colour)
         tint[split.pixels == index] = (*rgb, 0.55)
     tint[split.pixels == NONE] = (0.5, 0.5, 0.5, 0.85)
     axes[1].imshow(tint, interpolation="nearest")
@@ -51,7 +49,8 @@ def draw_split(label: np.ndarray, split: SpatialSplit, path: Path, title: str = 
 def draw_class_counts(counts: dict[str, dict[str, int]], path: Path, title: str = "") -> Path:
     """Grouped bars: labelled pixels of each class per split (log scale)."""
     classes = [c for c in all_classes() if c.id > 0 and any(counts[s].get(c.name, 0) for s in SPLITS)]
-    fig, ax = plt.subplots(figsize=(max(8, len(classes) * 0.9), 4.5))
+    fig = Figure(figsize=(max(8, len(classes) * 0.9), 4.5))
+    ax = fig.subplots()
     width = 0.8 / len(SPLITS)
     positions = np.arange(len(classes))
     for k, (split, colour) in enumerate(zip(SPLITS, SPLIT_COLOURS, strict=True)):
@@ -66,6 +65,6 @@ def draw_class_counts(counts: dict[str, dict[str, int]], path: Path, title: str 
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     return save_figure(fig, path)

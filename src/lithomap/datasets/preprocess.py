@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
-from pyproj import CRS
 
 from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
@@ -27,12 +25,11 @@ from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_o
 from lithomap.datasets.scene import SUMMARY_CHANNELS, CubeChannels
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
 from lithomap.errors import InputDataError, MissingSourceError
-from lithomap.io.cube import CUBE_NAME
+from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.timing import is_day
 
 log = logging.getLogger(__name__)
 SPLIT_FILE = "split.npz"
-GRID_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -52,66 +49,15 @@ class DatasetReport:
         return f"{self.experiment}: {self.dates} dates → {self.steps} steps; patches {counts}; {self.output}"
 
 
-def cube_path(name: str, ingest: IngestParams) -> Path:
-    return ingest.interim_dir / name / CUBE_NAME
-
-
-def open_cube(name: str, region: RegionParams, ingest: IngestParams) -> xr.Dataset:
-    """Open a region cube and check it sits on the region's grid.
-
-    Raises:
-        MissingSourceError: no cube, or it has no labels.
-        InputDataError: the cube's CRS, resolution or bounds differ from the region's.
-    """
-    path = cube_path(name, ingest)
-    if not path.exists():
-        raise MissingSourceError(path, "no region cube", f"run `lithomap ingest --region {name}` first")
-    cube = xr.open_zarr(path)
-    check_grid(cube, region, path)
-    if "label" not in cube:
-        raise MissingSourceError(
-            path, "the cube has no labels, which training and evaluation need", "add a geological map and re-ingest"
-        )
-    if "lst" not in cube:
-        raise MissingSourceError(path, "the cube has no thermal data, which every model needs", "add thermal files")
-    return cube
-
-
-def check_grid(cube: xr.Dataset, region: RegionParams, path: Path) -> None:
-    """The cube's CRS, pixel size and (when set) bounds must be the region's."""
-    crs = cube.rio.crs
-    problems = []
-    if crs is None or CRS.from_user_input(crs) != CRS.from_user_input(region.crs):
-        problems.append(f"CRS {crs} instead of {region.crs}")
-    resolution = abs(float(cube.x[1] - cube.x[0])) if cube.sizes["x"] > 1 else region.resolution
-    if abs(resolution - region.resolution) > GRID_TOLERANCE * region.resolution:
-        problems.append(f"pixel size {resolution:g} instead of {region.resolution:g}")
-    if region.bounds is not None:
-        half = resolution / 2
-        bounds = (
-            float(cube.x.min()) - half,
-            float(cube.y.min()) - half,
-            float(cube.x.max()) + half,
-            float(cube.y.max()) + half,
-        )
-        if any(abs(a - b) > resolution for a, b in zip(bounds, region.bounds, strict=True)):
-            problems.append(f"bounds {tuple(round(v, 1) for v in bounds)} instead of {tuple(region.bounds)}")
-    if problems:
-        raise InputDataError(
-            path,
-            "the cube's grid differs from the region's in params.yaml: " + "; ".join(problems),
-            "run `lithomap ingest` again for this region so the cube matches its grid",
-        )
-
-
 def split_region(name: str, region: RegionParams, ingest: IngestParams, settings: PreprocessParams) -> SpatialSplit:
     """Compute the region's blocked split, save it, draw it and write its class counts."""
     from lithomap.datasets.plots import draw_class_counts, draw_split
 
-    cube = open_cube(name, region, ingest)
+    path = cube_path(ingest.interim_dir, name)
+    cube = open_cube(path, region, TRAINING_VARIABLES, "split")
     label = cube["label"].values.astype(np.uint8)
     buffer_px = settings.buffer_px if settings.buffer_px is not None else settings.patch_size // 2
-    patch_origins(label.shape, settings.patch_size, settings.overlap, cube_path(name, ingest))
+    patch_origins(label.shape, settings.patch_size, settings.overlap, path)
     split = block_split(label, settings.block_size, buffer_px, settings.split_fractions, settings.split_seed)
     folder = settings.processed_dir / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,11 +93,15 @@ def preprocess_experiment(
     experiment: ExperimentParams,
 ) -> DatasetReport:
     """Write the shards and manifest of one experiment (see the module docstring)."""
-    path = cube_path(name, ingest)
-    cube = open_cube(name, region, ingest)
+    path = cube_path(ingest.interim_dir, name)
+    cube = open_cube(path, region, TRAINING_VARIABLES, "preprocess")
     split_path = settings.processed_dir / name / SPLIT_FILE
     if not split_path.exists():
-        raise MissingSourceError(split_path, "no split for this region", f"run `lithomap split --region {name}`")
+        raise MissingSourceError(
+            split_path,
+            "no split for this region (preprocess never makes one, so every experiment shares one split)",
+            f"run `lithomap split --region {name}` first",
+        )
     split = SpatialSplit.load(split_path)
     label = cube["label"].values.astype(np.uint8)
     if split.pixels.shape != label.shape:

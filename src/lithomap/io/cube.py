@@ -38,13 +38,17 @@ import numpy as np
 import rioxarray  # noqa: F401 - registers the .rio accessor used to write the grid mapping
 import xarray as xr
 import zarr
+from pyproj import CRS
 from rasterio.windows import Window
 
-from lithomap.errors import MissingSourceError
+from lithomap.config import RegionParams
+from lithomap.errors import InputDataError, MissingSourceError
 from lithomap.io.grid import RegionGrid
 from lithomap.timing import solar_hours
 
 CUBE_NAME = "cube.zarr"
+GRID_TOLERANCE = 1e-6
+TRAINING_VARIABLES = ("label", "lst")  # what every dataset, model and evaluation needs from a cube
 TIME_VARIABLES = ("lst", "emissivity", "lst_valid")
 FIX_OF = {
     "lst": "add ECOSTRESS (or Landsat thermal) files to the region's raw folder and run `lithomap ingest` again",
@@ -126,9 +130,60 @@ class CubeWriter:
             zarr.consolidate_metadata(self.path)
 
 
-def open_cube(path: Path) -> xr.Dataset:
-    """Open a region cube lazily (``xr.open_zarr``)."""
-    return xr.open_zarr(path)
+def cube_path(interim_dir: Path, name: str) -> Path:
+    """Where ``lithomap ingest`` writes the cube of region ``name``."""
+    return interim_dir / name / CUBE_NAME
+
+
+def open_cube(
+    path: Path, region: RegionParams | None = None, needs: Sequence[str] = (), step: str = "this step"
+) -> xr.Dataset:
+    """Open a region cube lazily (``xr.open_zarr``), checked for what the calling step needs.
+
+    Args:
+        path: the cube (:func:`cube_path`).
+        region: when given, the cube must sit on this region's grid (CRS, pixel size, bounds).
+        needs: variables the step needs (e.g. ``("label", "lst")`` for training).
+        step: the step's name, for messages.
+
+    Raises:
+        MissingSourceError: there is no cube, or it lacks a needed variable.
+        InputDataError: the cube's grid differs from the region's.
+    """
+    if not path.exists():
+        raise MissingSourceError(path, "no region cube", f"run `lithomap ingest --region {path.parent.name}` first")
+    cube = xr.open_zarr(path)
+    if region is not None:
+        check_grid(cube, region, path)
+    require_variables(cube, needs, step, path)
+    return cube
+
+
+def check_grid(cube: xr.Dataset, region: RegionParams, path: Path) -> None:
+    """Raise InputDataError unless the cube's CRS, pixel size and (when set) bounds are the region's."""
+    crs = cube.rio.crs
+    problems = []
+    if crs is None or CRS.from_user_input(crs) != CRS.from_user_input(region.crs):
+        problems.append(f"CRS {crs} instead of {region.crs}")
+    resolution = abs(float(cube.x[1] - cube.x[0])) if cube.sizes["x"] > 1 else region.resolution
+    if abs(resolution - region.resolution) > GRID_TOLERANCE * region.resolution:
+        problems.append(f"pixel size {resolution:g} instead of {region.resolution:g}")
+    if region.bounds is not None:
+        half = resolution / 2
+        bounds = (
+            float(cube.x.min()) - half,
+            float(cube.y.min()) - half,
+            float(cube.x.max()) + half,
+            float(cube.y.max()) + half,
+        )
+        if any(abs(a - b) > resolution for a, b in zip(bounds, region.bounds, strict=True)):
+            problems.append(f"bounds {tuple(round(v, 1) for v in bounds)} instead of {tuple(region.bounds)}")
+    if problems:
+        raise InputDataError(
+            path,
+            "the cube's grid differs from the region's in params.yaml: " + "; ".join(problems),
+            "run `lithomap ingest` again for this region so the cube matches its grid",
+        )
 
 
 def require_variables(cube: xr.Dataset, names: Sequence[str], step: str, path: Path) -> None:

@@ -31,7 +31,7 @@ Bounds = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class RegionGrid:
-    """A north-up raster grid.
+    """A north-up raster grid over a region: the grid of its cube, or a finer grid the generator paints on.
 
     Attributes:
         crs: the grid's CRS.
@@ -115,6 +115,10 @@ class RegionGrid:
         to_wgs84 = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
         lon, lat = to_wgs84.transform((xmin + xmax) / 2, (ymin + ymax) / 2)
         return float(lon), float(lat)
+
+    def resampled(self, resolution: float) -> RegionGrid:
+        """The grid covering the same extent (or just more) at another pixel size."""
+        return RegionGrid.from_bounds(self.crs, resolution, self.bounds)
 
     def windows(self, side: int) -> Iterator[Window]:
         """Windows of ``side`` × ``side`` pixels (smaller at the right and bottom edges), row by row."""

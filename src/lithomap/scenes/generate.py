@@ -35,6 +35,7 @@ from lithomap.classes import WATER, all_classes
 from lithomap.config import GenerateParams, RegionParams, SyntheticSite
 from lithomap.errors import ConfigError
 from lithomap.io import formats
+from lithomap.io.grid import RegionGrid
 from lithomap.progress import progress_bar
 from lithomap.scenes import sar, soil, thermal, vegetation, writers
 from lithomap.scenes.acquisitions import (
@@ -45,8 +46,9 @@ from lithomap.scenes.acquisitions import (
     fixed_time_dates,
 )
 from lithomap.scenes.fields import gaussian_random_field
-from lithomap.scenes.landscape import SceneGrid, paint_class_map, scene_grid
+from lithomap.scenes.landscape import paint_class_map, scene_grid
 from lithomap.scenes.legend_text import LEGEND_TEXT
+from lithomap.scenes.quicklook import QuickLookData, draw_quicklook
 
 CLOUD_TOP_DEPRESSION_K = 18.0
 QC_BEST, QC_NOMINAL, QC_CLOUD = 37568, 37569, 37314  # mandatory-QA bits 00, 01, 10 (real codes)
@@ -75,17 +77,7 @@ class GenerationReport:
     overpasses: list[dict[str, object]] = field(default_factory=list)
 
 
-@dataclass
-class QuickLookData:
-    """Arrays kept while generating, for the quick-look picture."""
-
-    lst: list[np.ndarray] = field(default_factory=list)
-    class_mean_lst: list[np.ndarray] = field(default_factory=list)
-    vv_db: np.ndarray | None = None
-    ndvi: dict[int, np.ndarray] = field(default_factory=dict)
-
-
-class Scene:
+class SyntheticScene:
     """A drawn landscape and the physics that turns it into observations."""
 
     def __init__(self, site: SyntheticSite, settings: GenerateParams, site_name: str) -> None:
@@ -171,7 +163,7 @@ def generate_region(
             "add one (see the default regions) or ingest real data with `lithomap ingest`"
         )
     started = time.perf_counter()
-    scene = Scene(region.synthetic, settings, name)
+    scene = SyntheticScene(region.synthetic, settings, name)
     site = region.synthetic
     overpasses = (
         list(acquisitions)
@@ -215,14 +207,16 @@ def generate_region(
         report = _report(name, final_dir, scene, overpasses, s1_dates, s2_dates, partial)
         (partial / "scene.json").write_text(json.dumps(_manifest(report, scene), indent=2, default=str))
     if quicklook:
-        from lithomap.scenes.quicklook import draw_quicklook
-
-        report.quicklook = draw_quicklook(name, scene, overpasses, looks, settings.quicklook_dir / f"{name}.png")
+        report.quicklook = draw_quicklook(
+            name, scene.class_map, overpasses, looks, settings.quicklook_dir / f"{name}.png"
+        )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_overpass(scene: Scene, acquisition: Acquisition, index: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+def _write_overpass(
+    scene: SyntheticScene, acquisition: Acquisition, index: int, folder: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate and write one ECOSTRESS overpass.
 
     Returns:
@@ -265,7 +259,7 @@ def _class_means(class_map: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _geographic_grid(
-    grid: SceneGrid, rng: np.random.Generator
+    grid: RegionGrid, rng: np.random.Generator
 ) -> tuple[Affine, tuple[int, int], np.ndarray, np.ndarray]:
     """An AppEEARS-like EPSG:4326 grid over the scene, shifted by a random fraction of a pixel.
 
@@ -306,7 +300,7 @@ def _cloud_patches(shape: tuple[int, int], cover: float, rng: np.random.Generato
     return field > np.quantile(field, 1.0 - cover)
 
 
-def _write_sentinel1(scene: Scene, acquisition: Acquisition, folder: Path) -> np.ndarray:
+def _write_sentinel1(scene: SyntheticScene, acquisition: Acquisition, folder: Path) -> np.ndarray:
     """Simulate and write one Sentinel-1 RTC pair; returns VV in dB."""
     rng = scene.rng_s1
     incidence = np.broadcast_to(np.linspace(38.5, 39.5, scene.grid.width)[None, :], scene.class_map.shape)
@@ -324,7 +318,7 @@ def _write_sentinel1(scene: Scene, acquisition: Acquisition, folder: Path) -> np
     return 10 * np.log10(vv)
 
 
-def _write_sentinel2(scene: Scene, acquisition: Acquisition, folder: Path) -> np.ndarray:
+def _write_sentinel2(scene: SyntheticScene, acquisition: Acquisition, folder: Path) -> np.ndarray:
     """Simulate and write one Sentinel-2 L2A date at 10 m; returns the NDVI on the master grid."""
     rng = scene.rng_s2
     fine = scene.grid.resampled(scene.settings.sentinel2_resolution_m)
@@ -351,7 +345,7 @@ def _write_sentinel2(scene: Scene, acquisition: Acquisition, folder: Path) -> np
 def _report(
     name: str,
     final_dir: Path,
-    scene: Scene,
+    scene: SyntheticScene,
     overpasses: Sequence[Acquisition],
     s1_dates: Sequence[Acquisition],
     s2_dates: Sequence[Acquisition],
@@ -377,7 +371,7 @@ def _report(
     )
 
 
-def _manifest(report: GenerationReport, scene: Scene) -> dict[str, object]:
+def _manifest(report: GenerationReport, scene: SyntheticScene) -> dict[str, object]:
     data = asdict(report)
     data.pop("quicklook")
     data.pop("seconds")

@@ -17,14 +17,15 @@ the highest score until the unit covers its share of the configured class mix:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
 from pyproj import Transformer
+from rasterio.crs import CRS
 
-from lithomap.classes import class_id
+from lithomap.classes import class_id_of
 from lithomap.errors import ConfigError
+from lithomap.io.grid import RegionGrid
 from lithomap.scenes.fields import gaussian_random_field, quantile_mask
 
 STYLE_OF_CLASS: Mapping[str, str] = {
@@ -47,54 +48,17 @@ PAINT_ORDER: Sequence[str] = ("water", "town", "wetland", "alluvium", "vents", "
 FOLD_CYCLES = 3
 
 
-@dataclass(frozen=True)
-class SceneGrid:
-    """A north-up grid in a projected CRS (metres)."""
-
-    epsg: int
-    transform: Affine
-    width: int
-    height: int
-
-    @property
-    def resolution(self) -> float:
-        return float(self.transform.a)
-
-    @property
-    def crs(self) -> str:
-        return f"EPSG:{self.epsg}"
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """xmin, ymin, xmax, ymax."""
-        xmin, ymax = self.transform.c, self.transform.f
-        return xmin, ymax - self.height * self.resolution, xmin + self.width * self.resolution, ymax
-
-    def centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """Projected x and y of every pixel centre, each of shape (height, width)."""
-        cols = self.transform.c + (np.arange(self.width) + 0.5) * self.resolution
-        rows = self.transform.f - (np.arange(self.height) + 0.5) * self.resolution
-        return np.meshgrid(cols, rows)
-
-    def resampled(self, resolution: float) -> SceneGrid:
-        """The grid covering the same extent (or just more) at another pixel size."""
-        xmin, ymin, xmax, ymax = self.bounds
-        width = int(np.ceil((xmax - xmin) / resolution - 1e-9))
-        height = int(np.ceil((ymax - ymin) / resolution - 1e-9))
-        return SceneGrid(self.epsg, Affine(resolution, 0, xmin, 0, -resolution, ymax), width, height)
-
-
-def scene_grid(centre_lon: float, centre_lat: float, epsg: int, side_m: float, resolution: float) -> SceneGrid:
+def scene_grid(centre_lon: float, centre_lat: float, epsg: int, side_m: float, resolution: float) -> RegionGrid:
     """A square grid of side ``side_m`` centred on a geographic point, snapped to the pixel size."""
     to_utm = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
     x, y = to_utm.transform(centre_lon, centre_lat)
     n = int(np.ceil(side_m / resolution - 1e-9))
     xmin = np.floor((x - n * resolution / 2) / resolution) * resolution
     ymax = np.floor((y + n * resolution / 2) / resolution) * resolution
-    return SceneGrid(epsg, Affine(resolution, 0, xmin, 0, -resolution, ymax), n, n)
+    return RegionGrid(CRS.from_epsg(epsg), Affine(resolution, 0, xmin, 0, -resolution, ymax), n, n)
 
 
-def paint_class_map(grid: SceneGrid, class_mix: Mapping[str, float], rng: np.random.Generator) -> np.ndarray:
+def paint_class_map(grid: RegionGrid, class_mix: Mapping[str, float], rng: np.random.Generator) -> np.ndarray:
     """Draw the class map (uint8 ids) of a scene with the given area shares.
 
     Args:
@@ -115,7 +79,7 @@ def paint_class_map(grid: SceneGrid, class_mix: Mapping[str, float], rng: np.ran
         score = _SCORES[style](metres, rng, total)
         unit = free.copy() if style == "bands" else quantile_mask(score, free, total)
         cycles = FOLD_CYCLES if style == "bands" else 1
-        ids = [class_id(name) for name in members]
+        ids = [class_id_of(name) for name in members]
         class_map[unit] = _split_by_rank(score[unit], ids, [shares[name] for name in members], cycles)
         free &= ~unit
     return class_map
@@ -146,7 +110,7 @@ def _split_by_rank(score: np.ndarray, ids: Sequence[int], weights: Sequence[floa
 class _LocalFrame:
     """Pixel-centre coordinates in metres from the scene's upper-left corner, plus a river."""
 
-    def __init__(self, grid: SceneGrid, rng: np.random.Generator) -> None:
+    def __init__(self, grid: RegionGrid, rng: np.random.Generator) -> None:
         self.grid = grid
         self.res = grid.resolution
         self.side = max(grid.width, grid.height) * self.res

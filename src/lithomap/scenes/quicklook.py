@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from lithomap.atomic import save_figure
 from lithomap.classes import all_classes
 from lithomap.mapping.legend import show_classes
 from lithomap.scenes.acquisitions import Acquisition
 
-if TYPE_CHECKING:
-    from lithomap.scenes.generate import QuickLookData, Scene
-
 SUMMER_DOY = 196
 SPRING_DOY = 110
 
 
+@dataclass
+class QuickLookData:
+    """Arrays kept while generating, for the quick-look picture."""
+
+    lst: list[np.ndarray] = field(default_factory=list)
+    class_mean_lst: list[np.ndarray] = field(default_factory=list)
+    vv_db: np.ndarray | None = None
+    ndvi: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 def draw_quicklook(
-    name: str, scene: Scene, overpasses: Sequence[Acquisition], looks: QuickLookData, path: Path
+    name: str, class_map: np.ndarray, overpasses: Sequence[Acquisition], looks: QuickLookData, path: Path
 ) -> Path:
     """Geology with legend, a summer-day and a night LST, VV, NDVI, and class diurnal curves."""
-    fig, axes = plt.subplots(2, 3, figsize=(19, 10.5))
-    show_classes(axes[0, 0], scene.class_map, f"{name}: geology (label truth)")
+    fig = Figure(figsize=(19, 10.5))
+    axes = fig.subplots(2, 3)
+    show_classes(axes[0, 0], class_map, f"{name}: geology (label truth)")
     day = _pick(overpasses, looks.lst, lambda a: 11 <= a.solar_hour <= 16, SUMMER_DOY)
     night = _pick(overpasses, looks.lst, lambda a: a.solar_hour < 5 or a.solar_hour >= 21, SUMMER_DOY)
     for ax, chosen, label in ((axes[0, 1], day, "day"), (axes[0, 2], night, "night")):
@@ -58,7 +64,13 @@ def draw_quicklook(
     return save_figure(fig, path, dpi=80)
 
 
-def _pick(overpasses, images, condition, target_doy):
+def _pick(
+    overpasses: Sequence[Acquisition],
+    images: Sequence[np.ndarray],
+    condition: Callable[[Acquisition], bool],
+    target_doy: int,
+) -> tuple[Acquisition, np.ndarray] | None:
+    """The overpass meeting ``condition`` closest to ``target_doy`` whose image is mostly valid."""
     candidates = [
         (abs(a.doy - target_doy), a, image)
         for a, image in zip(overpasses, images, strict=True)
@@ -70,7 +82,7 @@ def _pick(overpasses, images, condition, target_doy):
     return acquisition, image
 
 
-def _diurnal_signatures(ax, overpasses: Sequence[Acquisition], class_means: Sequence[np.ndarray]) -> None:
+def _diurnal_signatures(ax: Axes, overpasses: Sequence[Acquisition], class_means: Sequence[np.ndarray]) -> None:
     """Class-mean LST against local solar time, warm season (May–September) overpasses."""
     warm = [i for i, a in enumerate(overpasses) if 121 <= a.doy <= 273]
     if not warm:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lithomap.classes import WATER
 from lithomap.errors import ConfigError
 
 WAVELENGTH_CM = 5.547
@@ -22,7 +23,6 @@ VH_WATER_CLOUD = (0.10, 1.0)
 NDVI_BARE = 0.15
 """NDVI of bare soil; the vegetation descriptor is V = max(NDVI − NDVI_BARE, 0)."""
 
-WATER = 13
 CALM_WATER_VV_DB = (-25.0, -18.0)
 """Range of open-water VV; one value per acquisition (the wind state)."""
 CALM_WATER_VH_DB = -32.0

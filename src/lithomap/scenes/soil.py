@@ -13,14 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lithomap.classes import BACKGROUND, N_CLASSES, WATER, class_id_of
 from lithomap.errors import ConfigError
 
 Range = tuple[float, float]
-
-BACKGROUND = 0
-WATER = 13
-LOAM = 6
-N_CLASS_IDS = 14
 
 WATER_INERTIA = 5.0e4
 """Effective (mixed-layer) thermal inertia of open water in TIU."""
@@ -185,7 +181,7 @@ def class_properties(class_id: int) -> ClassProperties:
         ConfigError: the id is not one of 0..13.
     """
     if class_id == BACKGROUND:
-        return CLASS_PROPERTIES[LOAM]
+        return CLASS_PROPERTIES[class_id_of("loam")]
     if class_id not in CLASS_PROPERTIES:
         raise ConfigError(f"unknown class id {class_id}; lithology class ids are 0 (background) to 13 (water)")
     return CLASS_PROPERTIES[class_id]
@@ -196,7 +192,7 @@ def class_table(attribute: str) -> np.ndarray:
 
     Range attributes give shape (14, 2) (lo, hi); scalar ones give shape (14,).
     """
-    return np.array([getattr(class_properties(i), attribute) for i in range(N_CLASS_IDS)], dtype=np.float64)
+    return np.array([getattr(class_properties(i), attribute) for i in range(N_CLASSES)], dtype=np.float64)
 
 
 def class_ids(class_map: np.ndarray) -> np.ndarray:
@@ -206,7 +202,7 @@ def class_ids(class_map: np.ndarray) -> np.ndarray:
         ConfigError: the map holds another value.
     """
     ids = np.asarray(class_map)
-    bad = (ids < 0) | (ids >= N_CLASS_IDS) | (ids != np.round(ids))
+    bad = (ids < 0) | (ids >= N_CLASSES) | (ids != np.round(ids))
     if np.any(bad):
         raise ConfigError(
             f"class map holds unknown class ids {np.unique(ids[bad])[:5].tolist()}; use 0 (background) to 13 (water)"

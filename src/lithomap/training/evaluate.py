@@ -25,10 +25,11 @@ from lithomap.classes import N_CLASSES
 from lithomap.config import Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import Manifest, load_manifest
-from lithomap.datasets.preprocess import SPLIT_FILE, open_cube
+from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import SPLITS, TEST, TRAIN, SpatialSplit
 from lithomap.datasets.tfdata import shard_origins
+from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.mapping.inference import SceneInputs, blend_scene, keras_predict
 from lithomap.models.baseline import PixelBaseline, scene_features
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
@@ -98,7 +99,9 @@ def score_region(
     """
     folder = dataset_dir(params.preprocess, region, experiment)
     manifest = load_manifest(folder)
-    cube = open_cube(region, params.region(region), params.ingest)
+    cube = open_cube(
+        cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "evaluate"
+    )
     split = SpatialSplit.load(folder / SPLIT_FILE)
     model = keras.models.load_model(trained / MODEL_FILE, compile=False)
     inputs = SceneInputs(CubeChannels.from_manifest(cube, manifest), manifest, arch)

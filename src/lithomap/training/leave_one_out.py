@@ -16,9 +16,9 @@ from lithomap.classes import N_CLASSES
 from lithomap.config import LossParams, Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
-from lithomap.datasets.preprocess import open_cube
 from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
+from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.models.baseline import PixelBaseline, scene_features
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from lithomap.training.evaluate import EvaluationResult, score_region
@@ -71,7 +71,9 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
 
     features, labels = [], []
     for region in training_regions(params, held_out):
-        cube = open_cube(region, params.region(region), params.ingest)
+        cube = open_cube(
+            cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "loro"
+        )
         features.append(scene_features(cube, load_manifest(dataset_dir(params.preprocess, region, experiment))))
         labels.append(cube["label"].values.reshape(-1).astype(np.int64))
     baseline_model = PixelBaseline(
