@@ -130,9 +130,11 @@ def validate(
         if stage not in ("raw", "processed"):
             raise ConfigError(f"--stage must be 'raw' or 'processed', not {stage!r}")
         config = load_params(params)
-        check = validate_raw if stage == "raw" else validate_processed
         for name in _regions(config, region):
-            report = check(name, config)
+            if stage == "raw":
+                report = validate_raw(name, config.region(name), config.ingest, config.preprocess, config.validation)
+            else:
+                report = validate_processed(name, config.experiments, config.preprocess, config.validation)
             console.print(f"[green]{name}[/]: {report.summary()}")
             for warning in report.warnings:
                 console.print(f"  [yellow]warning[/] {warning}")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from rasterio.transform import from_origin
 
 from lithomap.config import parse_params
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
@@ -18,11 +19,17 @@ from lithomap.validation.gate import ValidationFailedError, enforce, run_suite
 from lithomap.validation.run import validate_processed, validate_raw
 from lithomap.validation.suites import processed_suite
 from tests.conftest import tiny_params_dict
+from tests.io import fakes
+
+
+def raw_sections(params):
+    """The config sections raw validation reads."""
+    return params.region("tiny"), params.ingest, params.preprocess, params.validation
 
 
 def test_raw_validation_passes_on_generated_data_and_writes_data_docs(tiny_region):
     params, _ = tiny_region
-    report = validate_raw("tiny", params)
+    report = validate_raw("tiny", *raw_sections(params))
     assert report.success and not report.failures and report.evaluated >= 15
     docs = params.validation.reports_dir / "raw" / "tiny" / "data_docs" / "index.html"
     assert docs.is_file() and "raw_thermal" in docs.read_text()
@@ -42,7 +49,7 @@ def test_raw_validation_fails_in_plain_words_naming_the_file(tiny_region, tmp_pa
         dst.write(np.where(dn > 0, 20000, 0).astype(dn.dtype), 1)  # 400 K
     custom = parse_params(raw)
     with pytest.raises(ValidationFailedError) as info:
-        validate_raw("tiny", custom)
+        validate_raw("tiny", *raw_sections(custom))
     message = str(info.value)
     assert "LST of valid pixels lies within 200–350 K" in message
     assert hot.name in message
@@ -54,7 +61,7 @@ def test_missing_night_and_seasons_are_warnings_not_failures(tmp_path):
     region = params.region("tiny")
     day_only = [Acquisition(from_solar(2023, doy, 12.0, -4.11), 12.0) for doy in (180, 200)]
     generate_region("tiny", region, params.generate, acquisitions=day_only, quicklook=False, progress=False)
-    report = validate_raw("tiny", params)
+    report = validate_raw("tiny", *raw_sections(params))
     assert report.success
     assert any("night-time" in warning for warning in report.warnings)
     assert any("at least 2 seasons" in warning for warning in report.warnings)
@@ -66,7 +73,7 @@ def test_processed_validation_passes_on_a_real_preprocess_run(tiny_region):
     split_region("tiny", region, params.ingest, params.preprocess)
     for name in params.experiments:
         preprocess_experiment("tiny", region, params.ingest, params.preprocess, name, params.experiment(name))
-    report = validate_processed("tiny", params)
+    report = validate_processed("tiny", params.experiments, params.preprocess, params.validation)
     assert report.success, report.failures
     assert (params.validation.reports_dir / "processed" / "tiny" / "data_docs" / "index.html").is_file()
 
@@ -88,3 +95,46 @@ def test_gate_reports_each_failed_expectation_and_keeps_warnings(tmp_path):
     assert report.warnings == [next(w for w in report.warnings if "thermal/peat" in w)]
     with pytest.raises(ValidationFailedError, match="failed 2 critical expectation"):
         enforce(report)
+
+
+def copied_region(tiny_region, tmp_path):
+    """Params whose raw folder is a private copy of the tiny region's (so a test may break files)."""
+    params, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["regions"]["tiny"]["raw_dir"] = str(tmp_path / "raw")
+    raw["validation"]["reports_dir"] = str(tmp_path / "reports")
+    shutil.copytree(params.region("tiny").raw_dir, tmp_path / "raw")
+    return parse_params(raw)
+
+
+def rewrite(path, change):
+    with rasterio.open(path, "r+") as dst:
+        dst.write(change(dst.read(1)), 1)
+
+
+def test_every_bad_file_is_reported_at_once_and_by_the_file_of_the_failing_variable(tiny_region, tmp_path):
+    custom = copied_region(tiny_region, tmp_path)
+    lst_files = sorted((tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"))
+    truncated, without_crs = lst_files[0], lst_files[1]
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    fakes.write_tif(without_crs, np.full((20, 20), 15000, np.int32), None, from_origin(0, 20, 1, 1), 0)
+    emissivity = sorted((tmp_path / "raw").rglob("*_SDS_EmisWB_doy*.tif"))[-1]
+    rewrite(emissivity, lambda dn: np.where(dn > 0, 5, 0).astype(dn.dtype))  # 0.5
+    vh = sorted((tmp_path / "raw").rglob("*_VH.tif"))[0]
+    rewrite(vh, lambda power: np.where(power > 0, 100.0, 0).astype(power.dtype))  # +20 dB
+    failures = validate_raw("tiny", *raw_sections(custom), strict=False).failures
+    unusable = next(f for f in failures if "every file can be read as its product" in f)
+    assert truncated.name in unusable and without_crs.name in unusable and "no CRS" in unusable
+    emis_failure = next(f for f in failures if "emissivity lies within" in f)
+    assert emissivity.name in emis_failure and "_SDS_LST_" not in emis_failure
+    vh_failure = next(f for f in failures if "VH backscatter" in f)
+    assert vh.name in vh_failure and "_VV.tif" not in vh_failure
+
+
+def test_lst_that_is_no_data_on_every_date_fails(tiny_region, tmp_path):
+    custom = copied_region(tiny_region, tmp_path)
+    for path in (tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"):
+        rewrite(path, np.zeros_like)  # 0 is the LST fill value
+    report = validate_raw("tiny", *raw_sections(custom), strict=False)
+    assert any("at least one thermal date holds valid LST" in failure for failure in report.failures)
+    assert any("every acquisition holds valid lst" in warning for warning in report.warnings)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lithomap.config import Params
+from collections.abc import Iterable
+
+from lithomap.config import IngestParams, PreprocessParams, RegionParams, ValidateParams
 from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.split import SpatialSplit
 from lithomap.validation.gate import ValidationReport, enforce, run_suite
@@ -10,22 +12,51 @@ from lithomap.validation.suites import processed_suite, raw_suite
 from lithomap.validation.summaries import processed_tables, raw_tables
 
 
-def validate_raw(name: str, params: Params, strict: bool = True) -> ValidationReport:
-    """Validate a region's raw files; with ``strict`` a critical failure raises."""
-    region = params.region(name)
-    tables = raw_tables(region, params.ingest, params.preprocess)
-    report = run_suite("raw", name, tables, raw_suite(params.validation), params.validation.reports_dir)
+def validate_raw(
+    name: str,
+    region: RegionParams,
+    ingest: IngestParams,
+    preprocess: PreprocessParams,
+    validation: ValidateParams,
+    strict: bool = True,
+) -> ValidationReport:
+    """Validate a region's raw files; with ``strict`` a critical failure raises.
+
+    Args:
+        name: region name.
+        region: the region's params (raw folder, grid).
+        ingest: ingest params (the readers' resampling and QA thresholds).
+        preprocess: day hours and season months of the time columns.
+        validation: thresholds and the reports folder.
+        strict: raise ValidationFailedError on a critical failure.
+    """
+    tables = raw_tables(region, ingest, preprocess)
+    report = run_suite("raw", name, tables, raw_suite(validation), validation.reports_dir)
     if strict:
         enforce(report)
     return report
 
 
-def validate_processed(name: str, params: Params, strict: bool = True) -> ValidationReport:
-    """Validate every experiment dataset of a region; with ``strict`` a critical failure raises."""
-    split = SpatialSplit.load(params.preprocess.processed_dir / name / SPLIT_FILE)
-    tables = processed_tables(name, list(params.experiments), params.preprocess)
-    suite = processed_suite(params.validation, split.buffer_px)
-    report = run_suite("processed", name, tables, suite, params.validation.reports_dir)
+def validate_processed(
+    name: str,
+    experiments: Iterable[str],
+    preprocess: PreprocessParams,
+    validation: ValidateParams,
+    strict: bool = True,
+) -> ValidationReport:
+    """Validate every experiment dataset of a region; with ``strict`` a critical failure raises.
+
+    Args:
+        name: region name.
+        experiments: names of the experiment datasets to check.
+        preprocess: where the datasets are.
+        validation: thresholds and the reports folder.
+        strict: raise ValidationFailedError on a critical failure.
+    """
+    split = SpatialSplit.load(preprocess.processed_dir / name / SPLIT_FILE)
+    tables = processed_tables(name, list(experiments), preprocess)
+    suite = processed_suite(validation, split.buffer_px)
+    report = run_suite("processed", name, tables, suite, validation.reports_dir)
     if strict:
         enforce(report)
     return report

@@ -23,12 +23,10 @@ def raw_suite(settings: ValidateParams) -> Suite:
         (
             "files",
             gxe.ExpectColumnValuesToBeInSet(
-                column="readable", value_set=[True], description="every raster opens (not truncated or corrupt)"
+                column="problem",
+                value_set=[""],
+                description="every file can be read as its product (opens, has a CRS, not truncated, calibrated)",
             ),
-        ),
-        (
-            "files",
-            gxe.ExpectColumnValuesToBeInSet(column="has_crs", value_set=[True], description="every file has a CRS"),
         ),
         (
             "files",
@@ -40,6 +38,14 @@ def raw_suite(settings: ValidateParams) -> Suite:
             "region",
             gxe.ExpectColumnValuesToBeBetween(
                 column="thermal_dates", min_value=1, description="the region has thermal data"
+            ),
+        ),
+        (
+            "region",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="lst_valid_dates",
+                min_value=1,
+                description="at least one thermal date holds valid LST inside the region",
             ),
         ),
         (
@@ -81,48 +87,32 @@ def raw_suite(settings: ValidateParams) -> Suite:
         ),
         ("thermal", gxe.ExpectColumnValuesToBeUnique(column="time", description="acquisition times are unique")),
     ]
-    for column in ("lst_min", "lst_max"):
-        suite.append(
-            (
-                "thermal",
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column,
-                    min_value=lst_low,
-                    max_value=lst_high,
-                    description=f"LST of valid pixels lies within {lst_low:g}–{lst_high:g} K ({column})",
-                ),
+    ranges = {
+        "lst": (lst_low, lst_high, f"LST of valid pixels lies within {lst_low:g}–{lst_high:g} K"),
+        "emissivity": (emis_low, emis_high, f"emissivity lies within {emis_low:g}–{emis_high:g}"),
+        "vv": (sar_low, sar_high, f"VV backscatter lies within {sar_low:g}…{sar_high:g} dB"),
+        "vh": (sar_low, sar_high, f"VH backscatter lies within {sar_low:g}…{sar_high:g} dB"),
+        "ndvi": (-1, 1, "NDVI lies within −1…1"),
+    }
+    for variable, (low, high, words) in ranges.items():
+        for column in ("min", "max"):
+            suite.append(
+                (
+                    variable,
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=column, min_value=low, max_value=high, description=f"{words} ({column})"
+                    ),
+                )
             )
-        )
-    for column in ("emissivity_min", "emissivity_max"):
         suite.append(
             (
-                "thermal",
+                variable,
                 gxe.ExpectColumnValuesToBeBetween(
-                    column=column,
-                    min_value=emis_low,
-                    max_value=emis_high,
-                    description=f"emissivity lies within {emis_low:g}–{emis_high:g} ({column})",
-                ),
-            )
-        )
-    for column in ("vv_min", "vv_max", "vh_min", "vh_max"):
-        suite.append(
-            (
-                "sar",
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column,
-                    min_value=sar_low,
-                    max_value=sar_high,
-                    description=f"backscatter lies within {sar_low:g}…{sar_high:g} dB ({column})",
-                ),
-            )
-        )
-    for column in ("ndvi_min", "ndvi_max"):
-        suite.append(
-            (
-                "optical",
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=-1, max_value=1, description=f"NDVI lies within −1…1 ({column})"
+                    column="valid_fraction",
+                    min_value=0,
+                    strict_min=True,
+                    severity="warning",
+                    description=f"every acquisition holds valid {variable} inside the region",
                 ),
             )
         )

@@ -9,6 +9,7 @@ grid (``SUMMARY_FACTOR`` times the pixel size), so the summaries cost a fraction
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,6 @@ import pandas as pd
 import pyogrio
 import rasterio
 from rasterio.crs import CRS
-from rasterio.errors import RasterioIOError
 from scipy import ndimage
 
 from lithomap.classes import N_CLASSES, class_names, load_mapper
@@ -25,53 +25,86 @@ from lithomap.config import IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.features import model_inputs
 from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.split import SPLITS
+from lithomap.errors import InputDataError
 from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
-from lithomap.io.ingest import build_grid, discover_sources
+from lithomap.io.ingest import SourceCatalog, build_grid, discover_sources
+from lithomap.io.rasterfile import open_raster
+from lithomap.io.sources import Scene, SceneReader
 from lithomap.timing import is_day, season_of_month, solar_hour
 
 SUMMARY_FACTOR = 4
 PERCENTILES = (1, 50, 99)
+STATS = ("min", "p01", "p50", "p99", "max")
 
 
-def _stats(prefix: str, values: np.ndarray) -> dict[str, float]:
+def _stats(values: np.ndarray) -> dict[str, float]:
+    """Minimum, 1st/50th/99th percentile and maximum of the finite values (NaN when there are none)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return {f"{prefix}_{k}": np.nan for k in ("min", "p01", "p50", "p99", "max")}
+        return dict.fromkeys(("min", "p01", "p50", "p99", "max"), np.nan)
     p01, p50, p99 = np.percentile(finite, PERCENTILES)
     return {
-        f"{prefix}_min": float(finite.min()),
-        f"{prefix}_p01": float(p01),
-        f"{prefix}_p50": float(p50),
-        f"{prefix}_p99": float(p99),
-        f"{prefix}_max": float(finite.max()),
+        "min": float(finite.min()),
+        "p01": float(p01),
+        "p50": float(p50),
+        "p99": float(p99),
+        "max": float(finite.max()),
     }
 
 
 def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessParams) -> dict[str, pd.DataFrame]:
-    """Summary tables of a region's raw folder: files, thermal, sar, optical, labels, region."""
+    """Summary tables of a region's raw folder.
+
+    ``files`` (one row per file: the problem that makes it unusable, if any, and whether it
+    overlaps the region), ``thermal`` (one row per thermal acquisition: time, solar hour,
+    day/night, season), one table per variable (``lst``, ``emissivity``, ``vv``, ``vh``,
+    ``ndvi``: one row per acquisition, its id the file the variable is read from, with the
+    value percentiles and the valid fraction), ``labels`` and ``region``. A file the readers
+    refuse (unreadable, no CRS, truncated, raw DN …) is recorded in ``files`` and left out of
+    the other tables, so the report lists every bad file at once.
+    """
     catalog = discover_sources(region.raw_dir)
-    grid = build_grid(region, catalog)
+    problems: dict[Path, str] = {}
+    for kind in ("thermal", "sar", "optical"):
+        for _, scene in getattr(catalog, kind):
+            for path in scene.files:
+                problems.setdefault(path, _open_problem(path))
+    usable = replace(
+        catalog, **{kind: _usable(getattr(catalog, kind), problems) for kind in ("thermal", "sar", "optical")}
+    )
+    grid = build_grid(region, usable)
     coarse = RegionGrid.from_bounds(grid.crs, grid.resolution * SUMMARY_FACTOR, grid.bounds)
     window = next(coarse.windows(max(coarse.width, coarse.height)))
-    files, thermal, sar, optical = [], [], [], []
-    for kind, rows in (("thermal", thermal), ("sar", sar), ("optical", optical)):
-        for reader, scene in getattr(catalog, kind):
-            files.extend(_file_rows(scene.files, scene.product, grid))
-            row: dict[str, object] = {"product": scene.product, "file": _main_file(scene.pieces[0]).name}
-            row.update(_time_columns(scene.time, grid, settings))
-            with reader(scene, ingest) as opened:
-                values = opened.read(coarse, window)
+    thermal: list[dict[str, object]] = []
+    variables: dict[str, list[dict[str, object]]] = {}
+    for kind in ("thermal", "sar", "optical"):
+        for reader, scene in getattr(usable, kind):
+            try:
+                with reader(scene, ingest) as opened:
+                    values = opened.read(coarse, window)
+            except InputDataError as exc:
+                problems[exc.path if exc.path in problems else scene.files[0]] = exc.problem
+                continue
+            if kind == "thermal":
+                thermal.append({"id": _file_of(reader, scene, "lst").name, **_time_columns(scene.time, grid, settings)})
             for name, array in values.items():
-                array = 10 * np.log10(np.where(array > 0, array, np.nan)) if kind == "sar" else array
-                row.update(_stats(name, array))
-                row[f"{name}_valid_fraction"] = float(np.isfinite(array).mean())
-            rows.append(row)
+                if reader.variables.get(name, "") is None:
+                    continue  # the product has no such layer (e.g. Level-1 emissivity)
+                if name in reader.variables and reader.variables[name] not in scene.pieces[0]:
+                    continue  # an optional layer this acquisition lacks
+                shown = 10 * np.log10(np.where(array > 0, array, np.nan)) if kind == "sar" else array
+                row = {"id": _file_of(reader, scene, name).name, "product": scene.product}
+                row |= _stats(shown) | {"valid_fraction": float(np.isfinite(shown).mean())}
+                variables.setdefault(name, []).append(row)
+    files = [_file_row(path, product, problems[path], grid) for path, product in _products(catalog)]
+    files += _vector_rows(catalog.geology, grid)
     labels = _label_rows(catalog.geology, catalog.label_rasters, region, coarse)
-    files.extend(_vector_rows(catalog.geology, grid))
     thermal_frame = pd.DataFrame(thermal)
+    lst_rows = variables.get("lst", [])
     region_row = {
         "thermal_dates": len(thermal),
+        "lst_valid_dates": sum(1 for row in lst_rows if float(row["valid_fraction"]) > 0),  # type: ignore[arg-type]
         "day_dates": int(thermal_frame["is_day"].sum()) if len(thermal_frame) else 0,
         "night_dates": int((~thermal_frame["is_day"].astype(bool)).sum()) if len(thermal_frame) else 0,
         "seasons": int(thermal_frame["season"].nunique()) if len(thermal_frame) else 0,
@@ -80,26 +113,52 @@ def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessP
     }
     label_frame = pd.DataFrame(labels, columns=["source", "value", "pixels"])
     label_frame["id"] = label_frame["source"] + ":" + label_frame["value"].astype(str)
-    tables = {
+    return {
         "files": pd.DataFrame(files),
         "thermal": thermal_frame,
-        "sar": pd.DataFrame(sar),
-        "optical": pd.DataFrame(optical),
+        **{name: pd.DataFrame(rows) for name, rows in variables.items()},
         "labels": label_frame,
         "region": pd.DataFrame([{"id": "region", **region_row}]),
     }
-    for name in ("files", "thermal", "sar", "optical"):
-        if not tables[name].empty:
-            tables[name].insert(0, "id", tables[name]["file"])
-    return tables
 
 
-def _main_file(piece: dict[str, Path]) -> Path:
-    """The file that names an acquisition in messages: its LST, VV or red band when present."""
-    for layer in ("LST", "VV", "B04", "B4"):
-        if layer in piece:
-            return piece[layer]
-    return next(iter(piece.values()))
+def _open_problem(path: Path) -> str:
+    """Why a raster cannot be used at all (GDAL cannot open it, no CRS, no geotransform), or ""."""
+    try:
+        with open_raster(path):
+            return ""
+    except InputDataError as exc:
+        return exc.problem
+
+
+def _usable(scenes: list[tuple[type[SceneReader], Scene]], problems: dict[Path, str]) -> list:
+    """The scenes none of whose files has a problem."""
+    return [(reader, scene) for reader, scene in scenes if not any(problems[p] for p in scene.files)]
+
+
+def _products(catalog: SourceCatalog) -> list[tuple[Path, str]]:
+    """Every raster file of the catalog with its product, each once."""
+    found: dict[Path, str] = {}
+    for kind in ("thermal", "sar", "optical"):
+        for _, scene in getattr(catalog, kind):
+            for path in scene.files:
+                found.setdefault(path, scene.product)
+    return list(found.items())
+
+
+def _file_of(reader: type[SceneReader], scene: Scene, name: str) -> Path:
+    """The file a variable of a scene is read from; for a derived variable (NDVI) its first primary layer's."""
+    piece = scene.pieces[0]
+    layer = reader.variables.get(name)
+    return piece[layer] if layer in piece else piece[reader.primary_layers[0]]
+
+
+def _file_row(path: Path, product: str, problem: str, grid: RegionGrid) -> dict[str, object]:
+    overlaps = None
+    if not problem:
+        with rasterio.open(path) as src:
+            overlaps = grid.overlaps(path, src.crs, tuple(src.bounds))
+    return {"id": path.name, "file": path.name, "product": product, "problem": problem, "overlaps": overlaps}
 
 
 def _time_columns(time: datetime | None, grid: RegionGrid, settings: PreprocessParams) -> dict[str, object]:
@@ -115,21 +174,6 @@ def _time_columns(time: datetime | None, grid: RegionGrid, settings: PreprocessP
     }
 
 
-def _file_rows(paths: Iterable[Path], product: str, grid: RegionGrid) -> list[dict[str, object]]:
-    rows = []
-    for path in paths:
-        try:
-            with rasterio.open(path) as src:
-                has_crs = src.crs is not None
-                overlaps = bool(has_crs and grid.overlaps(path, src.crs, tuple(src.bounds)))
-                rows.append(
-                    {"file": path.name, "product": product, "has_crs": has_crs, "overlaps": overlaps, "readable": True}
-                )
-        except RasterioIOError:
-            rows.append({"file": path.name, "product": product, "has_crs": False, "overlaps": False, "readable": False})
-    return rows
-
-
 def _vector_rows(paths: Iterable[Path], grid: RegionGrid) -> list[dict[str, object]]:
     rows = []
     for path in paths:
@@ -139,8 +183,9 @@ def _vector_rows(paths: Iterable[Path], grid: RegionGrid) -> list[dict[str, obje
         overlaps = bool(
             has_crs and bounds is not None and grid.overlaps(path, CRS.from_user_input(info["crs"]), tuple(bounds))
         )
+        problem = "" if has_crs else "the geological map has no CRS"
         rows.append(
-            {"file": path.name, "product": "geology", "has_crs": has_crs, "overlaps": overlaps, "readable": True}
+            {"id": path.name, "file": path.name, "product": "geology", "problem": problem, "overlaps": overlaps}
         )
     return rows
 
