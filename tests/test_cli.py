@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from lithomap.cli import app
@@ -110,7 +111,8 @@ def test_generate_help_explains_every_option():
 def test_relative_paths_resolve_against_the_params_folder(pipeline):
     _, project, elsewhere, _ = pipeline
     assert (project / "raw" / "tiny" / "scene.json").is_file()
-    assert (project / "quicklook" / "tiny.png").is_file()
+    picture = imread(project / "quicklook" / "tiny.png")
+    assert picture.shape[0] > 500 and picture.shape[1] > 1000  # the 2 × 3 panel quick look
     assert (project / "interim" / "tiny").is_dir()
     assert sorted(p.name for p in elsewhere.iterdir()) == [], "nothing may be written in the working directory"
 
@@ -120,8 +122,8 @@ def test_generate_reports_the_dates_it_wrote(pipeline):
     output = runs["generate"].output
     assert output.startswith("tiny: 8 ECOSTRESS overpasses")
     scene = json.loads((project / "raw" / "tiny" / "scene.json").read_text())
-    assert len(list((project / "raw" / "tiny").rglob("*_SDS_LST_doy*.tif"))) == 8
-    assert scene  # the scene record is JSON, not empty
+    assert len(list((project / "raw" / "tiny").rglob("*_SDS_LST_doy*.tif"))) == 8 == scene["thermal_dates"]
+    assert scene["region"] == "tiny" and scene["day_dates"] + scene["night_dates"] == 8
 
 
 def test_validate_writes_summaries_for_raw_and_processed(pipeline):

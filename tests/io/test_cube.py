@@ -1,4 +1,4 @@
-"""Cube helpers: local solar time, atomic publication, required variables."""
+"""Cube helpers: local solar time of the time coordinate, atomic publication, opening a cube."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from lithomap.atomic import atomic_directory
+from lithomap.errors import MissingSourceError
+from lithomap.io.cube import cube_path, open_cube
 from lithomap.timing import solar_hours
 
 
@@ -35,3 +37,10 @@ def test_atomic_directory_removes_created_parents_on_failure(tmp_path: Path) -> 
     with pytest.raises(ValueError), atomic_directory(final):
         raise ValueError("bad input")
     assert not (tmp_path / "interim").exists()
+
+
+def test_opening_a_cube_that_was_never_ingested_names_the_verb(tmp_path: Path) -> None:
+    path = cube_path(tmp_path / "interim", "villoslada")
+    with pytest.raises(MissingSourceError, match=r"no region cube.*lithomap ingest --region villoslada") as caught:
+        open_cube(path)
+    assert caught.value.path == tmp_path / "interim" / "villoslada" / "cube.zarr"
