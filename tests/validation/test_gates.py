@@ -38,16 +38,9 @@ def test_raw_validation_passes_on_generated_data_and_writes_data_docs(tiny_regio
 
 
 def test_raw_validation_fails_in_plain_words_naming_the_file(tiny_region, tmp_path):
-    params, root = tiny_region
-    raw = tiny_params_dict(root)
-    raw["regions"]["tiny"]["raw_dir"] = str(tmp_path / "raw")
-    raw["validation"]["reports_dir"] = str(tmp_path / "reports")
-    shutil.copytree(params.region("tiny").raw_dir, tmp_path / "raw")
+    custom = copied_region(tiny_region, tmp_path)
     hot = sorted((tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"))[0]
-    with rasterio.open(hot, "r+") as dst:
-        dn = dst.read(1)
-        dst.write(np.where(dn > 0, 20000, 0).astype(dn.dtype), 1)  # 400 K
-    custom = parse_params(raw)
+    rewrite(hot, lambda dn: np.where(dn > 0, 20000, 0).astype(dn.dtype))  # 400 K
     with pytest.raises(ValidationFailedError) as info:
         validate_raw("tiny", *raw_sections(custom))
     message = str(info.value)
