@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from lithomap.config import IngestParams, RegionParams
 from lithomap.errors import MissingSourceError
 from lithomap.io.cube import open_cube, require_variables
 from lithomap.io.ingest import discover_sources, ingest_region
+from lithomap.locking import FolderLockedError, lock_path
 from tests.io.conftest import REGION_PX, TIMES
 
 
@@ -75,6 +79,37 @@ def test_rerun_replaces_cube_atomically(fake_region: RegionParams, ingest_params
     assert first.output == second.output
     leftovers = [p.name for p in first.output.parent.iterdir() if p.name != "cube.zarr"]
     assert leftovers == []
+
+
+def test_an_interrupted_ingest_leaves_nothing_for_the_next_one(
+    fake_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    first = ingest_region("tiny", fake_region, ingest_params, progress=False)
+    stale = first.output.parent / ".cube.zarr.tmp-0badf00d"  # as a killed ingest leaves it
+    (stale / "lst").mkdir(parents=True)
+    (stale / "lst" / "c.0.0.0").write_bytes(b"half a chunk")
+    ingest_region("tiny", fake_region, ingest_params, progress=False)
+    assert [p.name for p in first.output.parent.iterdir()] == ["cube.zarr"]
+
+
+def test_a_concurrent_ingest_of_the_region_refuses_and_keeps_the_cube(
+    fake_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    report = ingest_region("tiny", fake_region, ingest_params, progress=False)
+    before = xr.open_zarr(report.output).lst.values
+    partial = report.output.parent / ".cube.zarr.tmp-running"  # the running ingest's folder
+    partial.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock_path(report.output).write_text(f"pid {other.pid} on {socket.gethostname()}")
+        with pytest.raises(FolderLockedError, match=r"another `lithomap ingest`") as caught:
+            ingest_region("tiny", fake_region, ingest_params, progress=False)
+        assert str(lock_path(report.output)) in str(caught.value)
+    finally:
+        other.kill()
+        other.wait()
+    assert partial.is_dir(), "a running ingest's temporary folder must not be deleted"
+    np.testing.assert_array_equal(xr.open_zarr(report.output).lst.values, before)
 
 
 @pytest.mark.realdata

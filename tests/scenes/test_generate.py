@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,8 +18,9 @@ from pyproj import Transformer
 
 from lithomap.classes import class_id_of, default_mapper
 from lithomap.config import parse_params
-from lithomap.errors import ConfigError
+from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
+from lithomap.locking import FolderLockedError, lock_path
 from lithomap.scenes import writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import SyntheticScene, generate_region
@@ -260,3 +266,71 @@ def test_acquisition_times_are_utc_with_local_solar_time():
     assert acquisition.utc.hour == 13 and acquisition.utc.minute == 46  # 13:30 solar at 4.11° W
     assert acquisition.is_day and not at(SUMMER, 22.0).is_day
     assert from_solar(2023, 1, 0.0, 0.0) == datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def generate_small(params, acquisitions=None):
+    return generate_region(
+        "test",
+        params.region("test"),
+        params.generate,
+        acquisitions=acquisitions or [at(SUMMER, 12.0)],
+        quicklook=False,
+        progress=False,
+    )
+
+
+def test_the_same_seed_writes_byte_identical_files(tmp_path):
+    params = small_params(tmp_path, size_px=32)
+    first = tree_digest(generate_small(params).raw_dir)
+    again = tree_digest(generate_small(params).raw_dir)
+    assert any(name.endswith(".gpkg") for name in first)
+    assert again == first
+
+
+def test_a_second_run_on_a_locked_region_refuses_and_names_the_lock(tmp_path):
+    params = small_params(tmp_path, size_px=32)
+    raw_dir = generate_small(params).raw_dir
+    before = tree_digest(raw_dir)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = lock_path(raw_dir)
+        lock.write_text(f"pid {other.pid} on {socket.gethostname()}")
+        with pytest.raises(FolderLockedError, match=r"another `lithomap generate` \(pid \d+") as caught:
+            generate_small(params, [at(SUMMER, 15.0)])
+        assert str(lock) in str(caught.value)
+        assert tree_digest(raw_dir) == before
+    finally:
+        other.kill()
+        other.wait()
+    generate_small(params, [at(SUMMER, 15.0)])  # the lock of a dead process is taken over
+    assert not lock.exists() and tree_digest(raw_dir) != before
+
+
+def test_generate_refuses_a_folder_it_did_not_write(tmp_path):
+    params = small_params(tmp_path, size_px=32)
+    raw_dir = params.region("test").raw_dir
+    raw_dir.mkdir(parents=True)
+    (raw_dir / "my_field_notes.txt").write_text("real data")
+    with pytest.raises(InputDataError, match="did not write") as caught:
+        generate_small(params)
+    assert "regions.test.raw_dir" in caught.value.fix
+    assert [p.name for p in raw_dir.iterdir()] == ["my_field_notes.txt"]
+
+
+def test_generate_refuses_the_working_folder(tmp_path, monkeypatch):
+    params = small_params(tmp_path, size_px=32)
+    region = params.region("test").model_copy(update={"raw_dir": Path()})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("regions: {}")
+    with pytest.raises(ConfigError, match=r"raw_dir is '\.', which is the working folder"):
+        generate_region("test", region, params.generate, quicklook=False, progress=False)
+    assert (tmp_path / "params.yaml").read_text() == "regions: {}"

@@ -10,7 +10,9 @@ Steps of :func:`ingest_region`:
 2. :func:`build_grid` makes the region grid from params, or from the thermal footprints.
 3. Every input is checked before anything is written (readable, has a CRS, overlaps the
    grid, geology attribute present), so bad input fails fast with one clear error.
-4. The cube (layout in :mod:`lithomap.io.cube`) is written window by window into a
+4. Holding the region's lock (:mod:`lithomap.locking`; a second ingest of the region
+   refuses) and after deleting what an interrupted ingest left behind, the cube (layout in
+   :mod:`lithomap.io.cube`) is written window by window into a
    temporary folder that replaces ``<interim_dir>/<region>/cube.zarr`` only when complete:
    thermal one date at a time; SAR and NDVI as time means accumulated per window; labels
    burnt per window. Memory depends on ``IngestParams.window_px``, not on the region size.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ from lithomap.io.rasterfile import open_raster
 from lithomap.io.sentinel1 import Hyp3RtcReader, Sen1Floods11S1Reader, power_to_db
 from lithomap.io.sentinel2 import SafeL2AReader, Sen1Floods11S2Reader
 from lithomap.io.sources import Scene, SceneReader
+from lithomap.locking import folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +218,11 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
     attrs = _attributes(name, region, grid, catalog, geology, missing)
     final = ingest.interim_dir / name / CUBE_NAME
     variables: list[str] = []
-    with atomic_directory(final) as temporary, tqdm(total=steps, disable=not progress, desc=f"ingest {name}") as bar:
+    with (
+        folder_lock(final, "ingest"),
+        atomic_directory(_without_leftovers(final)) as temporary,
+        tqdm(total=steps, disable=not progress, desc=f"ingest {name}") as bar,
+    ):
         writer = CubeWriter(
             temporary,
             grid,
@@ -241,6 +249,18 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
         unmapped_geology_km2={t: a for g in geology for t, a in g.unmapped_km2().items()},
         variables=variables,
     )
+
+
+def _without_leftovers(final: Path) -> Path:
+    """Delete the temporary and replaced copies an interrupted ingest left beside ``final``; return ``final``.
+
+    Called while holding the region's ingest lock, so no running ingest owns them.
+    """
+    leftovers = [p for kind in ("tmp", "old") for p in sorted(final.parent.glob(f".{final.name}.{kind}-*"))]
+    for leftover in leftovers:
+        log.info("removing %s, left behind by an interrupted ingest", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+    return final
 
 
 def _missing(catalog: SourceCatalog) -> dict[str, str]:

@@ -30,12 +30,13 @@ from pyproj import Transformer
 from rasterio.warp import transform_bounds
 from scipy import ndimage
 
-from lithomap.atomic import atomic_directory
+from lithomap.atomic import atomic_directory, write_text
 from lithomap.classes import WATER, all_classes
 from lithomap.config import GenerateParams, RegionParams, SyntheticSite
-from lithomap.errors import ConfigError
+from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
 from lithomap.io.grid import RegionGrid
+from lithomap.locking import folder_lock
 from lithomap.progress import progress_bar
 from lithomap.scenes import sar, soil, thermal, vegetation, writers
 from lithomap.scenes.acquisitions import (
@@ -56,6 +57,7 @@ CLOUD_CLEAR_LAND, CLOUD_CLOUDY_LAND = 1, 3  # ECO2CLD values: bit 0 determined, 
 CLOUD_WATER = 1 << formats.CLOUD_WATER_BIT
 WATER_AIR_LAG_DAYS = 30.0
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
+MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
 
 
 @dataclass
@@ -180,9 +182,11 @@ def generate_region(
     )
 
     final_dir = Path(region.raw_dir)
+    check_replaceable(name, final_dir)
     looks = QuickLookData()
     total_steps = len(overpasses) + len(s1_dates) + len(s2_dates) + 1
-    with atomic_directory(final_dir) as partial:
+    with folder_lock(final_dir, "generate"), atomic_directory(final_dir) as partial:
+        check_replaceable(name, final_dir)  # again, now that no other run can write it
         with progress_bar(f"generate {name}", total_steps, enabled=progress) as advance:
             writers.write_geology(
                 partial / "geology" / "mapa_geologico.gpkg",
@@ -205,13 +209,52 @@ def generate_region(
                 looks.ndvi[acquisition.doy] = _write_sentinel2(scene, acquisition, partial / "sentinel2")
                 advance()
         report = _report(name, final_dir, scene, overpasses, s1_dates, s2_dates, partial)
-        (partial / "scene.json").write_text(json.dumps(_manifest(report, scene), indent=2, default=str))
+        write_text(partial / MANIFEST, json.dumps(_manifest(report, scene), indent=2, default=str))
     if quicklook:
         report.quicklook = draw_quicklook(
             name, scene.class_map, overpasses, looks, settings.quicklook_dir / f"{name}.png"
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_replaceable(name: str, raw_dir: Path) -> None:
+    """Refuse a raw folder that generate must not replace: the working folder, or files it did not write.
+
+    Generate replaces its ``raw_dir`` whole. It may replace a missing or empty folder, or one
+    whose ``scene.json`` it wrote for this region; anything else may be real data.
+
+    Raises:
+        ConfigError: ``raw_dir`` is the working folder, one of its parents, or a file.
+        InputDataError: the folder holds files generate did not write.
+    """
+    resolved = raw_dir.resolve()
+    here = Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise ConfigError(
+            f"regions.{name}.raw_dir is {str(raw_dir)!r}, which is the working folder {here} or one above it; "
+            f"`lithomap generate` replaces its raw_dir whole, so give the region a folder of its own "
+            f"(e.g. data/raw/{name})"
+        )
+    if resolved.exists() and not resolved.is_dir():
+        raise ConfigError(f"regions.{name}.raw_dir {str(raw_dir)!r} is a file; point it at a folder")
+    if not resolved.is_dir() or not any(resolved.iterdir()) or _generated_for(resolved / MANIFEST, name):
+        return
+    raise InputDataError(
+        raw_dir,
+        f"the folder holds files that `lithomap generate` did not write for region {name!r} (no {MANIFEST} of "
+        "its own), and generate replaces the whole folder",
+        f"point regions.{name}.raw_dir at a new folder (e.g. data/raw/{name}), or move these files elsewhere first",
+    )
+
+
+def _generated_for(manifest: Path, name: str) -> bool:
+    """Whether ``manifest`` is the scene.json generate wrote for region ``name``."""
+    try:
+        written = json.loads(manifest.read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(written, dict) and written.get("region") == name and "site" in written
 
 
 def _write_overpass(

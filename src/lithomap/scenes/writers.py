@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import rasterio
 from affine import Affine
 from rasterio import features
@@ -19,6 +20,9 @@ from shapely.geometry import shape
 
 from lithomap.io import formats
 
+# GeoPackages record their write time (gpkg_contents.last_change); a fixed one makes
+# identical scenes identical files.
+GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
 GTIFF_OPTIONS = {"driver": "GTiff", "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256}
 
 
@@ -208,5 +212,10 @@ def write_geology(
     frame = gpd.GeoDataFrame(records, geometry="geometry", crs=crs).to_crs(target_crs)
     frame.insert(0, "CODIGO", np.arange(1, len(frame) + 1, dtype=np.int32))
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_file(path, layer=layer, driver="GPKG")
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+    try:
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     return path
