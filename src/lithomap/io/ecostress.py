@@ -41,13 +41,6 @@ class _ThermalReader(SceneReader):
     primary_layers = ("LST",)
     mask_variable = "lst"
 
-    def __enter__(self) -> _ThermalReader:
-        super().__enter__()
-        for piece, opened in zip(self.scene.pieces, self.datasets, strict=True):
-            for layer, dataset in opened.items():
-                self.same_grid(opened["LST"], dataset, piece[layer])
-        return self
-
 
 class AppeearsReader(_ThermalReader):
     """ECO2LSTE.001 / ECO2CLD.001 AppEEARS GeoTIFF exports (one file per layer and overpass)."""

@@ -85,7 +85,8 @@ class SceneReader(ABC):
     encodings: ClassVar[Mapping[str, Encoding]] = {}
     #: digital number 0 means no data whatever the tags say (Level-1 and Sentinel-2 band files)
     zero_is_nodata: ClassVar[bool] = False
-    #: the variable whose invalid or masked pixels are dropped from every variable (thermal: LST)
+    #: the variable whose invalid or masked pixels are dropped from every variable (thermal: LST);
+    #: every layer of a piece must then share its grid
     mask_variable: ClassVar[str | None] = None
 
     def __init__(self, scene: Scene, ingest: IngestParams) -> None:
@@ -160,6 +161,12 @@ class SceneReader(ABC):
             for layer in self.primary_layers:
                 if layer in piece:
                     self.valid_counts[piece[layer]] = 0
+        if self.mask_variable is not None:  # masks are applied pixel by pixel on the source grid
+            reference = self.variables[self.mask_variable]
+            for piece, opened in zip(self.scene.pieces, self.datasets, strict=True):
+                for layer, dataset in opened.items():
+                    if reference in opened:
+                        self.same_grid(opened[reference], dataset, piece[layer])
         return self
 
     def __exit__(
