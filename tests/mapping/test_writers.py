@@ -137,3 +137,24 @@ def test_picture(written, tmp_path):
     folder, *_ = written
     path = draw_map(folder / CLASSES_FILE, tmp_path / "map.png", "tiny cnn")
     assert path.stat().st_size > 20_000
+
+
+def test_memory_follows_the_strip_not_the_scene(tmp_path):
+    """Writing a 1024 × 1024 map in 64-row strips: traced peak far below one full-scene probability array."""
+    import tracemalloc
+
+    shape, strip = (1024, 1024), 32
+    probabilities = np.full((strip, shape[1], N_CLASSES), 1 / N_CLASSES, dtype=np.float32)
+    probabilities[..., 4] += 0.1
+    valid = np.ones((strip, shape[1]), dtype=bool)
+    tracemalloc.start()
+    with MapRasters(tmp_path, CRS_UTM, TRANSFORM, shape, labelled=False) as rasters:
+        for row in range(0, shape[0], strip):
+            rasters.write(row, probabilities, valid)
+        rasters.finish()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    full_scene = shape[0] * shape[1] * N_CLASSES * 4
+    assert peak < full_scene / 4, f"peak {peak / 1e6:.0f} MB vs {full_scene / 1e6:.0f} MB for the whole scene"
+    with rasterio.open(tmp_path / CLASSES_FILE) as source:
+        assert source.shape == shape and (source.read(1, window=((1000, 1024), (0, 10))) == 4).all()

@@ -36,13 +36,12 @@ from lithomap.analysis.vegetation import binned_curve, rank_correlation
 from lithomap.atomic import save_figure, write_text
 from lithomap.classes import all_classes
 from lithomap.config import Params
-from lithomap.datasets.preprocess import SPLIT_FILE, check_grid, cube_path
+from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.split import TEST, SpatialSplit
-from lithomap.errors import MissingSourceError
+from lithomap.mapping.cube import open_region_cube
+from lithomap.mapping.folders import MAP_JSON, region_maps
 from lithomap.mapping.legend import add_class_legend, class_colormap
 from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE
-
-MAP_JSON = "map.json"
 
 
 @dataclass
@@ -58,30 +57,6 @@ class ReportResult:
     def summary(self) -> str:
         held = "" if self.hypotheses is None else f"; hypotheses holding: {int(self.hypotheses['holds'].sum())}/5"
         return f"{self.region}: {self.index}{held}" + "".join(f"; {note}" for note in self.notes)
-
-
-def open_region_cube(region: str, params: Params) -> xr.Dataset:
-    """The region's cube (labelled or not) on its grid.
-
-    Raises:
-        MissingSourceError: no cube, or no thermal data in it.
-    """
-    path = cube_path(region, params.ingest)
-    if not path.exists():
-        raise MissingSourceError(path, "no region cube", f"run `lithomap ingest --region {region}` first")
-    cube = xr.open_zarr(path)
-    check_grid(cube, params.region(region), path)
-    if "lst" not in cube:
-        raise MissingSourceError(path, "the cube has no thermal data", "add thermal files and re-ingest")
-    return cube
-
-
-def region_maps(region: str, params: Params) -> list[tuple[str, Path]]:
-    """(``<model>-<experiment>``, folder) of every finished map of a region, sorted."""
-    root = params.map.maps_dir / region
-    if not root.is_dir():
-        return []
-    return [(folder.name, folder) for folder in sorted(root.iterdir()) if (folder / MAP_JSON).is_file()]
 
 
 def build_report(region: str, params: Params) -> ReportResult:
@@ -106,7 +81,7 @@ def build_report(region: str, params: Params) -> ReportResult:
         result.notes.append("no labels: no signatures or hypotheses")
         sections.append("<h2>Thermal signatures</h2><p>The cube has no labels, so no class curves.</p>")
 
-    maps = region_maps(region, params)
+    maps = region_maps(params.map.maps_dir, region)
     if maps:
         _draw_reconstruction(cube, maps, region, params, out / "reconstruction.png")
         sections.append(_section("Geological map reconstruction", out / "reconstruction.png", _maps_table(maps)))
