@@ -8,9 +8,11 @@ from the diurnal table of ``lithomap.analysis.signatures`` (binned by local sola
   anomaly curve, sand minus clay, K;
 - *sand cools faster than clay after sunset*: cooling rate (−slope of LST against hour over
   the bins centred 18–24 h), sand minus clay, K/h;
-- *clay stays warmer than sand at night*: mean night anomaly relative to the class's own
-  daily mean (mean over all bins), clay minus sand, K;
-- *water is warmer than the land at night*: mean night LST anomaly of water, K;
+- *clay stays warmer than sand at night*: mean pre-dawn anomaly (bins centred 0–6 h, when
+  the stored heat shows most and thermal-inertia images are taken) relative to the class's
+  own daily mean (mean over all bins), clay minus sand, K;
+- *water is warmer than the land at night*: mean pre-dawn LST anomaly of water, K (in the
+  evening water is often still cooler than land that has not yet cooled: the curves show it);
 - *high-inertia rocks have a small diurnal amplitude*: median anomaly range of soils
   (sand, clay, silt, loam) minus that of high-inertia rocks (carbonate, plutonic,
   non-foliated; P ≥ 1700 TIU in SCIENCE.md 1.4), K.
@@ -21,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lithomap.timing import DAY_HOURS, is_day
-
 HYPOTHESIS_COLUMNS = ["hypothesis", "measure", "value", "holds"]
 SOILS = ("sand", "clay", "silt", "loam")
 HIGH_INERTIA_ROCKS = ("carbonate", "plutonic", "non_foliated")
 EVENING = (18.0, 24.0)
+PRE_DAWN = (0.0, 6.0)
 
 
 def _curve(diurnal: pd.DataFrame, name: str, column: str) -> pd.Series:
@@ -49,10 +50,10 @@ def cooling_rate(diurnal: pd.DataFrame, name: str, evening: tuple[float, float] 
     return float(-np.polyfit(chosen.index.to_numpy(), chosen.to_numpy(), 1)[0])
 
 
-def night_warmth(diurnal: pd.DataFrame, name: str, day_hours: tuple[float, float], relative: bool) -> float:
-    """Mean night anomaly of a class, minus its daily mean anomaly when ``relative``."""
+def night_warmth(diurnal: pd.DataFrame, name: str, relative: bool, hours: tuple[float, float] = PRE_DAWN) -> float:
+    """Mean anomaly of a class over the bins centred in ``hours``, minus its daily mean when ``relative``."""
     curve = _curve(diurnal, name, "lst_anomaly_mean")
-    night = curve[~is_day(curve.index.to_numpy(), day_hours)]
+    night = curve[(curve.index >= hours[0]) & (curve.index < hours[1])]
     if night.empty:
         return float("nan")
     return float(night.mean() - (curve.mean() if relative else 0.0))
@@ -68,13 +69,13 @@ def _row(hypothesis: str, measure: str, value: float) -> dict:
     }
 
 
-def hypothesis_table(diurnal: pd.DataFrame, day_hours: tuple[float, float] = DAY_HOURS) -> pd.DataFrame:
+def hypothesis_table(diurnal: pd.DataFrame) -> pd.DataFrame:
     """The hypothesis table (see the module docstring) with ``HYPOTHESIS_COLUMNS``."""
     sand_range, clay_range = anomaly_range(diurnal, "sand"), anomaly_range(diurnal, "clay")
     sand_cooling, clay_cooling = cooling_rate(diurnal, "sand"), cooling_rate(diurnal, "clay")
-    clay_night = night_warmth(diurnal, "clay", day_hours, relative=True)
-    sand_night = night_warmth(diurnal, "sand", day_hours, relative=True)
-    water_night = night_warmth(diurnal, "water", day_hours, relative=False)
+    clay_night = night_warmth(diurnal, "clay", relative=True)
+    sand_night = night_warmth(diurnal, "sand", relative=True)
+    water_night = night_warmth(diurnal, "water", relative=False)
     soils = [anomaly_range(diurnal, name) for name in SOILS]
     rocks = [anomaly_range(diurnal, name) for name in HIGH_INERTIA_ROCKS]
     soil_median = float(np.nanmedian(soils)) if np.isfinite(soils).any() else float("nan")
@@ -92,10 +93,14 @@ def hypothesis_table(diurnal: pd.DataFrame, day_hours: tuple[float, float] = DAY
         ),
         _row(
             "clay stays warmer than sand at night",
-            f"night anomaly vs own daily mean, clay {clay_night:+.2f} minus sand {sand_night:+.2f} K",
+            f"pre-dawn anomaly vs own daily mean, clay {clay_night:+.2f} minus sand {sand_night:+.2f} K",
             clay_night - sand_night,
         ),
-        _row("water is warmer than the land at night", "night LST anomaly of water vs scene mean, K", water_night),
+        _row(
+            "water is warmer than the land at night",
+            "pre-dawn (0-6 h) LST anomaly of water vs scene mean, K",
+            water_night,
+        ),
         _row(
             "high-inertia rocks have a small diurnal amplitude",
             f"median anomaly range, soils {soil_median:.2f} K minus rocks {rock_median:.2f} K",

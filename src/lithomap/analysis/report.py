@@ -73,7 +73,7 @@ def build_report(region: str, params: Params) -> ReportResult:
         write_text(out / "signatures_diurnal.csv", diurnal.to_csv(index=False))
         write_text(out / "signatures_seasonal.csv", seasonal.to_csv(index=False))
         _draw_signatures(diurnal, seasonal, out / "signatures.png", region, params.preprocess.day_hours)
-        result.hypotheses = hypothesis_table(diurnal, params.preprocess.day_hours)
+        result.hypotheses = hypothesis_table(diurnal)
         write_text(out / "hypotheses.csv", result.hypotheses.to_csv(index=False))
         sections.append(_section("Thermal signatures", out / "signatures.png", _signature_text()))
         sections.append(f"<h2>The thesis's hypotheses in our data</h2>\n{_table_html(result.hypotheses)}")
