@@ -56,7 +56,7 @@ def build_champion(arch: str, params, workdir: Path) -> None:
     spec = {key: (patch, patch, len(value)) for key, value in names.items()}
     if arch == "convlstm":
         spec["sequence"] = (steps, patch, patch, len(names["sequence"]))
-    model = build_model(arch, spec, params, l2=0.0)
+    model = build_model(arch, spec, params.model, l2=0.0)
     example = {key: np.zeros((1, *shape), np.float32) for key, shape in spec.items()}
     mlflow.set_experiment("bench")
     with mlflow.start_run(
