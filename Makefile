@@ -23,11 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## create .venv and install lithomap with pinned dependencies
 
-demo: $(STAMP) ## synthetic data -> validated -> cubes -> datasets -> trained -> registered -> champions (DVC + MLflow)
+demo: $(STAMP) ## synthetic data -> validated -> cubes -> datasets -> trained -> registered -> champions -> maps, reports (DVC + MLflow)
 	$(BIN)/dvc repro
 	$(BIN)/dvc push
 	@$(BIN)/lithomap summary
-	@echo "Pictures: reports/quicklook/, reports/datasets/, reports/evaluation/; MLflow: make mlflow-ui"
+	@echo "Maps: maps/<region>/<model>-thermal/; reports: reports/<region>/index.html; pictures: reports/quicklook/, reports/datasets/, reports/evaluation/; MLflow: make mlflow-ui"
 
 mlflow-ui: $(STAMP) ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
@@ -56,6 +56,7 @@ bench: $(STAMP) ## run the benchmarks and print their tables (bench_training nee
 	$(BIN)/python benchmarks/bench_reproject.py
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_map.py
 
 clean: ## remove generated data, models, reports and the local MLflow store (DVC cache and remote are kept)
-	rm -rf data models reports mlflow.db mlartifacts
+	rm -rf data models maps reports mlflow.db mlartifacts

@@ -384,6 +384,82 @@ def summary(
     _run(step)
 
 
+@app.command(name="map")
+def map_region(
+    region: Annotated[str, typer.Option("--region", "-r", help="Region to map (labelled or not).")],
+    model: ModelOption = "convlstm",
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", "-e", help="Must match the model's training experiment; default: that one."),
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Registry alias: champion or challenger (default map.alias).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A registry version number instead of an alias.")
+    ] = None,
+    model_region: Annotated[
+        str | None,
+        typer.Option("--model-region", help="Use this region's registered model (to map a region without labels)."),
+    ] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Map a region with a registered model: class, probability, confidence rasters, vectors and a picture.
+
+    Loads lithomap-<region>-<model>@<alias> (or --version) through MLflow with its
+    normalisation, slides overlapping windows over the whole region and blends them
+    seam-free, strip by strip. Writes COGs on the region grid, map.gpkg, map.png and map.json
+    (seam index; test-block scores where labels exist) under map.maps_dir/<region>/<model>-<experiment>/
+    and logs them to the model's MLflow run.
+    """
+    from lithomap.config import load_params
+    from lithomap.mapping.maps import make_map
+    from lithomap.registry.tracking import configure_tracking
+
+    if alias is not None and version is not None:
+        raise typer.BadParameter("give --alias or --version, not both")
+
+    def step() -> None:
+        config = load_params(params)
+        config.region(region)
+        if model_region:
+            config.region(model_region)
+        if experiment:
+            config.experiment(experiment)
+        configure_tracking()
+        result = make_map(
+            region,
+            _architecture(model),
+            config,
+            experiment=experiment,
+            alias=alias,
+            version=version,
+            model_region=model_region,
+        )
+        console.print(f"[green]{region}[/] {result.summary()}")
+
+    _run(step)
+
+
+@app.command()
+def report(region: RegionOption = None, params: ParamsOption = None) -> None:
+    """Write the science report of regions: thermal signatures, hypotheses, maps, confidence vs NDVI.
+
+    CSV and PNG files and one self-contained index.html per region under
+    report.reports_dir/<region>/. Maps come from `lithomap map`; the matrix heatmap from
+    `lithomap matrix` where it exists.
+    """
+    from lithomap.analysis.report import build_report
+    from lithomap.config import load_params
+
+    def step() -> None:
+        config = load_params(params)
+        for name in _regions(config, region):
+            console.print(f"[green]{build_report(name, config).summary()}[/]")
+
+    _run(step)
+
+
 @app.command()
 def classes(
     text: Annotated[list[str] | None, typer.Argument(help="Legend texts to map; none = print the class table.")] = None,

@@ -249,6 +249,32 @@ class MatrixParams(Section):
     reports_dir: Path = Field(Path("reports/matrix"), description="Markdown, CSV and heatmap PNG.")
 
 
+class MapParams(Section):
+    """Full-region maps from registered models (`lithomap map`)."""
+
+    maps_dir: Path = Field(Path("maps"), description="Maps go to <maps_dir>/<region>/<model>-<experiment>/.")
+    overlap: float = Field(0.5, ge=0, lt=1, description="Overlap of neighbouring inference windows (0.5 = 50 %).")
+    batch_size: int = Field(16, ge=1, description="Windows per model call.")
+    strip_px: int = Field(256, ge=16, description="Rows written per step; memory grows with this, not the scene.")
+    min_mapping_unit_px: int = Field(
+        4, ge=1, description="Connected class areas smaller than this (pixels) are merged into a neighbour."
+    )
+    alias: Literal["champion", "challenger"] = Field("champion", description="Registry alias mapped by default.")
+    experiment: str = Field("thermal", description="Experiment of the maps the DVC `map` stage makes.")
+
+
+class ReportParams(Section):
+    """Science reports (`lithomap report`): signatures, hypotheses, maps, confidence vs NDVI."""
+
+    reports_dir: Path = Field(Path("reports"), description="Reports go to <reports_dir>/<region>/.")
+    hour_bin: float = Field(2.0, gt=0, le=12, description="Width of the local-solar-hour bins, hours.")
+    ndvi_bin: float = Field(0.1, gt=0, le=1, description="Width of the NDVI bins of the confidence curve.")
+    min_bin_pixels: int = Field(50, ge=1, description="Bins with fewer pixel observations are left out.")
+    n_boot: int = Field(200, ge=10, description="Block-bootstrap resamples of the rank correlation.")
+    block_px: int = Field(32, ge=4, description="Side of the spatial blocks resampled by the bootstrap, pixels.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="1 − confidence level of the intervals.")
+
+
 class Params(Section):
     """Everything in params.yaml."""
 
@@ -265,6 +291,8 @@ class Params(Section):
     promote: PromoteParams = PromoteParams()
     tracking: TrackingParams = TrackingParams()
     matrix: MatrixParams = MatrixParams()
+    map: MapParams = MapParams()
+    report: ReportParams = ReportParams()
 
     def training(self) -> TrainParams:
         """The `train` section, which has no defaults for its presets."""

@@ -52,6 +52,12 @@ def is_day(hours: np.ndarray | Sequence[float] | float, day_hours: tuple[float, 
     return (values >= start) & (values < end)
 
 
+def day_of_year(time: np.datetime64) -> int:
+    """Day of year (1–366) of one time."""
+    day = np.datetime64(time, "D")
+    return int((day - day.astype("datetime64[Y]")).astype(int)) + 1
+
+
 def months(times: np.ndarray | Sequence[datetime]) -> np.ndarray:
     """Calendar month (1–12) of each time."""
     values = np.asarray(times, dtype="datetime64[ns]")

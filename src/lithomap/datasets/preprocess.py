@@ -18,15 +18,13 @@ import numpy as np
 from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
-from lithomap.datasets.experiments import select_dates, sequence_steps
-from lithomap.datasets.features import STEP_CHANNELS, time_features
+from lithomap.datasets.features import STEP_CHANNELS
 from lithomap.datasets.manifest import LAYOUT, Manifest, SelectedDate, Step, write_manifest
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
-from lithomap.datasets.scene import SUMMARY_CHANNELS, CubeChannels
+from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
 from lithomap.errors import InputDataError, MissingSourceError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
-from lithomap.timing import is_day
 
 log = logging.getLogger(__name__)
 SPLIT_FILE = "split.npz"
@@ -108,24 +106,14 @@ def preprocess_experiment(
         raise InputDataError(
             split_path, "the split does not match the cube's shape", f"rerun `lithomap split -r {name}`"
         )
-    for layer in experiment.static:
-        if layer not in cube:
-            raise MissingSourceError(
-                path, f"experiment {experiment_name!r} needs {layer!r}, which the region lacks", "add the source"
-            )
-
+    channels = CubeChannels.select(cube, experiment_name, experiment, settings, path)
     times = cube["time"].values
     solar = cube["solar_time"].values.astype(float)
-    chosen = select_dates(times, solar, experiment, settings, experiment_name, path)
-    steps = sequence_steps(chosen, settings.sequence_length)
-    present = steps >= 0
-    day = is_day(solar[chosen], settings.day_hours)
-    channels = CubeChannels(cube, chosen, day, steps, experiment.static)
+    chosen, steps, day = channels.chosen, channels.steps, channels.day
     sequence, static = channels.read(0, 0, label.shape)
-    static_names = [*SUMMARY_CHANNELS, *experiment.static]
-    doys = np.array([_doy(times[i]) if i >= 0 else 0 for i in steps])
-    hours = np.array([solar[i] if i >= 0 else 0 for i in steps])
-    clock = time_features(hours, doys, present)
+    static_names = channels.static_names
+    hours, doys = channels.step_clock()
+    clock = channels.time_features()
     stats = fit_normalisation(sequence, static, static_names, (split.pixels == TRAIN) & (label > 0))
 
     origins = patch_origins(label.shape, settings.patch_size, settings.overlap, path)
@@ -231,8 +219,3 @@ def _cut(
         "label": np.where(own, labels, 0).astype(np.uint8),
         "origin": origins.astype(np.int32),
     }
-
-
-def _doy(time: np.datetime64) -> int:
-    day = time.astype("datetime64[D]")
-    return int((day - day.astype("datetime64[Y]")).astype(int)) + 1

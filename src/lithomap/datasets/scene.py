@@ -17,11 +17,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from lithomap.config import ExperimentParams, PreprocessParams
+from lithomap.datasets.experiments import select_dates, sequence_steps
+from lithomap.datasets.features import time_features
 from lithomap.datasets.manifest import Manifest
+from lithomap.errors import MissingSourceError
+from lithomap.timing import day_of_year, is_day
 
 SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
 
@@ -52,6 +58,45 @@ class CubeChannels:
         day = np.array([d.day for d in manifest.dates], dtype=bool)
         static = manifest.selection.get("static", [])
         return cls(cube, chosen, day, steps, list(static))
+
+    @classmethod
+    def select(
+        cls, cube: xr.Dataset, name: str, experiment: ExperimentParams, settings: PreprocessParams, source: Path
+    ) -> CubeChannels:
+        """The channels experiment ``name`` selects from a cube: its dates, sequence steps and static layers.
+
+        Raises:
+            MissingSourceError: the cube lacks a static layer the experiment needs.
+            InputDataError: the selection keeps no date.
+        """
+        for layer in experiment.static:
+            if layer not in cube:
+                raise MissingSourceError(
+                    source, f"experiment {name!r} needs {layer!r}, which the region lacks", "add the source"
+                )
+        times = cube["time"].values
+        solar = cube["solar_time"].values.astype(float)
+        chosen = select_dates(times, solar, experiment, settings, name, source)
+        steps = sequence_steps(chosen, settings.sequence_length)
+        return cls(cube, chosen, is_day(solar[chosen], settings.day_hours), steps, list(experiment.static))
+
+    @property
+    def static_names(self) -> list[str]:
+        """Names of the static channels: the summaries, then the static layers."""
+        return [*SUMMARY_CHANNELS, *self.static_layers]
+
+    def step_clock(self) -> tuple[np.ndarray, np.ndarray]:
+        """Local solar hour and day of year of each sequence step (0 for padded steps)."""
+        times = self.cube["time"].values
+        solar = self.cube["solar_time"].values.astype(float)
+        hours = np.array([solar[i] if i >= 0 else 0.0 for i in self.steps])
+        doys = np.array([day_of_year(times[i]) if i >= 0 else 0 for i in self.steps])
+        return hours, doys
+
+    def time_features(self) -> np.ndarray:
+        """(T, 4) sin/cos of solar hour and day of year of the steps; zeros for padded steps."""
+        hours, doys = self.step_clock()
+        return time_features(hours, doys, self.steps >= 0)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -1,0 +1,389 @@
+"""Map a region with a registered model: ``lithomap map``.
+
+The model is the registry's ``lithomap-<region>-<arch>`` at an alias (default
+``champion``) or a version, loaded through MLflow as the pyfunc that normalises its raw
+inputs itself, so the map is made by exactly the model the registry names. A region
+without labels (a new area) is mapped with another region's model (``model_region``).
+
+The region's inputs are read from its cube window by window, as the experiment the model
+was trained on selects them, and predicted and blended by the one full-scene inference
+path (``lithomap.mapping.inference.infer_scene``). The scene is padded by the windows'
+overlap on every side, so each pixel is covered by windows as fully as an interior one
+(no weak edges). Finished rows are written strip by strip (``MapRasters``), so memory
+follows the strip height, not the scene. Outputs, built in a temporary folder that
+replaces ``<maps_dir>/<region>/<arch>-<experiment>/`` only when complete:
+``classes.tif``, ``probabilities.tif``, ``confidence.tif``, ``margin.tif``,
+``difference.tif`` (labelled regions), ``map.gpkg``, ``map.png`` and ``map.json``
+(model, version, alias, run, seam index, test-block scores). They are also logged as
+artifacts of the model's MLflow run (``maps/<region>/``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import xarray as xr
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from lithomap.atomic import atomic_directory, write_json
+from lithomap.classes import N_CLASSES
+from lithomap.config import Params
+from lithomap.datasets.features import Architecture, channel_names, raw_inputs
+from lithomap.datasets.preprocess import SPLIT_FILE, cube_path
+from lithomap.datasets.scene import CubeChannels
+from lithomap.datasets.split import TEST, SpatialSplit
+from lithomap.errors import InputDataError, LithomapError
+from lithomap.mapping.cube import open_region_cube
+from lithomap.mapping.folders import MAP_JSON, PICTURE_FILE, VECTOR_FILE, map_folder
+from lithomap.mapping.inference import infer_scene
+from lithomap.mapping.picture import draw_map
+from lithomap.mapping.seams import seam_index
+from lithomap.mapping.vector import vectorise
+from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, MapRasters
+from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
+from lithomap.registry.registry import model_name
+from lithomap.registry.tracking import TAG_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MapResult:
+    """What one ``make_map`` produced."""
+
+    region: str
+    arch: str
+    experiment: str
+    folder: Path
+    registered_model: str
+    version: str
+    seam_index: float
+    scores: dict[str, Any] | None
+    seconds: float
+    pixels: int
+
+    def summary(self) -> str:
+        scores = self.scores or {}
+        scored = (
+            f"; test blocks OA {scores['oa']:.3f}, macro-F1 {scores['macro_f1']:.3f}" if "macro_f1" in scores else ""
+        )
+        return (
+            f"{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
+            f"seam index {self.seam_index:.3f}{scored}; {self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registry version resolved from an alias or a number, with what its run recorded."""
+
+    name: str
+    version: ModelVersion
+    alias: str | None
+    experiment: str
+    patch_size: int | None
+    sequence_length: int | None
+    static_channels: list[str] | None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version.version}"
+
+
+def resolve_model(region: str, arch: str, alias: str | None, version: str | None) -> RegisteredModel:
+    """Find the registered version to map with.
+
+    Raises:
+        LithomapError: the region has no registered model, or the alias or version does not exist.
+    """
+    client = MlflowClient()
+    name = model_name(region, arch)
+    try:
+        registered = client.get_registered_model(name)
+    except MlflowException as error:
+        raise LithomapError(
+            f"{name}: no registered model in the MLflow store ({mlflow.get_tracking_uri()}). Fix: run "
+            f"`lithomap train -r {region} -m {arch}` and `lithomap evaluate -r {region} -m {arch}` (which registers "
+            f"it) and `lithomap promote -r {region} -m {arch}`; or map with another region's model "
+            "(--model-region)"
+        ) from error
+    try:
+        found = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        known = ", ".join(sorted(registered.aliases)) or "none"
+        wanted = f"version {version}" if version else f"alias {alias!r}"
+        raise LithomapError(
+            f"{name}: no {wanted} (aliases: {known}). Fix: run `lithomap promote -r {region} -m {arch}` to set "
+            "'champion', `lithomap evaluate` to register a 'challenger', or pass an existing --alias/--version"
+        ) from error
+    run = client.get_run(found.run_id) if found.run_id else None
+    run_params = run.data.params if run else {}
+    key = f"{TAG_PREFIX}experiment"
+    experiment = found.tags.get(key) or (run.data.tags.get(key) if run else None)
+    if experiment is None:
+        raise LithomapError(
+            f"{name} version {found.version}: no experiment tag. Fix: re-register it with `lithomap evaluate`"
+        )
+    static = run_params.get("data.static")
+    return RegisteredModel(
+        name=name,
+        version=found,
+        alias=None if version else alias,
+        experiment=experiment,
+        patch_size=int(run_params["data.patch_size"]) if "data.patch_size" in run_params else None,
+        sequence_length=int(run_params["data.sequence_length"]) if "data.sequence_length" in run_params else None,
+        static_channels=json.loads(static) if static else None,
+    )
+
+
+@dataclass
+class RegionInputs:
+    """Raw model inputs (what a registered pyfunc takes) for windows of a padded region.
+
+    Window origins are in the coordinates of the region padded by ``margin`` pixels on
+    every side; the padding is no data (NaN), as past the scene's edges.
+    """
+
+    channels: CubeChannels
+    times: np.ndarray
+    static_names: list[str]
+    architecture: Architecture
+    margin: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        height, width = self.channels.shape
+        return height + 2 * self.margin, width + 2 * self.margin
+
+    def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
+        pairs = [self._read(int(row) - self.margin, int(col) - self.margin, patch) for row, col in origins]
+        return raw_inputs(
+            np.stack([sequence for sequence, _ in pairs]),
+            np.stack([static for _, static in pairs]),
+            self.times,
+            self.static_names,
+            self.architecture,
+        )
+
+    def _read(self, row: int, col: int, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        top, left = max(-row, 0), max(-col, 0)
+        height, width = self.channels.shape
+        if top >= patch or left >= patch or row >= height or col >= width:
+            steps, statics = len(self.channels.steps), len(self.static_names)
+            return (
+                np.full((steps, patch, patch, 2), np.nan, np.float32),
+                np.full((patch, patch, statics), np.nan, np.float32),
+            )
+        sequence, static = self.channels.read(row + top, col + left, (patch - top, patch - left))
+        sequence = np.pad(sequence, ((0, 0), (top, 0), (left, 0), (0, 0)), constant_values=np.nan)
+        static = np.pad(static, ((top, 0), (left, 0), (0, 0)), constant_values=np.nan)
+        return sequence, static
+
+
+def region_inputs(
+    cube: xr.Dataset, region: str, experiment: str, arch: Architecture, params: Params, margin: int
+) -> RegionInputs:
+    """The experiment's inputs for a region, selected from its own dates as ``preprocess`` selects them."""
+    path = cube_path(region, params.ingest)
+    channels = CubeChannels.select(cube, experiment, params.experiment(experiment), params.preprocess, path)
+    return RegionInputs(channels, channels.time_features(), channels.static_names, arch, margin)
+
+
+def check_model_inputs(model: RegisteredModel, metadata: dict, inputs: RegionInputs, arch: str, region: str) -> None:
+    """The registered model must take exactly the inputs the region's experiment gives.
+
+    Raises:
+        InputDataError: architecture, channels, static layers or sequence length differ.
+    """
+    problems = []
+    if metadata.get("arch") not in (None, arch):
+        problems.append(f"it is a {metadata['arch']} model, not {arch}")
+    steps = len(inputs.channels.steps)
+    if model.sequence_length is not None and model.sequence_length != steps:
+        problems.append(f"it takes {model.sequence_length} time steps, the region gives {steps}")
+    if model.static_channels is not None and list(model.static_channels) != inputs.static_names:
+        problems.append(f"its static layers are {model.static_channels}, the region's are {inputs.static_names}")
+    expected = metadata.get("input_channels")
+    given = channel_names(steps, inputs.static_names, inputs.architecture)
+    if expected is not None and {k: list(v) for k, v in expected.items()} != given:
+        problems.append("its input channels differ from the region's")
+    if problems:
+        raise InputDataError(
+            f"{model.uri}",
+            f"the model does not fit region {region!r}, experiment {model.experiment!r}: " + "; ".join(problems),
+            f"run `lithomap preprocess -r {region} -e {model.experiment}`, `lithomap train` and `lithomap evaluate` "
+            "with the current params, or map with a version trained on these inputs (--version)",
+        )
+
+
+def make_map(
+    region: str,
+    arch: Architecture,
+    params: Params,
+    *,
+    experiment: str | None = None,
+    alias: str | None = None,
+    version: str | None = None,
+    model_region: str | None = None,
+    overlap: float | None = None,
+    log_artifacts: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> MapResult:
+    """Map a region with a registered model (see the module docstring).
+
+    Args:
+        region: the region to map (labelled or not).
+        arch: ``cnn`` or ``convlstm``.
+        params: the parameters (``map``, ``preprocess``, ``experiments``, ``ingest``).
+        experiment: must be the experiment the model was trained on (default: that one).
+        alias: registry alias (default ``map.alias``); ignored when ``version`` is given.
+        version: a registry version number.
+        model_region: whose registered model to use (default: ``region``).
+        overlap: window overlap (default ``map.overlap``; 0 = naive tiling).
+        log_artifacts: log the outputs to the model's MLflow run.
+        progress: called with (rows done, rows in all) after each written strip.
+
+    Raises:
+        LithomapError: no registered model, alias or version; the model does not fit the region.
+    """
+    started = time.perf_counter()
+    settings = params.map
+    source = model_region or region
+    model = resolve_model(source, arch, alias or settings.alias, version)
+    if experiment is not None and experiment != model.experiment:
+        raise LithomapError(
+            f"{model.name} version {model.version.version} was trained on experiment {model.experiment!r}, "
+            f"not {experiment!r}. Fix: map with --experiment {model.experiment}, or train, evaluate and promote a "
+            f"{arch} model on {experiment!r} first"
+        )
+    cube = open_region_cube(region, params)
+    patch = model.patch_size or params.preprocess.patch_size
+    overlap = settings.overlap if overlap is None else overlap
+    stride = max(1, round(patch * (1 - overlap)))
+    margin = patch - stride
+    inputs = region_inputs(cube, region, model.experiment, arch, params, margin)
+    pyfunc = mlflow.pyfunc.load_model(model.uri)
+    check_model_inputs(model, pyfunc.metadata.metadata or {}, inputs, arch, region)
+
+    height, width = inputs.channels.shape
+    labelled = "label" in cube
+    final = map_folder(settings.maps_dir, region, arch, model.experiment)
+    with atomic_directory(final) as folder:
+        folder.mkdir(parents=True)
+        transform = cube.rio.transform()
+        with MapRasters(folder, cube.rio.crs, transform, (height, width), labelled) as rasters:
+            for row, probabilities in _strips(pyfunc, inputs, patch, overlap, settings.batch_size, settings.strip_px):
+                rows = slice(row, row + len(probabilities))
+                valid = cube["lst_valid"].isel(time=inputs.channels.chosen.tolist(), y=rows).any("time").values
+                label = cube["label"].isel(y=rows).values if labelled else None
+                rasters.write(row, probabilities, valid, label)
+                if progress:
+                    progress(rows.stop, height)
+            rasters.finish()
+        classes = _read_band(folder / CLASSES_FILE)
+        seams = seam_index(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
+        scores = _test_scores(classes, cube, region, params) if labelled else None
+        vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
+        title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
+        draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, title)
+        write_json(
+            folder / MAP_JSON,
+            {
+                "region": region,
+                "model": arch,
+                "experiment": model.experiment,
+                "registered_model": model.name,
+                "version": str(model.version.version),
+                "alias": model.alias,
+                "run_id": model.version.run_id,
+                "seam_index": None if np.isnan(seams) else round(seams, 4),
+                "overlap": overlap,
+                "patch_size": patch,
+                "scores": scores,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+    if log_artifacts and model.version.run_id:
+        MlflowClient().log_artifacts(model.version.run_id, str(final), artifact_path=f"maps/{region}")
+    return MapResult(
+        region,
+        arch,
+        model.experiment,
+        final,
+        model.name,
+        str(model.version.version),
+        seams,
+        scores,
+        time.perf_counter() - started,
+        height * width,
+    )
+
+
+def _strips(pyfunc, inputs: RegionInputs, patch: int, overlap: float, batch_size: int, strip_px: int):
+    """(first row, probabilities) of the region's rows in strips of at least ``strip_px`` rows."""
+    margin = inputs.margin
+    height, width = inputs.channels.shape
+
+    def predict(batch: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(pyfunc.predict(batch), dtype=np.float32)
+
+    pending: list[np.ndarray] = []
+    first = 0
+    for strip in infer_scene(predict, inputs, patch, overlap, batch_size=batch_size):
+        top, bottom = max(strip.row, margin), min(strip.row + len(strip.probabilities), margin + height)
+        if bottom <= top:
+            continue
+        pending.append(strip.probabilities[top - strip.row : bottom - strip.row, margin : margin + width])
+        if sum(len(p) for p in pending) >= strip_px:
+            block = np.concatenate(pending)
+            yield first, block
+            first, pending = first + len(block), []
+    if pending:
+        yield first, np.concatenate(pending)
+
+
+def _read_band(path: Path) -> np.ndarray:
+    import rasterio
+
+    with rasterio.open(path) as source:
+        return source.read(1)
+
+
+def _test_scores(classes: np.ndarray, cube: xr.Dataset, region: str, params: Params) -> dict[str, Any] | None:
+    """Scores of the full map on the region's test blocks (None without a split)."""
+    from lithomap.training.scoring import per_block_confusions
+
+    path = params.preprocess.processed_dir / region / SPLIT_FILE
+    if not path.is_file():
+        return None
+    split = SpatialSplit.load(path)
+    label = cube["label"].values.astype(np.int64)
+    if split.pixels.shape != label.shape:
+        return None
+    scored = (split.pixels == TEST) & (label > 0) & (classes > 0)
+    matrix = confusion_matrix(label[scored], classes[scored], n_classes=N_CLASSES)
+    scores = scores_from_confusion(matrix)
+    blocks, _ = per_block_confusions(label, classes.astype(np.int64), scored, split.block_size)
+    intervals = block_bootstrap(
+        blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
+    )
+    result = {key: _plain(scores[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
+    result["macro_f1_ci"] = [_plain(v) for v in intervals.get("macro_f1", (np.nan, np.nan))]
+    result["pixels"] = int(scored.sum())
+    return result
+
+
+def _plain(value: float) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else round(value, 6)
