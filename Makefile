@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui
+.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui optuna-ui
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ demo: $(STAMP) ## synthetic data -> validated -> cubes -> datasets -> trained ->
 
 mlflow-ui: $(STAMP) ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+
+optuna-ui: $(STAMP) ## open optuna-dashboard on the study storage (http://127.0.0.1:8080; OPTUNA_STORAGE=… for another)
+	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${OPTUNA_STORAGE:-$${LITHOMAP_OPTUNA_STORAGE:-sqlite:///optuna.db}}
 
 test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -57,6 +60,7 @@ bench: $(STAMP) ## run the benchmarks and print their tables (bench_training nee
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_map.py
+	$(BIN)/python benchmarks/bench_tune.py
 
 clean: ## remove generated data, models, reports and the local MLflow store (DVC cache and remote are kept)
 	rm -rf data models maps reports mlflow.db mlartifacts

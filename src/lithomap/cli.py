@@ -296,6 +296,57 @@ def loro(
 
 
 @app.command()
+def tune(
+    region: Annotated[str, typer.Option("--region", "-r", help="Region name from params.yaml.")],
+    model: ModelOption = "convlstm",
+    experiment: ExperimentOption = "thermal",
+    trials: Annotated[int | None, typer.Option("--trials", "-n", help="Trials to add. Default: tune.trials.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Processes sharing the study.")] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="RDB URL or journal file. Default: $LITHOMAP_OPTUNA_STORAGE, tune.storage, SQLite."),
+    ] = None,
+    if_enabled: Annotated[
+        bool, typer.Option("--if-enabled", help="DVC stage: only write a 'disabled' record when tune.enabled is false.")
+    ] = False,
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Search hyper-parameters with Optuna for one region, model and experiment (resumable study).
+
+    Trials draw learning rate, L2, batch size, base filters, dropout, focal gamma (and
+    ConvLSTM filters) from the `tune.space` section with a seeded TPE sampler, train for
+    tune.epochs epochs on the training path and are pruned by the median rule on the
+    validation metric training monitors. Running it again adds trials to the same study.
+    Each trial is an MLflow run nested under the study's run; the best values go to
+    tune.reports_dir/<region>-<model>-<experiment>.json, which training uses when
+    tune.enabled is true, beside history and importance pictures.
+    """
+    from lithomap.config import load_params
+
+    def step() -> None:
+        config = load_params(params)
+        config.region(region)
+        config.experiment(experiment)
+        arch = _architecture(model)
+        if if_enabled and not config.tune.enabled:
+            from lithomap.training.tune import write_disabled_report
+
+            path = write_disabled_report(config, region, arch, experiment)
+            console.print(f"[yellow]{region}[/] tuning disabled (tune.enabled: false); wrote {path}")
+            return
+        from lithomap.training.tune import tune as tune_study
+
+        result = tune_study(region, arch, experiment, config, trials=trials, workers=workers, storage=storage)
+        if not quiet:
+            for figure in result.figures:
+                console.print(f"  picture {figure}")
+        console.print(f"[green]{region}[/] {result.summary()}")
+
+    _run(step)
+
+
+@app.command()
 def promote(
     region: RegionOption = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="cnn and/or convlstm; default both.")] = None,

@@ -275,6 +275,39 @@ class ReportParams(Section):
     alpha: float = Field(0.05, gt=0, lt=1, description="1 − confidence level of the intervals.")
 
 
+class TuneSpace(Section):
+    """Optuna search space; the defaults contain the thesis's Table 2 and Table 11 settings and the demo preset."""
+
+    learning_rate: tuple[float, float] = Field((1e-5, 1e-2), description="Adam learning rate, log-uniform.")
+    l2: tuple[float, float] = Field((1e-5, 0.1), description="L2 weight regularisation, log-uniform.")
+    batch_size: list[int] = Field([4, 8, 16], description="Patches per batch (categorical).")
+    base_filters: list[int] = Field([8, 16, 32], description="Filters of the first U-Net stage (categorical).")
+    dropout: tuple[float, float] = Field((0.0, 0.3), description="Dropout after each encoder stage, uniform.")
+    focal_gamma: tuple[float, float] = Field((0.0, 3.0), description="Focal-loss γ, uniform.")
+    lstm_filters: list[int] = Field([8, 16, 32], description="ConvLSTM2D filters (ConvLSTM only, categorical).")
+
+
+class TuneParams(Section):
+    """Optuna hyper-parameter search: one resumable study per region × model × experiment."""
+
+    enabled: bool = Field(False, description="Train with the best tuned values of reports_dir (DVC `tune` stage).")
+    trials: int = Field(20, ge=1, description="Trials one `lithomap tune` adds to the study.")
+    epochs: int = Field(10, ge=1, description="Epochs of one trial (the pruner may stop it sooner).")
+    seed: int = Field(0, description="Seed of the TPE sampler (worker k uses seed + k) and of each trial's weights.")
+    storage: str | None = Field(
+        None,
+        description="Study storage: an RDB URL (postgresql://…, sqlite:///…) or a journal file path; "
+        "$LITHOMAP_OPTUNA_STORAGE wins; null = sqlite:///optuna.db, or journal_file with --workers > 1.",
+    )
+    journal_file: Path = Field(
+        Path("optuna-journal.log"), description="Journal storage used when several workers would share SQLite."
+    )
+    pruner_startup_trials: int = Field(3, ge=0, description="Finished trials before the median pruner prunes.")
+    pruner_warmup_epochs: int = Field(2, ge=0, description="Epochs of each trial never pruned.")
+    reports_dir: Path = Field(Path("reports/tuning"), description="Best values (JSON) and study pictures.")
+    space: TuneSpace = TuneSpace()
+
+
 class Params(Section):
     """Everything in params.yaml."""
 
@@ -293,6 +326,7 @@ class Params(Section):
     matrix: MatrixParams = MatrixParams()
     map: MapParams = MapParams()
     report: ReportParams = ReportParams()
+    tune: TuneParams = TuneParams()
 
     def training(self) -> TrainParams:
         """The `train` section, which has no defaults for its presets."""

@@ -40,6 +40,7 @@ from lithomap.models.losses import THESIS_CLASS_WEIGHTS, class_weights_auto, mak
 from lithomap.models.normalisation import save_stats
 from lithomap.models.plots import plot_curves
 from lithomap.models.unet import build_unet
+from lithomap.training.tuned import tuned_params
 
 log = logging.getLogger(__name__)
 Architecture = Literal["cnn", "convlstm"]
@@ -137,8 +138,23 @@ def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], model: Mod
     )
 
 
+def compile_model(
+    arch: Architecture, spec: dict[str, tuple[int, ...]], params: Params, weights: list[float]
+) -> keras.Model:
+    """``build_model`` compiled with the active preset's Adam, the weighted focal loss and macro-F1."""
+    preset = params.training().active()
+    model = build_model(arch, spec, params.model, preset.l2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=preset.learning_rate[arch]),
+        loss=make_loss(weights, gamma=params.loss.gamma, focal_weight=params.loss.focal_weight),
+        metrics=[MacroF1(n_classes=N_CLASSES)],
+    )
+    return model
+
+
 def train_model(region: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2) -> TrainResult:
     """Train one model on one experiment dataset of one region (see the module docstring)."""
+    params = tuned_params(params, region, arch, experiment)
     folder = dataset_dir(params.preprocess, region, experiment)
     weights = class_weights(params.loss, region, load_manifest(folder).class_pixels["train"])
     out = model_dir(params.training(), region, arch, experiment)
@@ -179,12 +195,7 @@ def fit(
         folders, "train", arch, preset.batch_size, shuffle=True, seed=train.seed, augment=train.augment
     )
     val_data = make_dataset(folders, "val", arch, preset.batch_size)
-    model = build_model(arch, input_spec(manifests[0], arch), params.model, preset.l2)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=preset.learning_rate[arch]),
-        loss=make_loss(weights, gamma=params.loss.gamma, focal_weight=params.loss.focal_weight),
-        metrics=[MacroF1(n_classes=N_CLASSES)],
-    )
+    model = compile_model(arch, input_spec(manifests[0], arch), params, weights)
     mode = "max" if train.monitor == "val_macro_f1" else "min"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / BACKUP)),
