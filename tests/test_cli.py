@@ -34,6 +34,8 @@ VERBS = (
     "matrix",
     "summary",
     "classes",
+    "map",
+    "report",
 )
 
 
@@ -79,6 +81,8 @@ def pipeline(tmp_path_factory):
             "train": invoke("train", "-r", "tiny", "-m", "cnn", "-e", "thermal", "-p", params, "--quiet"),
             "evaluate": invoke("evaluate", "-r", "tiny", "-m", "cnn", "-e", "thermal", "-p", params),
             "promote": invoke("promote", "-r", "tiny", "-m", "cnn", "-p", params),
+            "map": invoke("map", "-r", "tiny", "-m", "cnn", "-p", params),
+            "report": invoke("report", "-r", "tiny", "-p", params),
             "matrix": invoke("matrix", "-p", params),
             "summary": invoke("summary", "-p", params),
         }
@@ -202,6 +206,23 @@ def test_loro_tests_the_held_out_region_whole(tmp_path, monkeypatch):
     result = invoke("loro", "--held-out", "other", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
     assert "loro-other" in result.output
     assert (tmp_path / "reports" / "evaluation" / "loro-other").is_dir()
+
+
+def test_map_and_report_write_under_the_project(pipeline):
+    runs, project, elsewhere, champion = pipeline
+    assert "seam index" in runs["map"].output and "lithomap-tiny-cnn" in runs["map"].output
+    meta = yaml.safe_load((project / "maps" / "tiny" / "cnn-thermal" / "map.json").read_text())
+    assert meta["version"] == str(champion.version) and meta["alias"] == "champion"
+    assert (project / "reports" / "tiny" / "index.html").is_file()
+    assert "hypotheses holding" in runs["report"].output
+    assert not (elsewhere / "maps").exists()
+
+
+def test_map_without_a_registered_model_names_what_to_run(pipeline, tmp_path, monkeypatch):
+    _, project, _, _ = pipeline
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = runner.invoke(app, ["map", "-r", "tiny", "-m", "convlstm", "-p", str(project / "params.yaml")])
+    assert result.exit_code == 2 and "lithomap train -r tiny -m convlstm" in result.output
 
 
 def test_classes_prints_the_table_and_maps_legend_text():
