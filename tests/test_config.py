@@ -141,6 +141,11 @@ def broken_params(raw: dict, path: str, value) -> dict:
         ),
         ("regions.villoslada.raw_dir", "data", "regions.villoslada.raw_dir", "overlaps"),
         ("validation.lst_range_k", [350, 200], "validation.lst_range_k", "not [low, high]"),
+        ("tune.space", {"learning_rate": [0.0, 0.01]}, "tune.space.learning_rate", "positive values (log-uniform)"),
+        ("tune.space", {"dropout": [0.3, 0.1]}, "tune.space.dropout", "not a range"),
+        ("tune.space", {"batch_size": []}, "tune.space.batch_size", "must list positive integers"),
+        ("map", {"maps_dir": "data/raw/villoslada/maps"}, "regions.villoslada.raw_dir", "overlaps map.maps_dir"),
+        ("tune", {"journal_file": "data/raw/puertollano/j.log"}, "regions.puertollano.raw_dir", "tune.journal_file"),
     ],
 )
 def test_broken_rule_between_keys_is_one_error_naming_file_key_problem_and_fix(raw, path, value, key, problem):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import BaseModel
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -48,6 +49,7 @@ def check_rules(params: Params, source: str, base: Path | None) -> None:
     _check_loss(params, source)
     _check_validation(params, source)
     _check_matrix(params, source)
+    _check_tune(params, source)
 
 
 def _check_names(params: Params, source: str) -> None:
@@ -111,18 +113,13 @@ def _check_site(key: str, site: SyntheticSite, source: str) -> None:
 
 
 def _output_folders(params: Params) -> Iterator[tuple[str, Path]]:
-    """Every folder a stage writes into, with its key path."""
-    yield "generate.quicklook_dir", params.generate.quicklook_dir
-    yield "ingest.interim_dir", params.ingest.interim_dir
-    yield "preprocess.processed_dir", params.preprocess.processed_dir
-    yield "preprocess.reports_dir", params.preprocess.reports_dir
-    yield "validation.reports_dir", params.validation.reports_dir
-    if params.train is not None:
-        yield "train.models_dir", params.train.models_dir
-    yield "evaluate.reports_dir", params.evaluate.reports_dir
-    yield "promote.reports_dir", params.promote.reports_dir
-    yield "tracking.artifact_root", params.tracking.artifact_root
-    yield "matrix.reports_dir", params.matrix.reports_dir
+    """Every folder or file a stage writes (each Path of a section but ``regions``), with its key path."""
+    for section_name, section in params:
+        if section_name == "regions" or not isinstance(section, BaseModel):
+            continue
+        for key, value in section:
+            if isinstance(value, Path):
+                yield f"{section_name}.{key}", value
 
 
 def _check_synthetic_raw_dirs(params: Params, source: str, base: Path | None) -> None:
@@ -277,3 +274,22 @@ def _check_matrix(params: Params, source: str) -> None:
                 f"{unknown} not defined in {key.split('.')[1]} ({', '.join(known) or 'none'})",
                 "name only defined ones, or null for all",
             )
+
+
+def _check_tune(params: Params, source: str) -> None:
+    space = params.tune.space
+    for key in ("learning_rate", "l2", "dropout", "focal_gamma"):
+        low, high = getattr(space, key)
+        log_scale = key in ("learning_rate", "l2")
+        if not (low < high and (low > 0 or not log_scale)):
+            raise fail(
+                source,
+                f"tune.space.{key}",
+                f"[{low}, {high}] is not a range [low, high]"
+                + (" of positive values (log-uniform)" if log_scale else ""),
+                "put the smaller value first" + (" and keep both above 0" if log_scale else ""),
+            )
+    for key in ("batch_size", "base_filters", "lstm_filters"):
+        choices = getattr(space, key)
+        if not choices or any(choice < 1 for choice in choices):
+            raise fail(source, f"tune.space.{key}", f"{choices} must list positive integers", "write e.g. [8, 16]")
