@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lithomap.errors import LithomapError
+
+if TYPE_CHECKING:
+    from lithomap.datasets.features import Architecture
 
 app = typer.Typer(
     help="lithomap: lithology maps from thermal, SAR and NDVI time series. One verb per pipeline step.",
@@ -201,12 +204,12 @@ ModelOption = Annotated[str, typer.Option("--model", "-m", help="cnn (U-Net) or 
 ExperimentOption = Annotated[str, typer.Option("--experiment", "-e", help="Experiment name from params.yaml.")]
 
 
-def _architecture(model: str) -> str:
+def _architecture(model: str) -> Architecture:
     from lithomap.errors import ConfigError
 
-    if model not in ("cnn", "convlstm"):
-        raise ConfigError(f"--model must be 'cnn' or 'convlstm', not {model!r}")
-    return model
+    if model in ("cnn", "convlstm"):
+        return cast("Architecture", model)
+    raise ConfigError(f"--model must be 'cnn' or 'convlstm', not {model!r}")
 
 
 @app.command()

@@ -173,6 +173,7 @@ def test_patch_larger_than_the_region_is_a_clear_error(tiny_region):
     _, root = tiny_region
     raw = tiny_params_dict(root)
     raw["preprocess"]["patch_size"] = 512
+    raw["preprocess"]["block_size"] = 512
     custom = parse_params(raw)
     with pytest.raises(InputDataError, match="patch size 512 px is larger than the region"):
         split_region("tiny", custom.region("tiny"), custom.ingest, custom.preprocess)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import xarray as xr
 
 from lithomap.config import Params
-from lithomap.datasets.preprocess import check_grid, cube_path
-from lithomap.errors import MissingSourceError
+from lithomap.io.cube import cube_path, open_cube
 
 
 def open_region_cube(region: str, params: Params) -> xr.Dataset:
@@ -16,13 +15,5 @@ def open_region_cube(region: str, params: Params) -> xr.Dataset:
         MissingSourceError: no cube, or no thermal data in it.
         InputDataError: the cube's grid differs from the region's in params.yaml.
     """
-    path = cube_path(region, params.ingest)
-    if not path.exists():
-        raise MissingSourceError(path, "no region cube", f"run `lithomap ingest --region {region}` first")
-    cube = xr.open_zarr(path)
-    check_grid(cube, params.region(region), path)
-    if "lst" not in cube:
-        raise MissingSourceError(
-            path, "the cube has no thermal data, which every model needs", "add thermal files and re-ingest"
-        )
-    return cube
+    path = cube_path(params.ingest.interim_dir, region)
+    return open_cube(path, params.region(region), needs=("lst",), step="mapping")

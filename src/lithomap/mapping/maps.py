@@ -101,7 +101,7 @@ class RegisteredModel:
         return f"models:/{self.name}/{self.version.version}"
 
 
-def resolve_model(region: str, arch: str, alias: str | None, version: str | None) -> RegisteredModel:
+def resolve_model(region: str, arch: str, alias: str, version: str | None) -> RegisteredModel:
     """Find the registered version to map with.
 
     Raises:
@@ -195,7 +195,7 @@ def region_inputs(
     cube: xr.Dataset, region: str, experiment: str, arch: Architecture, params: Params, margin: int
 ) -> RegionInputs:
     """The experiment's inputs for a region, selected from its own dates as ``preprocess`` selects them."""
-    path = cube_path(region, params.ingest)
+    path = cube_path(params.ingest.interim_dir, region)
     channels = CubeChannels.select(cube, experiment, params.experiment(experiment), params.preprocess, path)
     return RegionInputs(channels, channels.time_features(), channels.static_names, arch, margin)
 
@@ -378,7 +378,7 @@ def _test_scores(classes: np.ndarray, cube: xr.Dataset, region: str, params: Par
     intervals = block_bootstrap(
         blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
     )
-    result = {key: _plain(scores[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
+    result: dict[str, object] = {key: _plain(scores[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
     result["macro_f1_ci"] = [_plain(v) for v in intervals.get("macro_f1", (np.nan, np.nan))]
     result["pixels"] = int(scored.sum())
     return result

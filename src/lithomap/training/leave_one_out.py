@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lithomap.classes import N_CLASSES
-from lithomap.config import LossParams, Params
+from lithomap.config import Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.split import SPLITS, leave_one_region_out
@@ -50,7 +50,7 @@ def train_leave_one_out(
     """Train on the train/val blocks of every region but ``held_out``."""
     folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
     counts = np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
-    auto = LossParams(class_weights="auto", auto_mode=params.loss.auto_mode)
+    auto = params.loss.model_copy(update={"class_weights": "auto"})
     name = leave_one_out_name(held_out)
     weights = class_weights(auto, name, counts.tolist())
     out = params.training().models_dir / name / f"{arch}-{experiment}"
