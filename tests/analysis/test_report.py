@@ -10,13 +10,13 @@ from lithomap.analysis.hypotheses import HYPOTHESIS_COLUMNS, anomaly_range, cool
 from lithomap.analysis.report import build_report
 from lithomap.analysis.signatures import DIURNAL_COLUMNS, SEASONAL_COLUMNS, hour_bin_centres, thermal_signatures
 from lithomap.config import MapParams, ReportParams
-from lithomap.datasets.preprocess import open_cube
+from lithomap.io.cube import cube_path, open_cube
 
 
 @pytest.fixture(scope="module")
 def signatures(tiny_region):
     params, _ = tiny_region
-    cube = open_cube("tiny", params.region("tiny"), params.ingest)
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"), params.region("tiny"))
     return cube, *thermal_signatures(cube, hour_bin=3.0, min_count=1)
 
 

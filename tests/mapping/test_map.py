@@ -13,8 +13,9 @@ import rasterio
 import xarray as xr
 
 from lithomap.config import MapParams
-from lithomap.datasets.preprocess import open_cube, preprocess_experiment, split_region
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.errors import InputDataError, LithomapError
+from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.maps import make_map
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import LAYER
@@ -50,7 +51,7 @@ def mapped(champion):
 
 def test_rasters_sit_on_the_cube_grid_with_valid_values(mapped):
     params, result = mapped
-    cube = open_cube("tiny", params.region("tiny"), params.ingest)
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"), params.region("tiny"))
     with rasterio.open(result.folder / CLASSES_FILE) as source:
         classes = source.read(1)
         assert source.crs == cube.rio.crs and source.transform == cube.rio.transform()
