@@ -30,9 +30,11 @@ def region_locations(regions: dict[str, RegionParams]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(LOCATION_COLUMNS))
 
 
-def extent_box(locations: pd.DataFrame, margin_deg: float) -> dict:
-    """A GeoJSON polygon around all regions plus a margin, for fitting the locator map's projection."""
-    west, east = locations["west"].min() - margin_deg, locations["east"].max() + margin_deg
-    south, north = locations["south"].min() - margin_deg, locations["north"].max() + margin_deg
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+def extent(locations: pd.DataFrame, margin_deg: float) -> tuple[float, float, float, float]:
+    """(west, south, east, north) around all regions plus a margin, for the locator map's axes."""
+    return (
+        float(locations["west"].min() - margin_deg),
+        float(locations["south"].min() - margin_deg),
+        float(locations["east"].max() + margin_deg),
+        float(locations["north"].max() + margin_deg),
+    )

@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import ui, wording
-from dashboard.regions import extent_box, region_locations
+from dashboard.regions import extent, region_locations
 from dashboard.reports import STAGES, validation_summary
 from dashboard.runs import last_run_by_region
 
@@ -20,18 +20,14 @@ found = ui.sources()
 locations = region_locations(found.regions)
 if not locations.empty:
     st.subheader("Regions")
-    base = alt.Chart(locations)
-    chart = (
-        alt.layer(
-            alt.Chart(alt.graticule(step=[2, 2])).mark_geoshape(stroke="#ccc", strokeWidth=0.5),
-            base.mark_circle(size=160, color="#c0392b").encode(
-                longitude="lon:Q", latitude="lat:Q", tooltip=["region", "lon", "lat"]
-            ),
-            base.mark_text(dx=10, align="left", fontSize=13).encode(longitude="lon:Q", latitude="lat:Q", text="region"),
-        )
-        .project(type="mercator", fit=extent_box(locations, margin_deg=3.0))
-        .properties(height=260)
-    )
+    west, south, east, north = extent(locations, margin_deg=2.0)
+    x = alt.X("lon:Q", title="longitude (°E)", scale=alt.Scale(domain=[west, east]))
+    y = alt.Y("lat:Q", title="latitude (°N)", scale=alt.Scale(domain=[south, north]))
+    base = alt.Chart(locations).encode(x=x, y=y)
+    chart = alt.layer(
+        base.mark_circle(size=160, color="#c0392b").encode(tooltip=["region", "lon", "lat"]),
+        base.mark_text(dx=10, align="left", fontSize=13).encode(text="region"),
+    ).properties(height=300)
     st.altair_chart(chart)
 
 st.subheader("Champion models")

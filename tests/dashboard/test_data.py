@@ -11,7 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from dashboard import rasters, reports, runs, wording
-from dashboard.regions import extent_box, region_locations
+from dashboard.regions import extent, region_locations
 from dashboard.sources import DashboardDataError, sqlite_file, store_exists
 from lithomap.config import RegionParams
 
@@ -137,5 +137,4 @@ def test_locator_extent_surrounds_every_region_with_a_margin():
         [("a", -4, 38.7, -4.2, 38.5, -3.9, 38.9), ("b", -2.7, 42.1, -2.8, 42.0, -2.6, 42.2)],
         columns=["region", "lon", "lat", "west", "south", "east", "north"],
     )
-    ring = extent_box(locations, margin_deg=1.0)["geometry"]["coordinates"][0]
-    assert ring[0] == pytest.approx([-5.2, 37.5]) and ring[2] == pytest.approx([-1.6, 43.2])
+    assert extent(locations, margin_deg=1.0) == pytest.approx((-5.2, 37.5, -1.6, 43.2))
