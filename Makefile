@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui optuna-ui
+.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui optuna-ui dashboard
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -34,6 +34,8 @@ mlflow-ui: $(STAMP) ## open the MLflow UI on the local store (http://127.0.0.1:5
 
 optuna-ui: $(STAMP) ## open optuna-dashboard on the study storage (http://127.0.0.1:8080; OPTUNA_STORAGE=… for another)
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${OPTUNA_STORAGE:-$${LITHOMAP_OPTUNA_STORAGE:-sqlite:///optuna.db}}
+dashboard: $(STAMP) ## open the stakeholder dashboard on http://127.0.0.1:8501 (reads MLflow, reports/, maps/)
+	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.headless true
 
 test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -1,0 +1,108 @@
+"""Experiments: every tracked run, filtered and compared side by side, and the experiment matrix."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui, wording
+from dashboard.reports import matrix_table
+from dashboard.runs import filter_runs, mlflow_ui_link, per_class_f1, run_label, training_curves
+
+st.title("Experiments")
+found = ui.sources()
+client = ui.client_or_stop(found)
+runs = ui.guarded(ui.tracked, found.tracking_uri, "runs")
+if runs is None:
+    st.stop()
+if runs.empty:
+    ui.need(ui.RUN_PIPELINE, "The tracking store holds no lithomap runs yet.")
+    st.stop()
+
+left, middle, right = st.columns(3)
+regions = left.multiselect("Region", sorted(runs["region"].unique()), key="filter_region")
+architectures = middle.multiselect("Model", sorted(runs["model"].unique()), key="filter_model")
+experiments = right.multiselect("Experiment", sorted(runs["experiment"].unique()), key="filter_experiment")
+shown = filter_runs(runs, regions, architectures, experiments)
+st.caption(f"{len(shown)} of {len(runs)} runs. Scores are on test areas the models never saw.")
+st.dataframe(
+    shown.drop(columns=["experiment_id"]),
+    hide_index=True,
+    column_config={
+        "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        "macro_f1_low": st.column_config.NumberColumn("95 % low", format="%.3f"),
+        "macro_f1_high": st.column_config.NumberColumn("95 % high", format="%.3f"),
+        "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
+        "kappa": st.column_config.NumberColumn("kappa", format="%.3f"),
+        "baseline_macro_f1": st.column_config.NumberColumn("per-pixel baseline", format="%.3f"),
+        "started": st.column_config.DatetimeColumn("started"),
+    },
+)
+
+st.subheader("Compare runs")
+labels = {run_label(row): row["run_id"] for _, row in shown.iterrows()}
+picked = st.multiselect("Runs to compare", list(labels), default=list(labels)[:2], key="compare")
+chosen = shown[shown["run_id"].isin([labels[label] for label in picked])]
+if chosen.empty:
+    st.info("Pick one or more runs above to compare them.")
+else:
+    st.link_button("Open these runs in the MLflow UI", mlflow_ui_link(found.mlflow_ui, chosen))
+    st.caption("The MLflow UI runs apart from the dashboard: `make mlflow-ui`.")
+    names = {row["run_id"]: run_label(row) for _, row in chosen.iterrows()}
+    st.dataframe(
+        [
+            {
+                "run": names[row["run_id"]],
+                "macro-F1 (95 % interval)": wording.score(row["macro_f1"], row["macro_f1_low"], row["macro_f1_high"]),
+                "accuracy": wording.score(row["accuracy"]),
+                "kappa": wording.score(row["kappa"]),
+                "per-pixel baseline macro-F1": wording.score(row["baseline_macro_f1"]),
+            }
+            for _, row in chosen.iterrows()
+        ],
+        hide_index=True,
+    )
+    f1 = ui.guarded(per_class_f1, client, list(chosen["run_id"]))
+    if f1 is not None and not f1.empty:
+        f1["run"] = f1["run_id"].map(names)
+        st.markdown("**F1 per class**")
+        st.altair_chart(
+            alt.Chart(f1)
+            .mark_bar()
+            .encode(x=alt.X("class:N"), xOffset="run:N", y=alt.Y("f1:Q", scale=alt.Scale(domain=[0, 1])), color="run:N")
+            .properties(height=260)
+        )
+    columns = st.columns(min(len(chosen), 3))
+    for column, run_id in zip(columns, chosen["run_id"], strict=False):
+        with column:
+            st.markdown(f"**{names[run_id]}**")
+            picture = ui.run_figure(found.tracking_uri, run_id, "figures/confusion_matrix.png")
+            if picture:
+                st.image(picture, caption="confusion matrix (rows: reference)")
+            else:
+                st.info("This run has no confusion matrix figure.")
+            curves = ui.guarded(training_curves, client, run_id)
+            if curves is not None and not curves.empty:
+                st.line_chart(curves.pivot_table(index="epoch", columns="metric", values="value"), height=200)
+
+st.subheader("Experiment matrix")
+matrix = ui.guarded(matrix_table, found.matrix_dir)
+if matrix is None:
+    ui.need("lithomap matrix", "The region × model × experiment table has not been made yet.")
+else:
+    heat = matrix.assign(cell=matrix["region"] + " " + matrix["model"])
+    st.altair_chart(
+        alt.Chart(heat)
+        .mark_rect()
+        .encode(
+            x="experiment:N",
+            y="cell:N",
+            color=alt.Color("macro_f1:Q", scale=alt.Scale(scheme="viridis")),
+            tooltip=list(heat.columns),
+        )
+        + alt.Chart(heat)
+        .mark_text(color="white")
+        .encode(x="experiment:N", y="cell:N", text=alt.Text("macro_f1:Q", format=".2f"))
+    )
+    st.dataframe(pd.DataFrame(matrix), hide_index=True)

@@ -1,0 +1,66 @@
+"""Plain words for stakeholders: model names, scores with intervals, validation outcomes, dates."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+ARCH_NAMES = {"cnn": "U-Net (CNN)", "convlstm": "ConvLSTM (time-aware)"}
+STATUS_WORDS = {"passed": "passed", "warned": "passed with warnings", "failed": "failed"}
+
+
+def architecture(arch: str) -> str:
+    """``cnn`` → ``U-Net (CNN)``; unknown names unchanged."""
+    return ARCH_NAMES.get(arch, arch)
+
+
+def region_name(region: str) -> str:
+    """``santa_olalla`` → ``Santa Olalla``."""
+    return region.replace("_", " ").title()
+
+
+def _known(value: float | None) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def score(value: float | None, low: float | None = None, high: float | None = None) -> str:
+    """``0.87 (95 % interval 0.66–0.90)``, or ``not scored``."""
+    if not _known(value):
+        return "not scored"
+    text = f"{value:.2f}"
+    if _known(low) and _known(high):
+        text += f" (95 % interval {low:.2f}–{high:.2f})"
+    return text
+
+
+def when(moment: pd.Timestamp | None) -> str:
+    """``2026-11-20 14:05 UTC``, or ``unknown``."""
+    if moment is None or pd.isna(moment):
+        return "unknown"
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def champion_sentence(region: str, arch: str, version: int, experiment: str, macro_f1, low, high) -> str:
+    """One sentence on a champion, e.g. for the overview page."""
+    return (
+        f"{region_name(region)}: the {architecture(arch)} model, version {version}, trained on the "
+        f"'{experiment}' inputs, scores {score(macro_f1, low, high)} on average over the rock and soil "
+        "classes (macro-F1 on test areas it never saw; 1 is perfect)."
+    )
+
+
+def validation_words(status: str, failures: int, warnings: int) -> str:
+    """``passed``, ``passed with 2 warnings`` or ``failed: 3 critical problems``."""
+    if status == "failed":
+        return f"failed: {failures} critical problem{'s' if failures != 1 else ''}"
+    if status == "warned":
+        return f"passed with {warnings} warning{'s' if warnings != 1 else ''}"
+    return "passed"
+
+
+def decision_words(decision: str) -> str:
+    """``promoted`` → ``became champion``; ``refused`` → ``kept the champion``."""
+    return {"promoted": "became champion", "refused": "kept the champion"}.get(decision, decision)
