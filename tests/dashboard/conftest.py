@@ -85,6 +85,7 @@ def _build(root: Path) -> None:
         _invoke(runner, "generate", "-r", REGION, "--no-quicklook", "--quiet", *p)
         _invoke(runner, "validate", "--stage", "raw", "-r", REGION, *p)
         _invoke(runner, "ingest", "-r", REGION, "--quiet", *p)
+        _invoke(runner, "split", "-r", REGION, *p)
         _invoke(runner, "preprocess", "-r", REGION, *p)
         _invoke(runner, "validate", "--stage", "processed", "-r", REGION, *p)
         for experiment in EXPERIMENTS:
