@@ -17,9 +17,9 @@ from lithomap.errors import LithomapError
 from lithomap.registry.tracking import DEFAULT_TRACKING_URI
 
 MAPS_DIR = Path("maps")
-"""``lithomap map`` output (issue 10): ``maps/<region>/<model>-<experiment>/``."""
+"""Default ``lithomap map`` output (params ``map.maps_dir``): ``maps/<region>/<model>-<experiment>/``."""
 SCIENCE_DIR = Path("reports")
-"""``lithomap report`` output (issue 10): ``reports/<region>/`` signatures and hypotheses."""
+"""Default ``lithomap report`` output (params ``report.reports_dir``): ``reports/<region>/``."""
 MLFLOW_UI_ENV = "LITHOMAP_MLFLOW_UI"
 DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
 
@@ -63,6 +63,8 @@ class Sources:
             datasets_dir=params.preprocess.reports_dir,
             interim_dir=params.ingest.interim_dir,
             processed_dir=params.preprocess.processed_dir,
+            maps_dir=params.map.maps_dir,
+            science_dir=params.report.reports_dir,
             mlflow_ui=os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI),
         )
 

@@ -107,3 +107,15 @@ def dashboard_env(pipeline_run, monkeypatch) -> PipelineRun:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", pipeline_run.tracking_uri)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     return pipeline_run
+
+
+@pytest.fixture
+def own_outputs(dashboard_env, tmp_path, monkeypatch) -> Path:
+    """The tiny run's params with maps and reports of its own under tmp_path (the shared run stays as it is)."""
+    params = yaml.safe_load(dashboard_env.params_file.read_text())
+    params["map"] = {"maps_dir": str(tmp_path / "maps")}
+    params["report"] = {"reports_dir": str(tmp_path / "reports")}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("LITHOMAP_PARAMS", str(path))
+    return path

@@ -58,11 +58,10 @@ def _wait_healthy(url: str, server: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def served_dashboard(dashboard_env, tmp_path, monkeypatch):
+def served_dashboard(dashboard_env, own_outputs, tmp_path):
     """The dashboard served on 127.0.0.1 over the tiny run, with contract maps and reports."""
     write_map_folder(tmp_path, REGION, dashboard_env.root / "interim" / REGION / "cube.zarr")
     write_science_reports(tmp_path, REGION)
-    monkeypatch.chdir(tmp_path)
     port = _free_port()
     log = (tmp_path / "streamlit.log").open("w")
     server = subprocess.Popen(

@@ -68,9 +68,8 @@ def test_maps_before_lithomap_map_show_ground_truth_legend_and_what_to_run(dashb
     assert "Ground truth" in "".join(str(image.proto) for image in app.get("image"))
 
 
-def test_maps_page_shows_a_contract_map_with_legend_overlay_and_downloads(dashboard_env, tmp_path, monkeypatch):
+def test_maps_page_shows_a_contract_map_with_legend_overlay_and_downloads(dashboard_env, own_outputs, tmp_path):
     write_map_folder(tmp_path, REGION, dashboard_env.root / "interim" / REGION / "cube.zarr")
-    monkeypatch.chdir(tmp_path)
     app = open_page("maps")
     content = texts(app)
     assert "Legend" in content and "lithomap map" not in content
@@ -80,10 +79,9 @@ def test_maps_page_shows_a_contract_map_with_legend_overlay_and_downloads(dashbo
     assert len(app.get("download_button")) == 2
 
 
-def test_signatures_page_says_what_to_run_then_draws_the_report(dashboard_env, tmp_path, monkeypatch):
+def test_signatures_page_says_what_to_run_then_draws_the_report(own_outputs, tmp_path):
     assert "Run `lithomap report`" in texts(open_page("signatures"))
     write_science_reports(tmp_path, REGION)
-    monkeypatch.chdir(tmp_path)
     app = open_page("signatures")
     assert "lithomap report" not in texts(app)
     verdicts = list(app.dataframe[0].value["verdict"])
@@ -100,10 +98,9 @@ def test_quality_and_registry_pages_read_the_run(dashboard_env):
     assert len(history) == 2 and set(history["decision"]) <= {"promoted", "refused"}
 
 
-def test_unreadable_report_is_a_message_not_a_traceback(dashboard_env, tmp_path, monkeypatch):
+def test_unreadable_report_is_a_message_not_a_traceback(own_outputs, tmp_path):
     (tmp_path / "reports" / REGION).mkdir(parents=True)
     (tmp_path / "reports" / REGION / "hypotheses.csv").write_text("nonsense,columns\n1,2\n")
-    monkeypatch.chdir(tmp_path)
     app = open_page("signatures")
     assert any("columns hypothesis, measure, value, holds are missing" in w.value for w in app.warning)
 
@@ -120,6 +117,20 @@ def test_before_any_pipeline_run_each_page_says_what_to_run(page, tmp_path, monk
     assert not (tmp_path / "mlflow.db").exists(), "the dashboard created a tracking store"
 
 
-@pytest.mark.skip(reason="needs `lithomap map` (issue 10)")
-def test_maps_page_on_a_real_lithomap_map_output(dashboard_env):
-    """Replace the contract files by `lithomap map -r tiny -m cnn` once that verb exists."""
+def test_maps_and_signatures_on_real_lithomap_map_and_report_output(own_outputs, tmp_path):
+    from typer.testing import CliRunner
+
+    from lithomap.cli import app as cli
+
+    runner = CliRunner()
+    for verb in (["map", "-r", REGION, "-m", "cnn"], ["report", "-r", REGION]):
+        result = runner.invoke(cli, [*verb, "-p", str(own_outputs)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    maps = open_page("maps")
+    content = texts(maps)
+    assert "Legend" in content and "lithomap map" not in content
+    assert "Prediction" in "".join(str(image.proto) for image in maps.get("image"))
+    assert len(maps.get("download_button")) == 2
+    signatures = open_page("signatures")
+    assert "lithomap report" not in texts(signatures)
+    assert set(signatures.dataframe[0].value["verdict"]) <= {"holds", "does not hold"}
