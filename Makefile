@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow test-all lint format bench clean mlflow-ui optuna-ui dashboard
+.PHONY: help setup demo retrain serve test test-slow test-all lint format bench clean mlflow-ui optuna-ui dashboard
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -28,6 +28,14 @@ demo: $(STAMP) ## synthetic data -> validated -> cubes -> datasets -> trained ->
 	$(BIN)/dvc push
 	@$(BIN)/lithomap summary
 	@echo "Maps: maps/<region>/<model>-thermal/; reports: reports/<region>/index.html; pictures: reports/quicklook/, reports/datasets/, reports/evaluation/; MLflow: make mlflow-ui"
+
+retrain: $(STAMP) ## the demo pipeline through Prefect: regions in parallel, one summary (ephemeral API)
+	$(BIN)/lithomap retrain
+	$(BIN)/dvc push
+	@$(BIN)/lithomap summary
+
+serve: $(STAMP) ## local Prefect server (UI http://127.0.0.1:4200) + the weekly `retrain` deployment
+	$(BIN)/lithomap serve
 
 mlflow-ui: $(STAMP) ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000

@@ -64,9 +64,21 @@ def generate(
     quicklook: Annotated[
         bool, typer.Option("--quicklook/--no-quicklook", help="Draw the quick-look PNG under generate.quicklook_dir.")
     ] = True,
+    append_dates: Annotated[
+        int,
+        typer.Option(
+            "--append-dates",
+            help="Instead of regenerating, add N new ECOSTRESS overpasses after the last one (new data).",
+            min=0,
+        ),
+    ] = 0,
     quiet: QuietOption = False,
 ) -> None:
     """Generate synthetic raw data (ECOSTRESS, Sentinel-1, Sentinel-2, geology) for regions.
+
+    With --append-dates N an existing region gets N new acquisitions after its last one
+    (same scene and physics, reproducible from the seed); `lithomap retrain` then records
+    them in DVC and rebuilds that region's downstream stages.
 
     Each region needs a `synthetic` section in params.yaml (seed, site, class mix); the
     shared settings (scene size, dates, noise) are in the `generate` section. Files go to
@@ -74,11 +86,20 @@ def generate(
     only once the new one is complete.
     """
     from lithomap.config import load_params
-    from lithomap.scenes.generate import generate_region
+    from lithomap.scenes.generate import append_acquisitions, generate_region
 
     def step() -> None:
         config = load_params(params)
         for name in _regions(config, region):
+            if append_dates:
+                report = append_acquisitions(
+                    name, config.region(name), config.generate, append_dates, progress=not quiet
+                )
+                console.print(
+                    f"[green]{name}[/]: {append_dates} new ECOSTRESS overpasses, {report.thermal_dates} in all, "
+                    f"last {report.overpasses[-1]['utc']} ({report.seconds:.1f} s)"
+                )
+                continue
             report = generate_region(
                 name, config.region(name), config.generate, quicklook=quicklook, progress=not quiet
             )
@@ -358,17 +379,26 @@ def promote(
     """Promote each region/model challenger to champion if it beats the champion (the gate).
 
     The challenger must beat the champion's test macro-F1 on the same test blocks by
-    promote.margin, and no class's F1 may fall by more than promote.max_class_drop. The
-    decision is tagged on the model version and written to promote.reports_dir.
+    promote.margin, and no class's F1 may fall by more than promote.max_class_drop. A
+    champion scored on older data (new acquisitions, another split) is re-scored on the
+    challenger's current test data first. The decision is tagged on the model version and
+    written to promote.reports_dir.
     """
     from lithomap.config import load_params
     from lithomap.registry.promotion import promote_model
 
     def step() -> None:
+        from lithomap.training.evaluate import score_registered_model
+
         config = load_params(params)
         for name in _regions(config, region):
             for arch in model or ["cnn", "convlstm"]:
-                decision = promote_model(name, _architecture(arch), config.promote)
+                arch = _architecture(arch)
+
+                def rescore(uri: str, experiment: str, name: str = name, arch: str = arch) -> dict:
+                    return score_registered_model(name, arch, experiment, config, uri)
+
+                decision = promote_model(name, arch, config.promote, rescore)
                 verdict = "[green]promoted[/]" if decision["promoted"] else "[yellow]kept champion[/]"
                 console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
 
@@ -534,6 +564,102 @@ def classes(
                 name = mapper.classes[found].name if found is not None else "[red]unmapped[/]"
                 table.add_row("-" if found is None else str(found), name, item)
         console.print(table)
+
+    _run(step)
+
+
+FLOW_ENTRYPOINT = "flows/retrain.py:retrain"
+
+
+def _retrain_flow(project: Path):
+    """The ``retrain`` flow of the project's flows/retrain.py (Prefect imported here, not before)."""
+    from lithomap.errors import ConfigError
+
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    path = project / FLOW_ENTRYPOINT.split(":")[0]
+    if not path.is_file():
+        raise ConfigError(f"{path}: no flow file. Fix: run from the repository root or pass --project.")
+    from prefect.flows import load_flow_from_entrypoint
+
+    return load_flow_from_entrypoint(f"{path}:retrain")
+
+
+ProjectOption = Annotated[Path, typer.Option("--project", help="Repository root (dvc.yaml, params.yaml, flows/).")]
+
+
+@app.command()
+def retrain(
+    region: RegionOption = None,
+    project: ProjectOption = Path(),
+    task_runner: Annotated[
+        str | None, typer.Option(help="threads, sequential or dask. Default: orchestration.task_runner.")
+    ] = None,
+    max_workers: Annotated[
+        int | None, typer.Option(help="Regions at once. Default: orchestration.max_workers.")
+    ] = None,
+) -> None:
+    """Bring the pipeline up to date through Prefect: regions in parallel, one summary.
+
+    Runs the Prefect flow flows/retrain.py (ephemeral mode unless PREFECT_API_URL is set):
+    each dvc.yaml stage of each region is one task that DVC's check skips when up to date,
+    otherwise runs the stage's own command and records it in dvc.lock (`dvc commit`).
+    Afterwards `dvc status` is clean. Exit code 1 when a region failed.
+    """
+
+    def step() -> None:
+        flow = _retrain_flow(project)
+        state = flow(
+            regions=region,
+            project_dir=str(project.resolve()),
+            task_runner_name=task_runner,
+            max_workers=max_workers,
+            return_state=True,
+        )
+        if state.is_failed():
+            err_console.print(f"[bold red]retrain failed[/] (flow run {state.state_details.flow_run_id})")
+            err_console.print(state.message or "", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1)
+        console.print(state.result(), highlight=False, soft_wrap=True)
+
+    _run(step)
+
+
+@app.command()
+def serve(
+    project: ProjectOption = Path(),
+    cron: Annotated[
+        str | None, typer.Option(help="Cron of the schedule. Default: orchestration.schedule_cron.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the local server. Default: orchestration.server_port.")
+    ] = None,
+) -> None:
+    """Serve the `retrain` deployment on a cron schedule (starts a local Prefect server if needed).
+
+    Without PREFECT_API_URL a Prefect server is started on 127.0.0.1 (UI at http://127.0.0.1:<port>),
+    and stopped again with this command (Ctrl-C). Scheduled and manually triggered runs
+    (`prefect deployment run retrain/retrain`) execute in this process's runner.
+    """
+    from contextlib import nullcontext
+
+    from lithomap.config import load_params
+    from lithomap.orchestration.server import API_ENV, local_server
+
+    def step() -> None:
+        settings = load_params(project / "params.yaml").orchestration
+        chosen_port = port or settings.server_port
+        server = nullcontext(os.environ[API_ENV]) if os.environ.get(API_ENV) else local_server(chosen_port)
+        with server as url:
+            os.environ[API_ENV] = url
+            console.print(f"Prefect API {url}; UI {url.removesuffix('/api')}")
+            flow = _retrain_flow(project)
+            flow.serve(
+                name="retrain",
+                cron=cron or settings.schedule_cron,
+                parameters={"project_dir": str(project.resolve())},
+                description="Retrain every region whose data, code or params changed (lithomap).",
+            )
 
     _run(step)
 

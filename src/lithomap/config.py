@@ -308,6 +308,28 @@ class TuneParams(Section):
     space: TuneSpace = TuneSpace()
 
 
+class OrchestrationParams(Section):
+    """How ``lithomap retrain`` (Prefect) runs the DVC stages, and when ``lithomap serve`` runs it."""
+
+    schedule_cron: str = Field("0 3 * * 1", description="Cron of the served `retrain` deployment (default weekly).")
+    task_runner: Literal["threads", "sequential", "dask"] = Field(
+        "threads", description="Regions in parallel on threads, one after another, or on a Dask cluster."
+    )
+    max_workers: int = Field(3, ge=1, description="Regions run at once (threads runner).")
+    dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster; null = a local one.")
+    retries: int = Field(2, ge=0, description="Retries of a stage that can fail transiently (retry_stages).")
+    retry_delay_s: float = Field(10.0, ge=0, description="First retry delay; doubles with each retry.")
+    retry_stages: list[str] = Field(
+        ["evaluate", "promote"], description="Stages that talk to the tracking server and are retried."
+    )
+    new_data_stages: list[str] = Field(
+        ["generate"], description="Stages producing raw data: changed outputs are committed as new data, not rebuilt."
+    )
+    server_port: int = Field(
+        4200, ge=1, le=65535, description="Port of the local Prefect server `lithomap serve` starts."
+    )
+
+
 class Params(Section):
     """Everything in params.yaml."""
 
@@ -327,6 +349,8 @@ class Params(Section):
     map: MapParams = MapParams()
     report: ReportParams = ReportParams()
     tune: TuneParams = TuneParams()
+
+    orchestration: OrchestrationParams = OrchestrationParams()
 
     def training(self) -> TrainParams:
         """The `train` section, which has no defaults for its presets."""

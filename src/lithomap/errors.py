@@ -31,3 +31,7 @@ class InputDataError(LithomapError, ValueError):
 
 class MissingSourceError(InputDataError, FileNotFoundError):
     """A source a step truly needs (thermal data, labels) is absent."""
+
+
+class PipelineError(LithomapError, RuntimeError):
+    """A pipeline stage's command failed, or a retrain ended with failed regions."""

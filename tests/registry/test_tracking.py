@@ -123,3 +123,14 @@ def test_training_run_records_tags_params_metrics_and_artifacts(tracking_store):
         "normalisation/normalisation.json",
     }
     assert (tracking_store / "mlartifacts" / "lithomap-puertollano").is_dir()
+
+
+def test_a_run_started_by_a_flow_carries_the_flow_run_id(tracking_store, monkeypatch):
+    monkeypatch.setenv("LITHOMAP_FLOW_RUN_ID", "0b5e8c1e-flow-run")
+    with training_run("villoslada", "cnn", "thermal", {}, repo_dir=tracking_store) as run:
+        pass
+    assert MlflowClient().get_run(run.info.run_id).data.tags["lithomap.flow_run_id"] == "0b5e8c1e-flow-run"
+    monkeypatch.delenv("LITHOMAP_FLOW_RUN_ID")
+    with training_run("villoslada", "cnn", "thermal", {}, repo_dir=tracking_store) as run:
+        pass
+    assert "lithomap.flow_run_id" not in MlflowClient().get_run(run.info.run_id).data.tags

@@ -334,3 +334,31 @@ def test_generate_refuses_the_working_folder(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"raw_dir is '\.', which is the working folder"):
         generate_region("test", region, params.generate, quicklook=False, progress=False)
     assert (tmp_path / "params.yaml").read_text() == "regions: {}"
+
+
+def test_append_dates_adds_later_overpasses_and_keeps_the_old_files(tmp_path):
+    from lithomap.scenes.generate import append_acquisitions
+
+    params = small_params(tmp_path)
+    region = params.region("test")
+    first = generate_region("test", region, params.generate, quicklook=False, progress=False)
+    raw = first.raw_dir
+    before = {p.relative_to(raw): p.read_bytes() for p in raw.rglob("*.tif")}
+    report = append_acquisitions("test", region, params.generate, 2, progress=False)
+    assert report.thermal_dates == first.thermal_dates + 2
+    after = {p.relative_to(raw): p.read_bytes() for p in raw.rglob("*.tif")}
+    assert all(after[name] == content for name, content in before.items()), "old files untouched"
+    new_lst = sorted(str(name) for name in set(after) - set(before) if "_LST_doy" in str(name))
+    assert len(new_lst) == 2 and len(set(after) - set(before)) == 2 * 5
+    manifest = json.loads((raw / "scene.json").read_text())
+    times = [datetime.fromisoformat(o["utc"]) for o in manifest["overpasses"]]
+    assert times == sorted(times) and len(times) == first.thermal_dates + 2
+    assert manifest["appended"] == [{"dates": 2, "after": first.overpasses[-1]["utc"]}]
+    lst, _, _ = decode_lst(raw / new_lst[0])
+    assert 230 < np.nanmedian(lst) < 340
+
+    again = small_params(tmp_path / "again")
+    generate_region("test", again.region("test"), again.generate, quicklook=False, progress=False)
+    append_acquisitions("test", again.region("test"), again.generate, 2, progress=False)
+    twin = again.region("test").raw_dir
+    assert sorted(p.name for p in twin.rglob("*.tif")) == sorted(p.name for p in raw.rglob("*.tif")), "reproducible"

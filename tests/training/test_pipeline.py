@@ -113,3 +113,30 @@ def test_matrix_table_in_thesis_layout(cnn_run):
     text = markdown.read_text()
     assert "| region, model | thermal |" in text and "| tiny cnn | " in text
     assert png.stat().st_size > 5_000 and csv.is_file()
+
+
+def test_gate_rescores_a_champion_that_was_scored_on_other_data(cnn_run):
+    from lithomap.training.evaluate import score_registered_model
+
+    params, _, _ = cnn_run
+    client = mlflow.MlflowClient()
+
+    def rescore(uri: str, experiment: str) -> dict:
+        return score_registered_model("tiny", "cnn", experiment, params, uri)
+
+    first = promote_model("tiny", "cnn", params.promote, rescore)  # make sure a champion exists (idempotent)
+    champion = client.get_model_version_by_alias("lithomap-tiny-cnn", "champion")
+    evaluation = evaluate_model("tiny", "cnn", "thermal", params)  # the same model: a new challenger
+    fair = client.get_run(client.get_model_version("lithomap-tiny-cnn", evaluation.model_version).run_id)
+    # The champion's stored score was on older data: another data version and a low number.
+    client.set_tag(champion.run_id, "lithomap.data_version", "older-data")
+    client.log_metric(champion.run_id, "test_macro_f1", 0.01, step=1_000_000)
+
+    decision = promote_model("tiny", "cnn", params.promote, rescore)
+    assert first["champion_rescored"] is False
+    assert decision["champion_rescored"] is True and decision["champion_stored_macro_f1"] == pytest.approx(0.01)
+    assert decision["champion_macro_f1"] == pytest.approx(fair.data.metrics["test_macro_f1"], abs=1e-6)
+    assert not decision["promoted"], "against the stored 0.01 it would have passed; re-scored, the gain is zero"
+    tags = client.get_model_version("lithomap-tiny-cnn", champion.version).tags
+    assert float(tags["lithomap.rescored_test_macro_f1"]) == pytest.approx(decision["champion_macro_f1"], abs=1e-6)
+    assert tags["lithomap.rescored_for_version"] == evaluation.model_version

@@ -10,7 +10,7 @@ writes the decision to ``<promote.reports_dir>/<region>-<arch>.json``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,17 +22,59 @@ from lithomap.errors import LithomapError
 from lithomap.registry.registry import CHALLENGER, CHAMPION, HEADLINE, alias_version, model_name, version_scores
 from lithomap.registry.tracking import configure_tracking
 
+Rescorer = Callable[[str, str], Mapping[str, Any]]
+COMPARED_TAGS = ("lithomap.data_version", "lithomap.test_blocks")
 
-def promote_model(region: str, arch: str, settings: PromoteParams) -> dict[str, Any]:
+
+def promote_model(region: str, arch: str, settings: PromoteParams, rescore: Rescorer | None = None) -> dict[str, Any]:
     """Run the gate for the region/arch challenger and write the decision's JSON report.
 
+    A fair gate compares both models on the same current data: when the champion's run
+    was scored on other data than the challenger's (another DVC data version or other
+    test blocks, e.g. after new acquisitions), ``rescore(model_uri, experiment)`` scores
+    the champion on the challenger's current test data first (as ``version_scores``
+    returns scores), and the new number is tagged on the champion's version
+    (``lithomap.rescored_*``). Without ``rescore`` the gate refuses such a comparison.
+
     Returns:
-        The decision (see ``promote``).
+        The decision (see ``promote``), plus ``champion_rescored`` and
+        ``champion_stored_macro_f1`` (the champion's own stored score).
     """
     configure_tracking()
-    decision = promote(region, arch, margin=settings.margin, max_class_drop=settings.max_class_drop)
+    rescored, stored = _rescored_champion(region, arch, rescore)
+    decision = promote(
+        region, arch, margin=settings.margin, max_class_drop=settings.max_class_drop, champion_scores=rescored
+    )
+    decision.update(champion_rescored=rescored is not None, champion_stored_macro_f1=stored)
     write_json(settings.reports_dir / f"{region}-{arch}.json", decision)
     return decision
+
+
+def _rescored_champion(
+    region: str, arch: str, rescore: Rescorer | None
+) -> tuple[Mapping[str, Any] | None, float | None]:
+    """(the champion re-scored on the challenger's data or None when its stored score is comparable, stored score)."""
+    client = MlflowClient()
+    name = model_name(region, arch)
+    champion_version = alias_version(client, name, CHAMPION)
+    challenger_version = alias_version(client, name, CHALLENGER)
+    if champion_version is None or challenger_version is None or champion_version == challenger_version:
+        return None, None
+    stored = version_scores(name, champion_version, client)[HEADLINE]
+    champion_run = client.get_run(client.get_model_version(name, champion_version).run_id)
+    challenger_run = client.get_run(client.get_model_version(name, challenger_version).run_id)
+    if rescore is None or all(champion_run.data.tags.get(t) == challenger_run.data.tags.get(t) for t in COMPARED_TAGS):
+        return None, stored
+    experiment = challenger_run.data.tags.get("lithomap.experiment", "thermal")
+    scores = rescore(f"models:/{name}/{champion_version}", experiment)
+    tags = {
+        "lithomap.rescored_test_macro_f1": f"{scores[HEADLINE]:.6f}",
+        "lithomap.rescored_for_version": str(challenger_version),
+        "lithomap.rescored_data_version": challenger_run.data.tags.get("lithomap.data_version", "unknown"),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, champion_version, key, value)
+    return scores, stored
 
 
 def gate_decision(

@@ -42,6 +42,7 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_ROOT = Path("mlartifacts")
 TAG_PREFIX = "lithomap."
 TEST_PREFIX = "test_"
+FLOW_RUN_ENV = "LITHOMAP_FLOW_RUN_ID"
 _MAX_PARAM_LENGTH = 6000
 
 
@@ -133,6 +134,9 @@ def training_run(
         artifact_root: local artifact folder for a new experiment (default ./mlartifacts).
         extra_tags: more tags to set.
 
+    A run started by an orchestrator that sets ``$LITHOMAP_FLOW_RUN_ID`` (``lithomap retrain``
+    does) carries it as the tag ``lithomap.flow_run_id``.
+
     Yields:
         The active run.
     """
@@ -146,6 +150,8 @@ def training_run(
         f"{TAG_PREFIX}test_blocks": test_blocks,
         **(extra_tags or {}),
     }
+    if os.environ.get(FLOW_RUN_ENV):
+        tags[f"{TAG_PREFIX}flow_run_id"] = os.environ[FLOW_RUN_ENV]
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{arch}-{experiment}", tags=tags) as run:
         mlflow.log_params(flatten_params(params))
         yield run

@@ -69,6 +69,32 @@ def ecostress_overpasses(
     return kept
 
 
+def later_overpasses(
+    last: Acquisition, count: int, spacing_days: float, cloudy_fraction: float, lon_deg: float, rng: np.random.Generator
+) -> list[Acquisition]:
+    """``count`` kept overpasses after ``last``, as the schedule would have gone on.
+
+    Days follow at about ``spacing_days`` (the original schedule's mean spacing), the local
+    time keeps drifting from ``last``'s, and cloudy overpasses are lost as in
+    :func:`ecostress_overpasses` (more often in winter); dates may run into the next year.
+    """
+    kept: list[Acquisition] = []
+    day = last.utc.replace(hour=0, minute=0, second=0)
+    elapsed = 0
+    while len(kept) < count:
+        step = max(1, round(rng.exponential(spacing_days)))
+        day += timedelta(days=step)
+        elapsed += step
+        doy = day.timetuple().tm_yday
+        hour = (last.solar_hour + DRIFT_HOURS_PER_DAY * elapsed + rng.normal(0, 0.3)) % 24.0
+        winter_weight = 0.5 * (1 + np.cos(2 * np.pi * (doy - 15) / 365.0))
+        if rng.random() < np.clip(cloudy_fraction * (0.5 + winter_weight), 0, 0.95):
+            continue
+        utc = from_solar(day.year, doy, hour, lon_deg)
+        kept.append(Acquisition(utc, solar_hour(utc, lon_deg), float(rng.uniform(0, 0.25))))
+    return kept
+
+
 def fixed_time_dates(
     year: int, count: int, utc_hour: float, lon_deg: float, rng: np.random.Generator
 ) -> list[Acquisition]:

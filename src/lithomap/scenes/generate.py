@@ -19,9 +19,11 @@ a failed run never leaves a half-written region where a good one stood.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,7 @@ from lithomap.scenes.acquisitions import (
     Acquisition,
     ecostress_overpasses,
     fixed_time_dates,
+    later_overpasses,
 )
 from lithomap.scenes.fields import gaussian_random_field
 from lithomap.scenes.landscape import paint_class_map, scene_grid
@@ -56,6 +59,7 @@ QC_BEST, QC_NOMINAL, QC_CLOUD = 37568, 37569, 37314  # mandatory-QA bits 00, 01,
 CLOUD_CLEAR_LAND, CLOUD_CLOUDY_LAND = 1, 3  # ECO2CLD values: bit 0 determined, bit 1 cloud
 CLOUD_WATER = 1 << formats.CLOUD_WATER_BIT
 WATER_AIR_LAG_DAYS = 30.0
+APPEND_SEED_KEY = 1000  # spawn key of the appended-dates streams, apart from Scene's six
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
 MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
 
@@ -255,6 +259,64 @@ def _generated_for(manifest: Path, name: str) -> bool:
     except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(written, dict) and written.get("region") == name and "site" in written
+
+
+def append_acquisitions(
+    name: str, region: RegionParams, settings: GenerateParams, count: int, *, progress: bool = True
+) -> GenerationReport:
+    """Add ``count`` new ECOSTRESS overpasses after a generated region's last one.
+
+    The scene is drawn again from its seed (same landscape and physics); the new dates
+    continue the overpass schedule (``later_overpasses``) with random streams spawned from
+    the same seed and keyed by the number of overpasses already there, so appending is
+    reproducible. Existing files are kept byte for byte; ``scene.json`` lists every
+    overpass and each append (``appended``). The region folder is replaced atomically.
+
+    Raises:
+        ConfigError: the region has no ``synthetic`` section or ``count`` < 1.
+        InputDataError: the region was not generated yet (no ``scene.json``).
+    """
+    if region.synthetic is None or count < 1:
+        raise ConfigError(
+            f"region {name!r}: --append-dates needs a synthetic region and a count of at least 1 (got {count})"
+        )
+    started = time.perf_counter()
+    final_dir = Path(region.raw_dir)
+    manifest_path = final_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise InputDataError(
+            manifest_path, "missing: the region was never generated", f"run `lithomap generate -r {name}`"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    existing = [
+        Acquisition(datetime.fromisoformat(o["utc"]), float(o["solar_hour"]), float(o["cloud_cover"]))
+        for o in manifest["overpasses"]
+    ]
+    site = region.synthetic
+    scene = SyntheticScene(site, settings, name)
+    scene.rng_ecostress = np.random.default_rng(
+        np.random.SeedSequence(site.seed, spawn_key=(APPEND_SEED_KEY, len(existing)))
+    )
+    spacing = 365.0 / max(settings.thermal_acquisitions, 1)
+    new = later_overpasses(existing[-1], count, spacing, settings.cloudy_fraction, site.centre_lon, scene.rng_ecostress)
+    with folder_lock(final_dir, "generate"), atomic_directory(final_dir) as partial:
+        shutil.copytree(final_dir, partial)
+        with progress_bar(f"append {name}", len(new), enabled=progress) as advance:
+            for index, acquisition in enumerate(new, start=len(existing)):
+                _write_overpass(scene, acquisition, index, partial / "ecostress")
+                advance()
+        overpasses = existing + new
+        report = _report(name, final_dir, scene, overpasses, [], [], partial)
+        report.sentinel1_dates = int(manifest["sentinel1_dates"])
+        report.sentinel2_dates = int(manifest["sentinel2_dates"])
+        updated = _manifest(report, scene)
+        updated["appended"] = [
+            *manifest.get("appended", []),
+            {"dates": len(new), "after": existing[-1].utc.isoformat()},
+        ]
+        write_text(partial / MANIFEST, json.dumps(updated, indent=2, default=str))
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def _write_overpass(

@@ -23,7 +23,7 @@ import xarray as xr
 
 from lithomap.classes import N_CLASSES
 from lithomap.config import Params
-from lithomap.datasets.features import Architecture
+from lithomap.datasets.features import Architecture, raw_inputs
 from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.scene import CubeChannels
@@ -111,6 +111,58 @@ def score_region(
     wanted = np.isin(split.pixels, [SPLITS.index(name) for name in splits]) if not whole else np.ones_like(label, bool)
     scoring = score_map(probabilities, label, wanted, split.block_size, params.evaluate, params.training().seed)
     return ScoredRegion(cube, manifest, split, model, label, scoring)
+
+
+@dataclass
+class RawSceneInputs(SceneInputs):
+    """Scene windows as raw (physical) model inputs: for a registered pyfunc, which normalises them itself."""
+
+    def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
+        pairs = [self.channels.read(int(row), int(col), (patch, patch)) for row, col in origins]
+        return raw_inputs(
+            np.stack([sequence for sequence, _ in pairs]),
+            np.stack([static for _, static in pairs]),
+            self.manifest.times(),
+            self.manifest.static_channels,
+            self.architecture,
+        )
+
+
+def score_registered_model(region: str, arch: Architecture, experiment: str, params: Params, model_uri: str) -> dict:
+    """Test scores of a registered model on the region's current test blocks (a fair gate on new data).
+
+    The model keeps the normalisation it was trained with (the pyfunc applies it). Returns
+    what ``lithomap.registry.registry.version_scores`` returns: ``macro_f1``,
+    ``per_class_f1`` (classes present in the test pixels) and ``test_blocks``.
+    """
+    import mlflow
+
+    from lithomap.classes import class_names
+    from lithomap.registry.provenance import blocks_fingerprint
+
+    pyfunc = mlflow.pyfunc.load_model(model_uri)
+    folder = dataset_dir(params.preprocess, region, experiment)
+    manifest = load_manifest(folder)
+    cube = open_cube(cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "promote")
+    split = SpatialSplit.load(folder / SPLIT_FILE)
+    inputs = RawSceneInputs(CubeChannels.from_manifest(cube, manifest), manifest, arch)
+    origins = shard_origins(folder, SPLITS[TEST])
+
+    def predict(batch: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(pyfunc.predict(batch), dtype=np.float32)
+
+    probabilities = blend_scene(predict, inputs, manifest.patch_size, manifest.overlap, origins=origins)
+    label = cube["label"].values.astype(np.int64)
+    wanted = split.pixels == TEST
+    scoring = score_map(probabilities, label, wanted, split.block_size, params.evaluate, params.training().seed)
+    per_class, names = scoring.scores["per_class"], class_names()
+    return {
+        "macro_f1": float(scoring.scores["macro_f1"]),
+        "per_class_f1": {
+            names[c]: float(per_class["f1"][c]) for c in range(1, N_CLASSES) if per_class["support"][c] > 0
+        },
+        "test_blocks": blocks_fingerprint(scoring.block_ids),
+    }
 
 
 def baseline_scores(scored: ScoredRegion, params: Params) -> dict:

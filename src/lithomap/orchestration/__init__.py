@@ -1,0 +1,1 @@
+"""Running the DVC pipeline's own stages from an orchestrator: discovery, status, commit, summary."""
