@@ -8,6 +8,8 @@ file are taken from that folder. MLflow uses a temporary SQLite store.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 
 import mlflow
@@ -223,6 +225,31 @@ def test_map_without_a_registered_model_names_what_to_run(pipeline, tmp_path, mo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
     result = runner.invoke(app, ["map", "-r", "tiny", "-m", "convlstm", "-p", str(project / "params.yaml")])
     assert result.exit_code == 2 and "lithomap train -r tiny -m convlstm" in result.output
+
+
+def test_a_damaged_tracking_database_is_one_clear_error(pipeline, tmp_path, monkeypatch):
+    _, project, _, _ = pipeline
+    damaged = tmp_path / "mlflow.db"
+    damaged.write_bytes(b"not a database" * 300)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{damaged}")
+    result = runner.invoke(app, ["promote", "-r", "tiny", "-m", "cnn", "-p", str(project / "params.yaml")])
+    assert result.exit_code == 2, result.output
+    assert f"MLflow tracking store sqlite:///{damaged}" in result.output and "move it aside" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_promote_with_an_unreachable_server_fails_fast_and_promotes_nothing(pipeline, tmp_path, monkeypatch):
+    _, project, _, _ = pipeline
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    result = runner.invoke(app, ["promote", "-r", "tiny", "-m", "cnn", "-p", str(project / "params.yaml")])
+    assert result.exit_code == 2, result.output
+    assert f"MLflow tracking store http://127.0.0.1:{port}" in result.output
+    assert "register a model first" not in result.output and "Fix: check that the tracking server" in result.output
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2", "retries bounded (MLflow's own default is 7)"
 
 
 def test_classes_prints_the_table_and_maps_legend_text():

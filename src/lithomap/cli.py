@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -47,6 +48,29 @@ def _run(step):
     except LithomapError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from exc
+    except Exception as exc:
+        failure = _tracking_failure(exc)
+        if failure is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {failure}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _tracking_failure(exc: Exception) -> LithomapError | None:
+    """An MLflow or database error no step turned into a message, as one message naming the store.
+
+    Only possible once MLflow is imported, so nothing is imported here to find out.
+    """
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (("mlflow.exceptions", "MlflowException"), ("sqlalchemy.exc", "SQLAlchemyError"))
+    ]
+    known = tuple(kind for kind in kinds if isinstance(kind, type))
+    if not known or not isinstance(exc, known):
+        return None
+    from lithomap.registry.tracking import tracking_failure
+
+    return tracking_failure(exc)
 
 
 def _regions(params, names: list[str] | None) -> list[str]:

@@ -231,6 +231,9 @@ class PromoteParams(Section):
 
     margin: float = Field(0.01, ge=0, description="Macro-F1 gain over the champion needed to promote.")
     max_class_drop: float = Field(0.05, ge=0, le=1, description="Largest allowed fall of any class's F1.")
+    beat_baseline: bool = Field(
+        True, description="Refuse a model whose test macro-F1 does not beat the per-pixel baseline on the same pixels."
+    )
     reports_dir: Path = Field(Path("reports/promotion"), description="One JSON decision per region and model.")
 
 

@@ -35,3 +35,7 @@ class MissingSourceError(InputDataError, FileNotFoundError):
 
 class PipelineError(LithomapError, RuntimeError):
     """A pipeline stage's command failed, or a retrain ended with failed regions."""
+
+
+class TrackingError(LithomapError, RuntimeError):
+    """The MLflow tracking store is unreachable or unreadable (not: a model or alias is absent)."""

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+
 import keras
+import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from lithomap.errors import ConfigError, LithomapError
+from lithomap.errors import ConfigError, LithomapError, TrackingError
 from lithomap.models.metrics import scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.unet import build_unet
 from lithomap.registry.promotion import gate_decision, promote
 from lithomap.registry.provenance import blocks_fingerprint
 from lithomap.registry.pyfunc import log_pyfunc_model
-from lithomap.registry.registry import champion_uri, load_champion, model_name, register
-from lithomap.registry.tracking import log_evaluation, log_history, training_run
+from lithomap.registry.registry import alias_version, champion_uri, load_champion, model_name, register
+from lithomap.registry.tracking import configure_tracking, log_evaluation, log_history, training_run
 
 REGION = "villoslada"
 CHANNELS = ("lst_t00", "lst_t01", "ndvi")
@@ -32,11 +35,18 @@ def _confusion(correct: tuple[int, int, int]) -> np.ndarray:
     return cm
 
 
-def _log_version(model: keras.Model, correct: tuple[int, int, int], tmp_path) -> str:
+def _log_version(
+    model: keras.Model,
+    correct: tuple[int, int, int],
+    tmp_path,
+    *,
+    region: str = REGION,
+    baseline_macro_f1: float | None = None,
+) -> str:
     cm = _confusion(correct)
     history = {"loss": [1.0, 0.8], "val_loss": [1.1, 0.9], "macro_f1": [0.3, 0.4], "val_macro_f1": [0.2, 0.3]}
     with training_run(
-        REGION,
+        region,
         "cnn",
         "thermal",
         {"model": {"depth": 2, "base_filters": 4}, "train": {"lr": 1e-3}},
@@ -46,9 +56,11 @@ def _log_version(model: keras.Model, correct: tuple[int, int, int], tmp_path) ->
     ):
         log_history(history)
         log_evaluation(scores_from_confusion(cm), cm, history=history, stats=STATS)
+        if baseline_macro_f1 is not None:
+            mlflow.log_metric("baseline_macro_f1", baseline_macro_f1)
         example = {"features": np.full((1, 16, 16, 3), 300.0, dtype=np.float32)}
         info = log_pyfunc_model(model, STATS, example, arch="cnn")
-    return register(info.model_uri, REGION, "cnn").version
+    return register(info.model_uri, region, "cnn").version
 
 
 def test_round_trip_register_gate_promote_and_load(tracking_store):
@@ -129,3 +141,43 @@ def test_names_and_missing_champion():
 def test_loading_a_missing_champion_says_what_to_do(tracking_store):
     with pytest.raises(LithomapError, match="train and promote"):
         load_champion(REGION, "convlstm")
+
+
+def test_nothing_becomes_champion_without_beating_the_baseline(tracking_store):
+    """A first version scoring below the per-pixel baseline on the same pixels is refused, and says so."""
+    keras.utils.set_random_seed(0)
+    model = build_unet((16, 16, 3), base_filters=4, depth=2)
+    client = MlflowClient()
+    name = model_name("teruel", "cnn")
+
+    weak = _log_version(model, (40, 40, 40), tracking_store, region="teruel", baseline_macro_f1=0.55)
+    decision = promote("teruel", "cnn")
+    assert not decision["promoted"] and decision["champion_version"] is None
+    assert decision["reason"].startswith("test macro-F1 0.4000 does not beat the per-pixel baseline's 0.5500")
+    assert decision["baseline_macro_f1"] == pytest.approx(0.55)
+    assert alias_version(client, name, "champion") is None
+    assert client.get_model_version(name, weak).tags["promotion.baseline_macro_f1"] == "0.550000"
+
+    assert promote("teruel", "cnn", beat_baseline=False)["promoted"], "the check can be switched off"
+    client.delete_registered_model_alias(name, "champion")
+
+    strong = _log_version(model, (80, 80, 80), tracking_store, region="teruel", baseline_macro_f1=0.55)
+    decision = promote("teruel", "cnn")
+    assert decision["promoted"] and decision["candidate_version"] == str(strong)
+    assert "beats the per-pixel baseline (0.8000 > 0.5500)" in decision["reason"]
+
+
+def test_an_unreachable_tracking_server_is_not_taken_for_no_champion(tracking_store):
+    assert alias_version(MlflowClient(), model_name("teruel", "convlstm"), "champion") is None, "absent: None"
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    configure_tracking(uri)
+    try:
+        with pytest.raises(TrackingError, match=rf"MLflow tracking store {uri}: .*Fix: check that the tracking server"):
+            alias_version(MlflowClient(), model_name(REGION, "cnn"), "champion")
+        with pytest.raises(TrackingError, match="tracking server"):
+            promote(REGION, "cnn")
+    finally:
+        configure_tracking(f"sqlite:///{tracking_store / 'mlflow.db'}")

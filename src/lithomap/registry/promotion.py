@@ -1,9 +1,10 @@
 """The promotion gate: the one place that decides whether a challenger becomes champion.
 
 ``promote`` moves the alias ``champion`` to the candidate (default: the ``challenger``)
-only when it beats the current champion's test macro-F1 on the same test blocks by more
-than ``margin`` and no class's F1 falls by more than ``max_class_drop``; the first version
-of a model becomes champion. Every decision is written as tags on the candidate version
+only when it beats the per-pixel baseline on the same test pixels, beats the current
+champion's test macro-F1 on the same test blocks by more than ``margin``, and no class's F1
+falls by more than ``max_class_drop``; the first version of a model that beats the
+baseline becomes champion. Every decision is written as tags on the candidate version
 (``promotion.*``). ``promote_model`` is the pipeline step (``lithomap promote``): it also
 writes the decision to ``<promote.reports_dir>/<region>-<arch>.json``.
 """
@@ -43,7 +44,12 @@ def promote_model(region: str, arch: str, settings: PromoteParams, rescore: Resc
     configure_tracking()
     rescored, stored = _rescored_champion(region, arch, rescore)
     decision = promote(
-        region, arch, margin=settings.margin, max_class_drop=settings.max_class_drop, champion_scores=rescored
+        region,
+        arch,
+        margin=settings.margin,
+        max_class_drop=settings.max_class_drop,
+        beat_baseline=settings.beat_baseline,
+        champion_scores=rescored,
     )
     decision.update(champion_rescored=rescored is not None, champion_stored_macro_f1=stored)
     write_json(settings.reports_dir / f"{region}-{arch}.json", decision)
@@ -120,6 +126,7 @@ def promote(
     *,
     margin: float = 0.01,
     max_class_drop: float = 0.05,
+    beat_baseline: bool = True,
     version: str | None = None,
     champion_scores: Mapping[str, Any] | None = None,
     client: MlflowClient | None = None,
@@ -132,6 +139,9 @@ def promote(
         margin: the macro-F1 gain over the champion must exceed this.
         max_class_drop: the largest allowed fall of any class's F1 (classes the champion
             scored; a class the candidate does not score counts as F1 0).
+        beat_baseline: refuse a candidate whose test macro-F1 does not exceed the per-pixel
+            baseline's on the same test pixels (first versions included); a run that logged
+            no baseline score is not held to it, and the decision says so.
         version: candidate version (default: the ``challenger`` alias).
         champion_scores: the champion re-evaluated on the candidate's test blocks, as
             ``version_scores`` returns it; default: read from the champion's run.
@@ -141,7 +151,7 @@ def promote(
         The decision: ``model``, ``candidate_version``, ``champion_version`` (before),
         ``promoted``, ``reason``, ``candidate_macro_f1``, ``champion_macro_f1``, ``gain``,
         ``margin``, ``max_class_drop``, ``class_f1_drops``, ``worst_class``,
-        ``worst_class_drop``, ``test_blocks``, ``decided_at``.
+        ``worst_class_drop``, ``baseline_macro_f1``, ``test_blocks``, ``decided_at``.
 
     Raises:
         LithomapError: no candidate version, or a version without test metrics.
@@ -165,11 +175,15 @@ def promote(
         "class_f1_drops": {},
         "worst_class": None,
         "worst_class_drop": None,
+        "baseline_macro_f1": candidate.get("baseline_macro_f1"),
         "test_blocks": candidate["test_blocks"],
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    if champion_version is None:
-        promoted, reason = True, "first version: no champion yet"
+    below_baseline = _below_baseline(candidate) if beat_baseline else None
+    if below_baseline is not None:
+        promoted, reason = False, below_baseline
+    elif champion_version is None:
+        promoted, reason = True, "first version: no champion yet" + _baseline_note(candidate, beat_baseline)
     elif champion_version == str(candidate_version):
         promoted, reason = False, "candidate is already the champion"
     else:
@@ -178,6 +192,8 @@ def promote(
             champion.setdefault("test_blocks", candidate["test_blocks"])
         promoted, reason, numbers = gate_decision(candidate, champion, margin, max_class_drop)
         decision.update(numbers, champion_macro_f1=champion[HEADLINE])
+        if promoted:
+            reason += _baseline_note(candidate, beat_baseline)
     decision.update(promoted=promoted, reason=reason)
     _record(client, name, decision)
     if promoted:
@@ -185,6 +201,27 @@ def promote(
         if champion_version is not None:
             client.set_model_version_tag(name, champion_version, "promotion.replaced_by", str(candidate_version))
     return decision
+
+
+def _below_baseline(candidate: Mapping[str, Any]) -> str | None:
+    """Why the candidate fails the baseline check, or None (it beats the baseline, or none was logged)."""
+    baseline = candidate.get("baseline_macro_f1")
+    if baseline is None or candidate[HEADLINE] > baseline:
+        return None
+    return (
+        f"test macro-F1 {candidate[HEADLINE]:.4f} does not beat the per-pixel baseline's {baseline:.4f} "
+        "on the same test pixels"
+    )
+
+
+def _baseline_note(candidate: Mapping[str, Any], beat_baseline: bool) -> str:
+    """The baseline part of a passing decision's reason."""
+    baseline = candidate.get("baseline_macro_f1")
+    if not beat_baseline:
+        return "; baseline check off (promote.beat_baseline: false)"
+    if baseline is None:
+        return "; no per-pixel baseline score logged, baseline not checked"
+    return f"; beats the per-pixel baseline ({candidate[HEADLINE]:.4f} > {baseline:.4f})"
 
 
 def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> None:
@@ -201,6 +238,7 @@ def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> Non
         "promotion.max_class_drop": decision["max_class_drop"],
         "promotion.worst_class": decision["worst_class"],
         "promotion.worst_class_drop": decision["worst_class_drop"],
+        "promotion.baseline_macro_f1": decision["baseline_macro_f1"],
         "promotion.decided_at": decision["decided_at"],
     }
     for key, value in tags.items():

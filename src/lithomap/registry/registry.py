@@ -14,15 +14,17 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from lithomap.errors import ConfigError, LithomapError
-from lithomap.registry.tracking import TAG_PREFIX, TEST_PREFIX
+from lithomap.registry.tracking import TAG_PREFIX, TEST_PREFIX, tracking_failure
 
 Arch = Literal["cnn", "convlstm"]
 ARCHES: tuple[str, ...] = ("cnn", "convlstm")
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HEADLINE = "macro_f1"
+BASELINE_METRIC = f"baseline_{HEADLINE}"  # the per-pixel baseline on the same test pixels
 _F1_PREFIX = f"{TEST_PREFIX}f1_"
 
 
@@ -100,7 +102,10 @@ def register(
 
 
 def version_scores(name: str, version: str, client: MlflowClient | None = None) -> dict[str, Any]:
-    """Test macro-F1, per-class F1 and test-block fingerprint of a version, read from its run.
+    """Test macro-F1, per-class F1, test-block fingerprint and baseline macro-F1 of a version, from its run.
+
+    ``baseline_macro_f1`` is the per-pixel baseline's score on the same test pixels (None
+    when the run logged none, e.g. a model published outside ``lithomap evaluate``).
 
     Raises:
         LithomapError: the version's run logged no test macro-F1.
@@ -120,12 +125,25 @@ def version_scores(name: str, version: str, client: MlflowClient | None = None) 
             key.removeprefix(_F1_PREFIX): value for key, value in metrics.items() if key.startswith(_F1_PREFIX)
         },
         "test_blocks": run.data.tags.get(f"{TAG_PREFIX}test_blocks", "unknown"),
+        "baseline_macro_f1": metrics.get(BASELINE_METRIC),
     }
 
 
+ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # no such model / no such alias
+
+
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version number holding ``alias``, or None."""
+    """The version number holding ``alias``, or None when the model or the alias does not exist.
+
+    Raises:
+        TrackingError: the store could not be asked (server down, damaged database): an
+            unanswered question is not "no champion", so nothing may be promoted on it.
+    """
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if error.error_code in ABSENT:
+            return None
+        raise tracking_failure(error) from error
+    except SQLAlchemyError as error:
+        raise tracking_failure(error) from error

@@ -35,6 +35,7 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lithomap.classes import class_names
+from lithomap.errors import TrackingError
 from lithomap.models.normalisation import ChannelStats, save_stats
 from lithomap.registry.provenance import data_version, git_commit
 
@@ -44,6 +45,13 @@ TAG_PREFIX = "lithomap."
 TEST_PREFIX = "test_"
 FLOW_RUN_ENV = "LITHOMAP_FLOW_RUN_ID"
 _MAX_PARAM_LENGTH = 6000
+# MLflow retries an unreachable server 7 times with backoff (about four minutes) before it
+# says so; lithomap fails within seconds instead. Both stay configurable through MLflow's own
+# variables, which win when set.
+HTTP_RETRIES_ENV = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+HTTP_TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+DEFAULT_HTTP_RETRIES = 2
+DEFAULT_HTTP_TIMEOUT_S = 30
 
 
 def configure_tracking(uri: str | None = None) -> str:
@@ -53,13 +61,37 @@ def configure_tracking(uri: str | None = None) -> str:
         uri: tracking URI; None uses ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
             (relative to the working directory).
 
+    HTTP requests to a tracking server are bounded: ``$MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+    (default here 2, MLflow's own is 7) and ``$MLFLOW_HTTP_REQUEST_TIMEOUT`` (default 30 s).
+
     Returns:
         The URI in use.
     """
+    os.environ.setdefault(HTTP_RETRIES_ENV, str(DEFAULT_HTTP_RETRIES))
+    os.environ.setdefault(HTTP_TIMEOUT_ENV, str(DEFAULT_HTTP_TIMEOUT_S))
     resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
     return resolved
+
+
+def tracking_failure(error: BaseException) -> TrackingError:
+    """An MLflow or database failure as one message naming the store and the fix."""
+    uri = mlflow.get_tracking_uri()
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+        fix = "check the region, model and version names, or train, evaluate and promote a model first (`make demo`)"
+    elif _is_local_store(uri):
+        fix = (
+            "if the file is damaged, move it aside (`mv mlflow.db mlflow.db.broken`; its runs are lost) or restore "
+            "a backup, or point MLFLOW_TRACKING_URI at another store"
+        )
+    else:
+        fix = (
+            "check that the tracking server runs and answers at that address (`make mlflow-ui` starts a local one), "
+            f"or point MLFLOW_TRACKING_URI elsewhere; retries and timeout: ${HTTP_RETRIES_ENV}, ${HTTP_TIMEOUT_ENV}"
+        )
+    return TrackingError(f"MLflow tracking store {uri}: {first_line[:400]}. Fix: {fix}")
 
 
 def _is_local_store(uri: str) -> bool:
