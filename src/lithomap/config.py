@@ -67,6 +67,61 @@ class RegionParams(Section):
     synthetic: SyntheticSite | None = Field(None, description="Generator settings; null for real data.")
 
 
+class RealismParams(Section):
+    """Nuisances that make synthetic scenes as hard as real data (issue 13).
+
+    Every magnitude below is the realistic value from a product uncertainty statement or a
+    validation paper (see README "Realism"); the generator uses ``nuisance × magnitude``, so
+    ``nuisance: 0`` gives today's clean scenes byte for byte, 1 the realistic ones and 2
+    twice the published errors. A magnitude of 0 switches that one effect off.
+    """
+
+    nuisance: float = Field(
+        0.0, ge=0, le=4, description="Scales every effect below together: 0 = clean scenes, 1 = realistic."
+    )
+    lst_residual_k: float = Field(
+        1.0, ge=0, description="Spatially correlated LST retrieval error, K (1 σ; ECOSTRESS L2 LST ≈ 1 K)."
+    )
+    lst_residual_length_m: float = Field(
+        5000.0, gt=0, description="Correlation length of the LST error, m (atmospheric water-vapour scale)."
+    )
+    emissivity_error: float = Field(
+        0.015, ge=0, description="Atmosphere-correlated emissivity retrieval error (1 σ; ECOSTRESS TES ±0.015)."
+    )
+    emissivity_moisture_slope: float = Field(
+        0.1, ge=0, description="Rise of soil emissivity per unit volumetric moisture (Mira et al. 2007: +0.02–0.03)."
+    )
+    cloud_omission: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Share of cloud-contaminated pixels the cloud mask misses (thin edges; published rates ~2–8 %).",
+    )
+    cloud_shadow_k: float = Field(4.0, ge=0, description="Cooling of unflagged cloud shadows on daytime overpasses, K.")
+    relief_m: float = Field(
+        400.0, ge=0, description="Relief of the fractal DEM (max − min), m; resistant units stand high."
+    )
+    lapse_rate_k_per_km: float = Field(
+        6.5, ge=0, description="Air-temperature lapse rate, K km-1 (standard atmosphere)."
+    )
+    terrain_illumination: bool = Field(True, description="Slope and aspect modulate the direct sunshine.")
+    sar_terrain_incidence: bool = Field(True, description="Sentinel-1 sees the local incidence angle of the terrain.")
+    air_temperature_k: float = Field(
+        1.0, ge=0, description="Per-date spatial air-temperature anomaly, K (1 σ at ~10 km)."
+    )
+    rain_events_per_year: float = Field(
+        30.0, ge=0, description="Rain events per year (more in winter); each wets the soil, which then dries."
+    )
+    rain_wetting: float = Field(0.08, ge=0, description="Mean moisture added by a rain event, m³ m-3.")
+    drying_days: float = Field(4.0, gt=0, description="e-folding time of the topsoil drying after rain, days.")
+    label_displacement_m: float = Field(
+        100.0, ge=0, description="Standard deviation of the mapped contacts' offset from the true ones, m."
+    )
+    label_generalisation_m: float = Field(
+        210.0, ge=0, description="Window of the majority filter that generalises the written geology map, m."
+    )
+
+
 class GenerateParams(Section):
     """Synthetic scene generator settings shared by every region."""
 
@@ -85,6 +140,9 @@ class GenerateParams(Section):
     sentinel1_enl: float = Field(4.4, gt=0, description="Equivalent number of looks of the SAR speckle.")
     texture_length_m: float = Field(600.0, gt=0, description="Correlation length of within-class variation.")
     quicklook_dir: Path = Field(Path("reports/quicklook"), description="Where quick-look PNGs go.")
+    realism: RealismParams = Field(
+        RealismParams(), description="Terrain, weather, product errors and map-like labels (0 = clean)."
+    )
 
 
 class IngestParams(Section):

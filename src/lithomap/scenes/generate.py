@@ -40,7 +40,7 @@ from lithomap.io import formats
 from lithomap.io.grid import RegionGrid
 from lithomap.locking import folder_lock
 from lithomap.progress import progress_bar
-from lithomap.scenes import sar, soil, thermal, vegetation, writers
+from lithomap.scenes import product_errors, sar, soil, terrain, thermal, vegetation, weather, writers
 from lithomap.scenes.acquisitions import (
     SENTINEL1_UTC_HOUR,
     SENTINEL2_UTC_HOUR,
@@ -52,6 +52,7 @@ from lithomap.scenes.acquisitions import (
 from lithomap.scenes.fields import gaussian_random_field
 from lithomap.scenes.landscape import paint_class_map, scene_grid
 from lithomap.scenes.legend_text import LEGEND_TEXT
+from lithomap.scenes.map_labels import displace_contacts, generalise
 from lithomap.scenes.quicklook import QuickLookData, draw_quicklook
 
 CLOUD_TOP_DEPRESSION_K = 18.0
@@ -60,6 +61,9 @@ CLOUD_CLEAR_LAND, CLOUD_CLOUDY_LAND = 1, 3  # ECO2CLD values: bit 0 determined, 
 CLOUD_WATER = 1 << formats.CLOUD_WATER_BIT
 WATER_AIR_LAG_DAYS = 30.0
 APPEND_SEED_KEY = 1000  # spawn key of the appended-dates streams, apart from Scene's six
+REALISM_SEED_KEY = 2000  # spawn key of the realism streams: the clean streams stay as they were
+AIR_STREAM, ERROR_STREAM = 1, 2  # per-date realism streams, keyed by the acquisition time
+MAX_EMISSIVITY = 0.995
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
 MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
 
@@ -111,6 +115,70 @@ class SyntheticScene:
             mean_air_temperature_c=site.mean_air_temperature_c,
             annual_air_amplitude_k=site.annual_air_amplitude_k,
         )
+        self.realism = settings.realism
+        self.nuisance = settings.realism.nuisance
+        self.terrain: terrain.Terrain | None = None
+        self.rain: weather.RainSeries | None = None
+        self.label_map = self.class_map
+        self._draw_realism()
+
+    def _draw_realism(self) -> None:
+        """Terrain, rain and the generalised geology map, from streams of their own."""
+        level, realism = self.nuisance, self.realism
+        if level <= 0:
+            return
+        rng_terrain, rng_rain, rng_labels = (
+            np.random.default_rng(s)
+            for s in np.random.SeedSequence(self.site.seed, spawn_key=(REALISM_SEED_KEY,)).spawn(3)
+        )
+        if realism.relief_m > 0:
+            self.terrain = terrain.draw_terrain(
+                self.class_map, self.grid.resolution, self.site.elevation_m, level * realism.relief_m, rng_terrain
+            )
+        if realism.rain_events_per_year > 0 and realism.rain_wetting > 0:
+            self.rain = weather.draw_rain(
+                self.settings.year,
+                realism.rain_events_per_year,
+                level * realism.rain_wetting,
+                realism.drying_days,
+                rng_rain,
+            )
+        window = round(level * realism.label_generalisation_m / self.grid.resolution)
+        displaced = displace_contacts(
+            self.class_map,
+            level * realism.label_displacement_m / self.grid.resolution,
+            self.grid.resolution,
+            rng_labels,
+        )
+        self.label_map = generalise(displaced, window + 1 - window % 2)
+
+    def date_rng(self, stream: int, utc: datetime) -> np.random.Generator:
+        """A realism random stream of one date: the same date draws the same, whatever its index."""
+        key = (REALISM_SEED_KEY, stream, int(utc.timestamp()))
+        return np.random.default_rng(np.random.SeedSequence(self.site.seed, spawn_key=key))
+
+    def rain_wetness(self, utc: datetime) -> float:
+        """Moisture left by recent rain (m³ m-3); 0 without the rain effect."""
+        return self.rain.wetness(utc) if self.rain is not None else 0.0
+
+    def soil_emissivity(self, theta: np.ndarray) -> np.ndarray:
+        """Soil emissivity, rising with moisture when that effect is on (Mira et al. 2007)."""
+        slope = self.nuisance * self.realism.emissivity_moisture_slope
+        if slope <= 0:
+            return self.pixels.emissivity
+        wetter = self.pixels.emissivity + slope * (theta - soil.MIN_MOISTURE)
+        return np.where(self.water, self.pixels.emissivity, np.minimum(wetter, MAX_EMISSIVITY))
+
+    def air_offset(self, acquisition: Acquisition) -> np.ndarray | float:
+        """Air-temperature offset of each pixel (K): lapse rate plus the date's anomaly field."""
+        offset: np.ndarray | float = 0.0
+        if self.terrain is not None and self.realism.lapse_rate_k_per_km > 0:
+            offset = terrain.lapse_offset(self.terrain, self.realism.lapse_rate_k_per_km)
+        std = self.nuisance * self.realism.air_temperature_k
+        if std > 0:
+            rng = self.date_rng(AIR_STREAM, acquisition.utc)
+            offset = offset + weather.air_temperature_anomaly(self.class_map.shape, self.grid.resolution, std, rng)
+        return offset
 
     def ndvi(self, doy: int) -> np.ndarray:
         return vegetation.ndvi(self.cover, doy, self.ndvi_noise)
@@ -121,11 +189,17 @@ class SyntheticScene:
     def land_surface(self, acquisition: Acquisition, wetness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """LST (K) and broadband emissivity on the master grid at one overpass."""
         doy, hour = acquisition.doy, acquisition.solar_hour
-        theta = self.moisture(doy, wetness)
+        theta = self.moisture(doy, wetness + self.rain_wetness(acquisition.utc))
         inertia = soil.thermal_inertia(self.pixels, theta)
         beta = soil.pixel_evaporation_efficiency(self.pixels, theta)
+        emissivity = self.soil_emissivity(theta)
         forcing = thermal.daily_forcing(self.thermal_site, doy, cloudiness=acquisition.cloud_cover)
-        t_soil = thermal.surface_temperature(forcing, self.pixels.albedo, self.pixels.emissivity, beta, inertia, hour)
+        t_soil = thermal.surface_temperature(forcing, self.pixels.albedo, emissivity, beta, inertia, hour)
+        sunshine = self._slope_sunshine(forcing, doy)
+        if sunshine is not None:
+            t_soil = t_soil + thermal.shortwave_response(
+                forcing, *sunshine, self.pixels.albedo, emissivity, beta, inertia, hour
+            )
         if self.water.any():
             lagged = thermal.daily_forcing(
                 self.thermal_site, doy, cloudiness=acquisition.cloud_cover, air_lag_days=WATER_AIR_LAG_DAYS
@@ -136,8 +210,27 @@ class SyntheticScene:
             )
         ndvi = self.ndvi(doy)
         fraction = np.where(self.water, 0.0, vegetation.cover_fraction(ndvi))
-        t_canopy = thermal.canopy_temperature(forcing, hour, beta_v=vegetation.canopy_beta(doy))
-        return thermal.mix_temperatures(t_soil, t_canopy, fraction, self.pixels.emissivity)
+        beta_v = vegetation.canopy_beta(doy)
+        t_canopy = thermal.canopy_temperature(forcing, hour, beta_v=beta_v)
+        if sunshine is not None:
+            t_canopy = t_canopy + thermal.shortwave_response(
+                forcing, *sunshine, thermal.CANOPY_ALBEDO, thermal.CANOPY_EMISSIVITY, beta_v, 0.0, hour
+            )
+        offset = self.air_offset(acquisition)
+        if not np.isscalar(offset) or offset != 0.0:
+            land = ~self.water
+            t_soil = np.where(land, t_soil + offset, t_soil)
+            t_canopy = t_canopy + offset
+        return thermal.mix_temperatures(t_soil, t_canopy, fraction, emissivity)
+
+    def _slope_sunshine(
+        self, forcing: thermal.DailyForcing, doy: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+        """Series and weights of the extra sunshine on slopes, or None (flat or effect off)."""
+        if self.terrain is None or not self.realism.terrain_illumination:
+            return None
+        sun = thermal.sun_vector(self.thermal_site.lat_deg, doy, forcing.hours)
+        return terrain.illumination_components(self.terrain, forcing.shortwave, sun)
 
 
 def generate_region(
@@ -187,14 +280,17 @@ def generate_region(
 
     final_dir = Path(region.raw_dir)
     check_replaceable(name, final_dir)
-    looks = QuickLookData()
+    looks = QuickLookData(
+        elevation_m=scene.terrain.elevation_m if scene.terrain is not None else None,
+        label_map=scene.label_map if scene.label_map is not scene.class_map else None,
+    )
     total_steps = len(overpasses) + len(s1_dates) + len(s2_dates) + 1
     with folder_lock(final_dir, "generate"), atomic_directory(final_dir) as partial:
         check_replaceable(name, final_dir)  # again, now that no other run can write it
         with progress_bar(f"generate {name}", total_steps, enabled=progress) as advance:
             writers.write_geology(
                 partial / "geology" / "mapa_geologico.gpkg",
-                scene.class_map,
+                scene.label_map,
                 scene.grid.transform,
                 scene.grid.crs,
                 LEGEND_TEXT,
@@ -336,8 +432,11 @@ def _write_overpass(
     lst_obs = sample(ndimage.gaussian_filter(lst, 1.0)) + rng.normal(0, scene.settings.lst_noise_k, shape)
     emis_obs = sample(ndimage.gaussian_filter(emissivity, 1.0)) + rng.normal(0, 0.005, shape)
     water = sample(scene.water.astype(np.float32), order=0) > 0.5
-    cloudy = _cloud_patches(shape, acquisition.cloud_cover, rng) & inside
+    cloud_field = _cloud_field(shape, acquisition.cloud_cover, rng)
+    cloudy = _cloud_patches_of(cloud_field, acquisition.cloud_cover, shape) & inside
     air = thermal.daily_forcing(scene.thermal_site, acquisition.doy).air_temperature.mean()
+    if scene.nuisance > 0:
+        lst_obs, emis_obs = _product_errors(scene, acquisition, lst_obs, emis_obs, cloud_field, cloudy)
     lst_obs[cloudy] = air - CLOUD_TOP_DEPRESSION_K + rng.normal(0, 2.0, int(cloudy.sum()))
     qc = np.where(rng.random(shape) < 0.1, QC_NOMINAL, QC_BEST).astype(np.float64)
     qc[cloudy] = QC_CLOUD
@@ -398,20 +497,61 @@ def _sampler(rows: np.ndarray, cols: np.ndarray, inside: np.ndarray):
     return sample
 
 
-def _cloud_patches(shape: tuple[int, int], cover: float, rng: np.random.Generator) -> np.ndarray:
+def _product_errors(
+    scene: SyntheticScene,
+    acquisition: Acquisition,
+    lst: np.ndarray,
+    emissivity: np.ndarray,
+    cloud_field: np.ndarray | None,
+    cloudy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add the correlated retrieval errors and the clouds the mask misses (see product_errors)."""
+    level, realism = scene.nuisance, scene.realism
+    rng = scene.date_rng(ERROR_STREAM, acquisition.utc)
+    length_px = realism.lst_residual_length_m / scene.settings.thermal_resolution_m
+    atmosphere = product_errors.correlated_residual(lst.shape, length_px, 1.0, rng)
+    lst = lst + level * realism.lst_residual_k * atmosphere
+    emissivity = emissivity - level * realism.emissivity_error * atmosphere
+    omission = min(level * realism.cloud_omission, 0.9)
+    east, north, up = thermal.sun_vector(scene.thermal_site.lat_deg, acquisition.doy, np.array(acquisition.solar_hour))
+    sun = (float(east), float(north), float(up))
+    missed = product_errors.cloud_contamination(
+        cloud_field, acquisition.cloud_cover, omission, sun, scene.settings.thermal_resolution_m
+    )
+    if missed.edge_fraction.size:
+        cloud_top = thermal.daily_forcing(scene.thermal_site, acquisition.doy).air_temperature.mean()
+        cloud_top -= CLOUD_TOP_DEPRESSION_K
+        lst = lst + missed.edge_fraction * (cloud_top - lst)
+        lst = np.where(missed.shadow & ~cloudy, lst - level * realism.cloud_shadow_k, lst)
+    return lst, emissivity
+
+
+def _cloud_field(shape: tuple[int, int], cover: float, rng: np.random.Generator) -> np.ndarray | None:
+    """The smooth field cloud patches are cut from (None when the cover is 0)."""
     if cover <= 0:
+        return None
+    return gaussian_random_field(shape, 12.0, rng)
+
+
+def _cloud_patches_of(field: np.ndarray | None, cover: float, shape: tuple[int, int]) -> np.ndarray:
+    if field is None:
         return np.zeros(shape, dtype=bool)
-    field = gaussian_random_field(shape, 12.0, rng)
     return field > np.quantile(field, 1.0 - cover)
+
+
+def _cloud_patches(shape: tuple[int, int], cover: float, rng: np.random.Generator) -> np.ndarray:
+    return _cloud_patches_of(_cloud_field(shape, cover, rng), cover, shape)
 
 
 def _write_sentinel1(scene: SyntheticScene, acquisition: Acquisition, folder: Path) -> np.ndarray:
     """Simulate and write one Sentinel-1 RTC pair; returns VV in dB."""
     rng = scene.rng_s1
     incidence = np.broadcast_to(np.linspace(38.5, 39.5, scene.grid.width)[None, :], scene.class_map.shape)
+    if scene.terrain is not None and scene.realism.sar_terrain_incidence:
+        incidence = terrain.sar_local_incidence(scene.terrain, incidence)
     vv, vh = sar.backscatter(
         scene.class_map,
-        scene.moisture(acquisition.doy),
+        scene.moisture(acquisition.doy, scene.rain_wetness(acquisition.utc)),
         scene.pixels.roughness_cm,
         scene.ndvi(acquisition.doy),
         incidence,
@@ -488,4 +628,25 @@ def _manifest(report: GenerationReport, scene: SyntheticScene) -> dict[str, obje
         "width": scene.grid.width,
         "height": scene.grid.height,
     }
+    if scene.nuisance > 0:
+        data["realism"] = _realism_summary(scene)
     return data
+
+
+def _realism_summary(scene: SyntheticScene) -> dict[str, object]:
+    """What the realism effects drew: DEM statistics, rain events, label generalisation."""
+    summary: dict[str, object] = {
+        "nuisance": scene.nuisance,
+        "label_pixels_changed": round(float(np.mean(scene.label_map != scene.class_map)), 4),
+    }
+    if scene.terrain is not None:
+        z = scene.terrain.elevation_m
+        summary["elevation_m"] = {
+            "min": round(float(z.min()), 1),
+            "mean": round(float(z.mean()), 1),
+            "max": round(float(z.max()), 1),
+        }
+        summary["slope_deg_p95"] = round(float(np.percentile(scene.terrain.slope_deg, 95)), 1)
+    if scene.rain is not None:
+        summary["rain_events_in_year"] = int(np.sum(scene.rain.days < 365))
+    return summary

@@ -27,14 +27,22 @@ class QuickLookData:
     class_mean_lst: list[np.ndarray] = field(default_factory=list)
     vv_db: np.ndarray | None = None
     ndvi: dict[int, np.ndarray] = field(default_factory=dict)
+    elevation_m: np.ndarray | None = None
+    label_map: np.ndarray | None = None
+    """The written (generalised) geology map, when it differs from the truth."""
 
 
 def draw_quicklook(
     name: str, class_map: np.ndarray, overpasses: Sequence[Acquisition], looks: QuickLookData, path: Path
 ) -> Path:
-    """Geology with legend, a summer-day and a night LST, VV, NDVI, and class diurnal curves."""
-    fig = Figure(figsize=(19, 10.5))
-    axes = fig.subplots(2, 3)
+    """Geology with legend, a summer-day and a night LST, VV, NDVI, and class diurnal curves.
+
+    A third row shows the DEM and the written geology map beside the truth, when the
+    realism effects drew them.
+    """
+    rows = 3 if looks.elevation_m is not None or looks.label_map is not None else 2
+    fig = Figure(figsize=(19, 5.25 * rows))
+    axes = fig.subplots(rows, 3)
     show_classes(axes[0, 0], class_map, f"{name}: geology (label truth)")
     day = _pick(overpasses, looks.lst, lambda a: 11 <= a.solar_hour <= 16, SUMMER_DOY)
     night = _pick(overpasses, looks.lst, lambda a: a.solar_hour < 5 or a.solar_hour >= 21, SUMMER_DOY)
@@ -60,6 +68,8 @@ def draw_quicklook(
         fig.colorbar(image, ax=axes[1, 1], shrink=0.75)
     axes[1, 1].set_axis_off()
     _diurnal_signatures(axes[1, 2], overpasses, looks.class_mean_lst)
+    if rows == 3:
+        _realism_row(fig, axes[2], class_map, looks)
     fig.tight_layout()
     return save_figure(fig, path, dpi=80)
 
@@ -101,3 +111,23 @@ def _diurnal_signatures(ax: Axes, overpasses: Sequence[Acquisition], class_means
     ax.set_xlim(0, 24)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
+
+
+def _realism_row(fig: Figure, axes: Sequence[Axes], class_map: np.ndarray, looks: QuickLookData) -> None:
+    """DEM (with hillshade), the written geology map, and where it differs from the truth."""
+    for ax in axes:
+        ax.set_axis_off()
+    if looks.elevation_m is not None:
+        z = looks.elevation_m
+        d_row, d_col = np.gradient(z.astype(np.float64))
+        shade = np.clip(0.5 + 0.5 * (d_row - d_col) / max(float(np.hypot(d_row, d_col).max()), 1e-6), 0, 1)
+        image = axes[0].imshow(z, cmap="terrain")
+        axes[0].imshow(shade, cmap="gray", alpha=0.35)
+        axes[0].set_title("DEM (m), resistant units stand high")
+        fig.colorbar(image, ax=axes[0], shrink=0.75, label="m")
+    if looks.label_map is not None:
+        show_classes(axes[1], looks.label_map, "geology as written (generalised map)")
+        changed = looks.label_map != class_map
+        axes[2].imshow(np.where(changed, 1.0, np.nan), cmap="autumn", vmin=0, vmax=1)
+        axes[2].contour(class_map, levels=np.unique(class_map)[:-1] + 0.5, colors="k", linewidths=0.3)
+        axes[2].set_title(f"written ≠ truth ({changed.mean():.1%} of pixels), truth contacts in black")

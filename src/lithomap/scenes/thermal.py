@@ -9,6 +9,7 @@ and divides by its impedance Z_n = h + P·sqrt(nω/2)·(1 + i).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -273,21 +274,81 @@ def surface_temperature(
     """
     spectra = _spectra(forcing)
     weights = _weights(forcing, albedo, emissivity, beta)
+    return _harmonic_sum(lambda n: _forcing_harmonic(spectra, weights, n), weights.h, inertia, solar_hour, n_harmonics)
+
+
+def _harmonic_sum(
+    harmonic: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    h: np.ndarray,
+    inertia: np.ndarray | float,
+    solar_hour: np.ndarray | float,
+    n_harmonics: int,
+) -> np.ndarray:
+    """[F̂_0/h + 2·Σ Re(F̂_n·e^{inωt}/Z_n)]/N for the pixel forcing harmonics ``harmonic(n)``."""
     inertia = np.asarray(inertia, dtype=np.float64)
     phase = 2.0 * np.pi * np.asarray(solar_hour, dtype=np.float64) / 24.0
     cos_step, sin_step = np.cos(phase), np.sin(phase)
     cos_n, sin_n = np.ones_like(phase), np.zeros_like(phase)
-    total = _forcing_harmonic(spectra, weights, 0)[0] / weights.h
+    total = harmonic(0)[0] / h
     for n in range(1, min(n_harmonics, N_SAMPLES // 2 - 1) + 1):
         cos_n, sin_n = cos_n * cos_step - sin_n * sin_step, sin_n * cos_step + cos_n * sin_step
-        real_f, imag_f = _forcing_harmonic(spectra, weights, n)
+        real_f, imag_f = harmonic(n)
         a = inertia * np.sqrt(n * OMEGA / 2.0)
-        real_z = weights.h + a
+        real_z = h + a
         modulus = real_z**2 + a**2
         real_t = (real_f * real_z + imag_f * a) / modulus
         imag_t = (imag_f * real_z - real_f * a) / modulus
         total = total + 2.0 * (real_t * cos_n - imag_t * sin_n)
     return total / N_SAMPLES
+
+
+def sun_vector(lat_deg: float, doy: float, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit vector towards the sun (east, north, up) at local solar times ``hours``."""
+    lat = np.radians(lat_deg)
+    dec = solar_declination(doy)
+    hour_angle = np.radians(15.0 * (np.asarray(hours, dtype=np.float64) - 12.0))
+    east = -np.cos(dec) * np.sin(hour_angle)
+    north = np.cos(lat) * np.sin(dec) - np.sin(lat) * np.cos(dec) * np.cos(hour_angle)
+    return east, north, cos_zenith(lat_deg, doy, hours)
+
+
+def shortwave_response(
+    forcing: DailyForcing,
+    series: Sequence[np.ndarray],
+    pixel_weights: Sequence[np.ndarray],
+    albedo: np.ndarray | float,
+    emissivity: np.ndarray | float,
+    beta: np.ndarray | float,
+    inertia: np.ndarray | float,
+    solar_hour: np.ndarray | float,
+    n_harmonics: int = N_HARMONICS,
+) -> np.ndarray:
+    """Change of T_s (K) when each pixel receives an extra shortwave Σ_k w_k·S_k(t).
+
+    The balance is linear in the forcing, so the response to extra sunshine (a sloping
+    surface facing towards or away from the sun) adds to :func:`surface_temperature`
+    computed with the same impedance.
+
+    Args:
+        forcing: the day's forcing (gives h).
+        series: base series S_k at ``forcing.hours`` (W m-2, before albedo).
+        pixel_weights: per-pixel weight w_k of each series.
+        albedo: broadband albedo.
+        emissivity: broadband emissivity.
+        beta: evaporation efficiency (0–1).
+        inertia: thermal inertia (TIU).
+        solar_hour: local solar time (h).
+        n_harmonics: harmonics kept.
+    """
+    weights = _weights(forcing, albedo, emissivity, beta)
+    spectra = [np.fft.rfft(s) for s in series]
+
+    def harmonic(n: int) -> tuple[np.ndarray, np.ndarray]:
+        real = sum(w * spectrum[n].real for w, spectrum in zip(pixel_weights, spectra, strict=True))
+        imag = sum(w * spectrum[n].imag for w, spectrum in zip(pixel_weights, spectra, strict=True))
+        return weights.absorbed * real, weights.absorbed * imag
+
+    return _harmonic_sum(harmonic, weights.h, inertia, solar_hour, n_harmonics)
 
 
 def diurnal_cycle(

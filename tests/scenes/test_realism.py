@@ -1,0 +1,236 @@
+"""Realism effects change the written files in the expected direction; nuisance 0 is today's generator."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+
+from lithomap.config import parse_params
+from lithomap.errors import ConfigError
+from lithomap.scenes import writers
+from lithomap.scenes.acquisitions import Acquisition, from_solar
+from lithomap.scenes.generate import SyntheticScene, generate_region
+
+LON, LAT = -4.11, 38.69
+MIX = {"sand": 0.25, "clay": 0.25, "carbonate": 0.2, "volcanic": 0.15, "non_foliated": 0.15}
+CLEAN_DIGEST = "8035d862aae3e33747c90b67fd15b6ea381ad77e6cf4ce61dec96e74734df9bd"
+"""sha256 of every file but scene.json of ``params(tmp, size_px=40)``, computed with main's generator before
+the realism effects were added (commit ebc6f3f)."""
+EVERY_EFFECT_OFF = {
+    "lst_residual_k": 0.0,
+    "emissivity_error": 0.0,
+    "emissivity_moisture_slope": 0.0,
+    "cloud_omission": 0.0,
+    "cloud_shadow_k": 0.0,
+    "relief_m": 0.0,
+    "lapse_rate_k_per_km": 0.0,
+    "terrain_illumination": False,
+    "sar_terrain_incidence": False,
+    "air_temperature_k": 0.0,
+    "rain_events_per_year": 0.0,
+    "label_displacement_m": 0.0,
+    "label_generalisation_m": 0.0,
+}
+
+
+def params(tmp_path: Path, size_px: int = 40, **realism):
+    return parse_params(
+        {
+            "regions": {
+                "test": {
+                    "raw_dir": str(tmp_path / "raw"),
+                    "crs": "EPSG:32630",
+                    "synthetic": {
+                        "seed": 7,
+                        "centre_lon": LON,
+                        "centre_lat": LAT,
+                        "utm_epsg": 32630,
+                        "mgrs_tile": "30SVH",
+                        "mean_air_temperature_c": 15.5,
+                        "class_mix": MIX,
+                    },
+                }
+            },
+            "generate": {
+                "size_px": size_px,
+                "thermal_acquisitions": 5,
+                "cloudy_fraction": 0.0,
+                "sentinel1_dates": 1,
+                "sentinel2_dates": 1,
+                "quicklook_dir": str(tmp_path / "quicklook"),
+                "realism": realism,
+            },
+        }
+    )
+
+
+def only(**effects) -> dict:
+    """Realism params with every effect off except ``effects``, at nuisance 1."""
+    return {**EVERY_EFFECT_OFF, "nuisance": 1.0, **effects}
+
+
+def at(doy: int, hour: float, cloud_cover: float = 0.0) -> Acquisition:
+    return Acquisition(from_solar(2023, doy, hour, LON), hour, cloud_cover)
+
+
+def written(tmp_path: Path, acquisitions: list[Acquisition], **realism) -> tuple[SyntheticScene, dict]:
+    """Generate with the given overpasses; return the scene and each overpass's decoded layers."""
+    config = params(tmp_path, **realism)
+    region = config.region("test")
+    generate_region("test", region, config.generate, acquisitions=acquisitions, quicklook=False, progress=False)
+    layers = {}
+    for acquisition in acquisitions:
+        out = {}
+        for layer, product in (("LST", "ECO2LSTE"), ("EmisWB", "ECO2LSTE"), ("CloudMask", "ECO2CLD")):
+            path = region.raw_dir / "ecostress" / writers.appeears_name(product, layer, acquisition.utc)
+            with rasterio.open(path) as src:
+                dn = src.read(1).astype(np.float64)
+                scale = float(src.tags()["scale_factor"])
+                offset = float(src.tags()["add_offset"])
+                out[layer] = np.where(dn == src.nodata, np.nan, dn * scale + offset)
+                out["transform"] = src.transform
+        layers[acquisition] = out
+    return SyntheticScene(region.synthetic, config.generate, "test"), layers
+
+
+def on_geographic_pixels(scene: SyntheticScene, values: np.ndarray, transform, shape) -> np.ndarray:
+    """A master-grid array sampled (nearest) at each geographic pixel centre; NaN outside."""
+    rows, cols = np.indices(shape)
+    lon, lat = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
+    x, y = Transformer.from_crs("EPSG:4326", scene.grid.crs, always_xy=True).transform(lon, lat)
+    col = np.floor((x - scene.grid.transform.c) / scene.grid.resolution).astype(int)
+    row = np.floor((scene.grid.transform.f - y) / scene.grid.resolution).astype(int)
+    inside = (row >= 0) & (row < scene.grid.height) & (col >= 0) & (col < scene.grid.width)
+    out = np.full(shape, np.nan)
+    out[inside] = values[row[inside], col[inside]]
+    return out
+
+
+def test_nuisance_zero_writes_the_clean_generators_files_byte_for_byte(tmp_path):
+    config = params(tmp_path, nuisance=0.0, relief_m=900.0, cloud_omission=0.5)
+    generate_region("test", config.region("test"), config.generate, quicklook=False, progress=False)
+    raw = tmp_path / "raw"
+    digest = hashlib.sha256()
+    files = sorted(p for p in raw.rglob("*") if p.is_file() and p.name != "scene.json")
+    for path in files:
+        digest.update(str(path.relative_to(raw)).encode())
+        digest.update(path.read_bytes())
+    assert len(files) == 32
+    assert digest.hexdigest() == CLEAN_DIGEST
+
+
+def test_lapse_rate_lowers_lst_with_elevation(tmp_path):
+    night = at(196, 2.0)
+    _, clean = written(tmp_path / "clean", [night], **only(relief_m=0.0))
+    scene, hilly = written(tmp_path / "hilly", [night], **only(relief_m=600.0, lapse_rate_k_per_km=6.5))
+    lst = hilly[night]["LST"]
+    anomaly = on_geographic_pixels(scene, scene.terrain.anomaly_m, hilly[night]["transform"], lst.shape)
+    difference = lst - clean[night]["LST"]
+    ok = np.isfinite(difference) & np.isfinite(anomaly)
+    slope_k_per_m = np.polyfit(anomaly[ok], difference[ok], 1)[0]
+    assert np.ptp(anomaly[ok]) > 300
+    assert -0.0075 < slope_k_per_m < -0.0055
+
+
+def test_a_sun_facing_slope_is_warmer_at_midday(tmp_path):
+    noon = at(196, 12.0)
+    _, clean = written(tmp_path / "clean", [noon], **only())
+    scene, hilly = written(tmp_path / "hilly", [noon], **only(relief_m=800.0, terrain_illumination=True))
+    lst = hilly[noon]["LST"]
+    towards_north = on_geographic_pixels(scene, scene.terrain.gradient_north, hilly[noon]["transform"], lst.shape)
+    difference = lst - clean[noon]["LST"]
+    ok = np.isfinite(difference) & np.isfinite(towards_north)
+    facing_south = ok & (towards_north > 0.05)  # ground rising to the north faces the southern sun
+    facing_north = ok & (towards_north < -0.05)
+    assert facing_south.sum() > 20 and facing_north.sum() > 20
+    assert difference[facing_south].mean() - difference[facing_north].mean() > 1.0
+    assert np.corrcoef(towards_north[ok], difference[ok])[0, 1] > 0.4
+
+
+def test_undetected_cloud_leaves_cold_pixels_flagged_clear(tmp_path):
+    cloudy = at(196, 13.0, cloud_cover=0.2)
+    _, clean = written(tmp_path / "clean", [cloudy], **only())
+    _, missed = written(tmp_path / "missed", [cloudy], **only(cloud_omission=0.08, cloud_shadow_k=4.0))
+    np.testing.assert_array_equal(missed[cloudy]["CloudMask"], clean[cloudy]["CloudMask"])
+    flagged_clear = (clean[cloudy]["CloudMask"] == 1) & np.isfinite(clean[cloudy]["LST"])
+    colder = clean[cloudy]["LST"] - missed[cloudy]["LST"]
+    cold_and_clear = flagged_clear & (colder > 3.0)
+    assert 0 < cold_and_clear.sum() < 0.3 * flagged_clear.sum()
+    assert colder[flagged_clear].min() > -1e-6  # contamination only ever cools
+
+
+def test_atmosphere_errors_are_km_scale_and_anticorrelated_between_lst_and_emissivity(tmp_path):
+    noon = at(196, 13.0)
+    _, clean = written(tmp_path / "clean", [noon], **only())
+    _, erring = written(tmp_path / "erring", [noon], **only(lst_residual_k=1.0, emissivity_error=0.015))
+    lst_error = erring[noon]["LST"] - clean[noon]["LST"]
+    emissivity_error = erring[noon]["EmisWB"] - clean[noon]["EmisWB"]
+    ok = np.isfinite(lst_error) & np.isfinite(emissivity_error)
+    assert 0.3 < lst_error[ok].std() < 1.5  # one 2.8 km scene samples only part of a 5 km field
+    assert np.corrcoef(lst_error[ok], emissivity_error[ok])[0, 1] < -0.9
+    neighbours = np.corrcoef(lst_error[:, :-1][ok[:, :-1] & ok[:, 1:]], lst_error[:, 1:][ok[:, :-1] & ok[:, 1:]])
+    assert neighbours[0, 1] > 0.95  # smooth, not white
+
+
+def test_rain_lowers_the_diurnal_range_for_some_days_after_an_event(tmp_path):
+    dry = params(tmp_path, **only())
+    wet = params(tmp_path, **only(rain_events_per_year=30.0, rain_wetting=0.08, drying_days=4.0))
+    site = dry.region("test").synthetic
+    clean_scene = SyntheticScene(site, dry.generate, "test")
+    rainy_scene = SyntheticScene(site, wet.generate, "test")
+    rain = rainy_scene.rain
+    in_year = (rain.days > 20) & (rain.days < 340)
+    event = rain.days[in_year][np.argmax(rain.wetting[in_year])]
+    soil = np.isin(rainy_scene.class_map, [1, 2])  # sand and clay
+
+    def range_drop(days_after: float) -> float:
+        doy = int(event + days_after) + 1
+        ranges = [
+            scene.land_surface(at(doy, 14.0))[0] - scene.land_surface(at(doy, 3.0))[0]
+            for scene in (clean_scene, rainy_scene)
+        ]
+        return float((ranges[0] - ranges[1])[soil].mean())
+
+    assert rainy_scene.rain_wetness(at(int(event) + 2, 3.0).utc) > 0.03
+    assert range_drop(1) > 0.5
+    assert range_drop(1) > range_drop(12) - 0.05 >= -0.05  # the soil dries again
+
+
+def test_emissivity_rises_with_soil_moisture(tmp_path):
+    config = params(tmp_path, **only(emissivity_moisture_slope=0.1))
+    scene = SyntheticScene(config.region("test").synthetic, config.generate, "test")
+    dry, wet = scene.moisture(200), scene.moisture(200, 0.1)
+    land = ~scene.water
+    assert (scene.soil_emissivity(wet)[land] >= scene.soil_emissivity(dry)[land]).all()
+    assert (scene.soil_emissivity(wet) - scene.soil_emissivity(dry))[land].max() > 0.005
+
+
+def test_sar_sees_the_terrain_incidence(tmp_path):
+    flat = params(tmp_path / "f", **only())
+    hilly = params(tmp_path / "h", **only(relief_m=800.0, sar_terrain_incidence=True))
+    for config in (flat, hilly):
+        generate_region(
+            "test", config.region("test"), config.generate, acquisitions=[], quicklook=False, progress=False
+        )
+    vv = []
+    for name in ("f", "h"):
+        with rasterio.open(next((tmp_path / name / "raw" / "sentinel1").glob("*_VV.tif"))) as src:
+            vv.append(src.read(1))
+    assert not np.array_equal(vv[0], vv[1])
+
+
+def test_nuisance_scales_every_effect_and_unknown_keys_are_refused(tmp_path):
+    def relief(level: float) -> float:
+        config = params(tmp_path, **{**only(relief_m=400.0), "nuisance": level})
+        scene = SyntheticScene(config.region("test").synthetic, config.generate, "test")
+        return float(np.ptp(scene.terrain.elevation_m))
+
+    assert relief(1.0) == pytest.approx(400.0, rel=1e-3)
+    assert relief(0.5) == pytest.approx(200.0, rel=1e-3)
+    with pytest.raises(ConfigError, match="relief_m"):
+        params(tmp_path, reliefm=3.0)
