@@ -15,6 +15,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import rasterio
+import xarray as xr
 import yaml
 from matplotlib.image import imread
 from typer.testing import CliRunner
@@ -299,3 +301,47 @@ def test_params_file_that_is_not_utf8_is_one_clear_error(tmp_path):
     result = runner.invoke(app, ["split", "--params", str(path)], terminal_width=400)
     assert result.exit_code == 2
     assert "not UTF-8" in result.output and "save the file as UTF-8" in result.output
+
+
+@pytest.mark.realdata
+def test_readme_your_own_data_walkthrough_on_real_ecostress(pipeline, realdata, monkeypatch):
+    """README "Your own data": real ECOSTRESS night + day overpasses and a geological map, validate → ingest → map."""
+    _, project, _, _ = pipeline
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project.parent / 'mlflow.db'}")
+    own = project / "own" / "segna"
+    for kind, folder, pattern in (
+        ("ecostress", realdata("ecostress_diurnal_seg"), "*.tif"),
+        ("geology", realdata("wa_hamersley_geology"), "geol_clip.*"),
+    ):
+        (own / kind).mkdir(parents=True)
+        for path in folder.glob(pattern):
+            (own / kind / path.name).symlink_to(path)
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["regions"]["segna"] = {
+        "raw_dir": "own/segna",
+        "crs": "EPSG:32613",
+        "resolution": 70,
+        "geology_attribute": "rocktype1",
+    }
+    params = project / "own.yaml"
+    params.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+    wrong_map = runner.invoke(app, ["validate", "-s", "raw", "-r", "segna", "-p", str(params)], terminal_width=200)
+    assert wrong_map.exit_code == 2
+    assert "geol_clip.shp: no polygon of the geological map overlaps the region grid" in wrong_map.output
+    (own / "geology").rename(project / "own" / "hamersley_geology")  # Western Australia: not this region
+
+    passed = invoke("validate", "-s", "raw", "-r", "segna", "-p", str(params))
+    assert (
+        "passed for mapping; training is NOT possible" in passed.output and "the region holds labels" in passed.output
+    )
+    for_training = runner.invoke(app, ["validate", "-s", "raw", "-r", "segna", "--for", "training", "-p", str(params)])
+    assert for_training.exit_code == 2 and "for training" in for_training.output
+    ingested = invoke("ingest", "-r", "segna", "-p", str(params), "--quiet")
+    assert "thermal dates: 6" in ingested.output and "missing labels" in ingested.output
+    mapped = invoke("map", "-r", "segna", "-m", "cnn", "--model-region", "tiny", "-p", str(params))
+    assert "lithomap-tiny-cnn" in mapped.output
+    with rasterio.open(project / "maps" / "segna" / "cnn-thermal" / "classes.tif") as classes:
+        cube = xr.open_zarr(project / "interim" / "segna" / "cube.zarr")
+        assert classes.crs.to_epsg() == 32613 and classes.shape == cube.lst.shape[1:]
+        assert (classes.read(1) > 0).mean() > 0.8  # the overpasses cover the region: nearly every pixel is mapped

@@ -16,6 +16,7 @@ from lithomap.errors import LithomapError
 
 if TYPE_CHECKING:
     from lithomap.datasets.features import Architecture
+    from lithomap.validation.gate import Purpose
 
 app = typer.Typer(
     help="lithomap: lithology maps from thermal, SAR and NDVI time series. One verb per pipeline step.",
@@ -162,28 +163,53 @@ def ingest(region: RegionOption = None, params: ParamsOption = None, quiet: Quie
 def validate(
     stage: Annotated[str, typer.Option("--stage", "-s", help="raw (before ingest) or processed (after preprocess).")],
     region: RegionOption = None,
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option("--experiment", "-e", help="Processed stage: experiment to check; repeat. Default: all built."),
+    ] = None,
+    purpose: Annotated[
+        str,
+        typer.Option("--for", help="Raw stage: 'mapping' (labels optional) or 'training' (labels required)."),
+    ] = "mapping",
     params: ParamsOption = None,
 ) -> None:
     """Validate raw files or processed datasets with Great Expectations; stop on critical failures.
 
     Rasters are summarised as tables (one row per file, date, channel …) and checked
     against the suites in lithomap.validation.suites, with thresholds from the
-    `validation` section. Writes Data Docs and a JSON summary under validation.reports_dir.
+    `validation` section. Labels are needed to train, not to map: a raw folder without
+    labels passes for mapping and says training is not possible (--for training makes that
+    a failure). Writes Data Docs and a JSON summary under validation.reports_dir.
     """
     from lithomap.config import load_params
+    from lithomap.datasets.preprocess import built_experiments
     from lithomap.errors import ConfigError
     from lithomap.validation.run import validate_processed, validate_raw
 
     def step() -> None:
         if stage not in ("raw", "processed"):
             raise ConfigError(f"--stage must be 'raw' or 'processed', not {stage!r}")
+        if purpose not in ("mapping", "training"):
+            raise ConfigError(f"--for must be 'mapping' or 'training', not {purpose!r}")
         config = load_params(params)
+        for experiment_name in experiment or []:
+            config.experiment(experiment_name)
         for name in _regions(config, region):
             if stage == "raw":
-                report = validate_raw(name, config.region(name), config.ingest, config.preprocess, config.validation)
+                report = validate_raw(
+                    name,
+                    config.region(name),
+                    config.ingest,
+                    config.preprocess,
+                    config.validation,
+                    purpose=cast("Purpose", purpose),
+                )
             else:
-                report = validate_processed(name, config.experiments, config.preprocess, config.validation)
+                names = experiment or built_experiments(name, config.experiments, config.preprocess)
+                report = validate_processed(name, names, config.preprocess, config.validation)
             console.print(f"[green]{name}[/]: {report.summary()}")
+            for blocker in report.training_blockers:
+                console.print(f"  [yellow]training not possible[/] {blocker}")
             for warning in report.warnings:
                 console.print(f"  [yellow]warning[/] {warning}")
 
@@ -226,21 +252,30 @@ def preprocess(
 
     Uses the region's split, which `lithomap split` makes (its own DVC stage); without it
     this fails and says so. Every experiment of a region shares the same patches and
-    split. Writes processed_dir/<region>/<experiment>/ (npz shards + manifest.json).
+    split. Without -e, every experiment the region's data allows is built and the others
+    are reported as skipped (e.g. `winter` without winter dates); an experiment named with
+    -e must be possible. Writes processed_dir/<region>/<experiment>/ (npz shards + manifest.json).
     """
     from lithomap.config import load_params
-    from lithomap.datasets.preprocess import preprocess_experiment
+    from lithomap.datasets.preprocess import preprocess_region
 
     def step() -> None:
         config = load_params(params)
         names = experiment or list(config.experiments)
+        selections = {name: config.experiment(name) for name in names}
         for region_name in _regions(config, region):
-            region_params = config.region(region_name)
-            for name in names:
-                report = preprocess_experiment(
-                    region_name, region_params, config.ingest, config.preprocess, name, config.experiment(name)
-                )
+            result = preprocess_region(
+                region_name,
+                config.region(region_name),
+                config.ingest,
+                config.preprocess,
+                selections,
+                skip_impossible=not experiment,
+            )
+            for report in result.built:
                 console.print(f"[green]{region_name}[/] {report.summary()}")
+            for name, why in result.skipped.items():
+                console.print(f"[yellow]{region_name}[/] {name}: skipped, {why}")
 
     _run(step)
 

@@ -157,6 +157,12 @@ class IngestParams(Section):
     )
     boundary_buffer_px: int = Field(0, ge=0, description="Width of an 'uncertain' label-0 band along contacts.")
     chunk_px: int = Field(256, ge=32, description="Chunk side of the stored cube (and the window of processing).")
+    max_grid_pixels: int = Field(
+        200_000_000,
+        ge=1,
+        description="Largest region grid (width × height) ingest and validation accept; a larger one is refused "
+        "with the files that make it so (a misplaced file, a wrong resolution).",
+    )
     window_px: int = Field(
         1024,
         ge=32,
@@ -211,6 +217,13 @@ class ValidateParams(Section):
     lst_range_k: tuple[float, float] = Field((200.0, 350.0), description="Plausible LST of valid pixels, K.")
     emissivity_range: tuple[float, float] = Field((0.6, 1.0), description="Plausible broadband emissivity.")
     sar_range_db: tuple[float, float] = Field((-40.0, 10.0), description="Plausible VV/VH backscatter, dB.")
+    tail_percent: float = Field(
+        0.1,
+        ge=0,
+        lt=50,
+        description="Ranges are checked on the tail_percent and 100 − tail_percent percentiles of each file's valid "
+        "pixels (a few real pixels, e.g. bright urban SAR, may lie outside); values beyond are warnings.",
+    )
     min_seasons: int = Field(2, ge=1, description="Seasons of thermal data below which a warning is raised.")
     normalised_mean_tolerance: float = Field(0.1, gt=0, description="|mean| allowed after normalisation (train).")
     normalised_std_tolerance: float = Field(0.1, gt=0, description="|std − 1| allowed after normalisation (train).")

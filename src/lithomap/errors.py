@@ -33,6 +33,10 @@ class MissingSourceError(InputDataError, FileNotFoundError):
     """A source a step truly needs (thermal data, labels) is absent."""
 
 
+class ExperimentNotPossibleError(InputDataError):
+    """A region's data cannot make an experiment (it selects no date, or needs a layer the region lacks)."""
+
+
 class PipelineError(LithomapError, RuntimeError):
     """A pipeline stage's command failed, or a retrain ended with failed regions."""
 

@@ -11,8 +11,10 @@ from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.patches import patch_origins
 from lithomap.datasets.preprocess import (
     SPLIT_FILE,
+    built_experiments,
     fit_normalisation,
     preprocess_experiment,
+    preprocess_region,
     split_region,
 )
 from lithomap.datasets.scene import SUMMARY_CHANNELS
@@ -27,7 +29,7 @@ from lithomap.datasets.split import (
     block_split,
 )
 from lithomap.datasets.tfdata import make_dataset
-from lithomap.errors import InputDataError
+from lithomap.errors import ExperimentNotPossibleError, InputDataError
 from lithomap.io.cube import cube_path, open_cube
 from lithomap.io.ingest import ingest_region
 from lithomap.scenes.acquisitions import Acquisition, from_solar
@@ -154,15 +156,21 @@ def test_tf_data_streams_batches_for_both_architectures(processed):
 
 
 def test_night_experiment_on_day_only_data_is_a_clear_error(tmp_path):
+    params, region = day_only_region(tmp_path)
+    with pytest.raises(InputDataError, match=r"experiment 'night' \(night dates.*selects none of the 4 thermal dates"):
+        preprocess_experiment("tiny", region, params.ingest, params.preprocess, "night", params.experiment("night"))
+    assert not (params.preprocess.processed_dir / "tiny" / "night").exists()
+
+
+def day_only_region(tmp_path):
+    """A small region with four daytime overpasses only, ingested and split: (params, region params)."""
     params = parse_params(tiny_params_dict(tmp_path, size_px=48))
     region = params.region("tiny")
     day_only = [at_solar_hour(doy, 12.5) for doy in (40, 120, 200, 280)]
     generate_region("tiny", region, params.generate, acquisitions=day_only, quicklook=False, progress=False)
     ingest_region("tiny", region, params.ingest, progress=False)
     split_region("tiny", region, params.ingest, params.preprocess)
-    with pytest.raises(InputDataError, match=r"experiment 'night' \(night dates.*selects none of the 4 thermal dates"):
-        preprocess_experiment("tiny", region, params.ingest, params.preprocess, "night", params.experiment("night"))
-    assert not (params.preprocess.processed_dir / "tiny" / "night").exists()
+    return params, region
 
 
 def at_solar_hour(doy: int, hour: float) -> Acquisition:
@@ -208,3 +216,21 @@ def test_augmentation_moves_inputs_and_labels_together(processed):
         assert matches, "the augmented patch is not a flip/rotation of the original with its labels"
         changed += matches[0] != 0
     assert changed > 0
+
+
+def test_preprocess_builds_every_experiment_the_data_allows_and_reports_the_others(tmp_path):
+    params, region = day_only_region(tmp_path)
+    experiments = {name: params.experiment(name) for name in ("night", "thermal", "day")}
+    result = preprocess_region("tiny", region, params.ingest, params.preprocess, experiments)
+    assert [report.experiment for report in result.built] == ["thermal", "day"]
+    assert list(result.skipped) == ["night"] and "selects none of the 4 thermal dates" in result.skipped["night"]
+    processed = params.preprocess.processed_dir / "tiny"
+    assert built_experiments("tiny", experiments, params.preprocess) == ["thermal", "day"]
+    manifest = (processed / "thermal" / "manifest.json").read_bytes()
+    with pytest.raises(ExperimentNotPossibleError, match=r"experiment 'night'"):  # asked for by name: an error
+        preprocess_region("tiny", region, params.ingest, params.preprocess, experiments, skip_impossible=False)
+    only_night = {"night": params.experiment("night")}
+    with pytest.raises(ExperimentNotPossibleError, match=r"allows none of the experiments \(night: experiment"):
+        preprocess_region("tiny", region, params.ingest, params.preprocess, only_night)
+    assert (processed / "thermal" / "manifest.json").read_bytes() == manifest  # the good dataset is untouched
+    assert not (processed / "night").exists()

@@ -11,7 +11,7 @@ import xarray as xr
 from rasterio.transform import from_origin
 
 from lithomap.config import IngestParams, RegionParams
-from lithomap.errors import InputDataError
+from lithomap.errors import ConfigError, InputDataError
 from lithomap.io.ingest import ingest_region
 from tests.io import fakes
 
@@ -148,3 +148,75 @@ def test_failure_keeps_previous_good_cube(fake_region: RegionParams, ingest_para
     after = xr.open_zarr(report.output)
     np.testing.assert_array_equal(after.lst.values, before)
     assert [p.name for p in report.output.parent.iterdir()] == ["cube.zarr"]
+
+
+def test_a_thermal_file_far_from_the_others_is_left_out_of_derived_bounds_and_reported(
+    fake_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    derived = fake_region.model_copy(update={"bounds": None})
+    good = ingest_region("tiny", derived, ingest_params, progress=False)
+    before = xr.open_zarr(good.output)
+    far = fakes.write_appeears(
+        fake_region.raw_dir / "ecostress", datetime(2023, 9, 9, 11), np.full((30, 30), 300.0), lon0=56.0, lat0=38.7
+    )
+    report = ingest_region("tiny", derived, ingest_params, progress=False)
+    assert set(report.ignored) == {str(far["LST"])}
+    why = report.ignored[str(far["LST"])]
+    assert "lies far from the other 3 thermal files" in why and "regions.<name>.bounds" in why
+    assert report.grid == good.grid  # the far file did not stretch the grid
+    cube = xr.open_zarr(report.output)
+    assert cube.sizes == before.sizes and len(report.dates) == 3
+    assert str(far["LST"]) in cube.attrs["ignored_files"]
+
+
+def test_a_grid_above_the_pixel_cap_is_refused_naming_the_files_and_the_cube_is_kept(
+    fake_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    derived = fake_region.model_copy(update={"bounds": None})
+    good = ingest_region("tiny", derived, ingest_params, progress=False)
+    before = xr.open_zarr(good.output).lst.values
+    capped = ingest_params.model_copy(update={"max_grid_pixels": 100})
+    with pytest.raises(InputDataError) as caught:
+        ingest_region("tiny", derived, capped, progress=False)
+    message = str(caught.value)
+    assert "above ingest.max_grid_pixels = 100" in message and "ECO2LSTE.001_SDS_LST_doy" in message
+    assert "raise ingest.max_grid_pixels" in message
+    with pytest.raises(ConfigError, match=r"bounds .* make a grid of 40 × 40 = 1,600 px"):
+        ingest_region("tiny", fake_region, capped, progress=False)
+    np.testing.assert_array_equal(xr.open_zarr(good.output).lst.values, before)
+
+
+def test_derived_bounds_keep_the_native_landsat_30_m_grid(tmp_path: Path, ingest_params: IngestParams) -> None:
+    lst = 290.0 + np.arange(36, dtype=float).reshape(6, 6)
+    x0 = fakes.UTM_X0 + 15  # Landsat pixel corners lie at 15 m past a multiple of 30 m
+    fakes.write_landsat_st(tmp_path / "raw", datetime(2023, 7, 1), lst, x0=x0, y0=fakes.UTM_Y0 + 15)
+    region = RegionParams(raw_dir=tmp_path / "raw", crs=fakes.UTM, resolution=30.0)
+    report = ingest_region("landsat", region, ingest_params, progress=False)
+    assert report.grid["bounds"] == [x0, fakes.UTM_Y0 + 15 - 180, x0 + 180, fakes.UTM_Y0 + 15]
+    cube = xr.open_zarr(report.output)
+    np.testing.assert_allclose(cube.lst.values[0], lst, atol=0.002)  # the file's values, not resampled
+
+
+def test_landsat_level1_brightness_temperature_is_not_stored_as_lst(
+    fake_region: RegionParams, ingest_params: IngestParams
+) -> None:
+    good = ingest_region("tiny", fake_region, ingest_params, progress=False)
+    before = xr.open_zarr(good.output).lst.values
+    folder = fake_region.raw_dir / "landsat"
+    b6 = fakes.write_tif(
+        folder / "LT52020331990200CUB02_B6.TIF",
+        np.full((90, 90), 140, np.uint8),
+        fakes.UTM,
+        from_origin(fakes.UTM_X0, fakes.UTM_Y0, 30, 30),
+        0,
+    )
+    (folder / "LT52020331990200CUB02_MTL.txt").write_text(
+        'DATE_ACQUIRED = 1990-07-19\nSCENE_CENTER_TIME = "10:40:00Z"\n'
+        "RADIANCE_MULT_BAND_6 = 0.055\nRADIANCE_ADD_BAND_6 = 1.18243\nEND\n"
+    )
+    with pytest.raises(InputDataError) as caught:
+        ingest_region("tiny", fake_region, ingest_params, progress=False)
+    assert caught.value.path == b6
+    assert "at-sensor brightness temperature, not land surface temperature" in caught.value.problem
+    assert "ST_B10.TIF" in caught.value.fix
+    np.testing.assert_array_equal(xr.open_zarr(good.output).lst.values, before)

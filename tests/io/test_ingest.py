@@ -142,6 +142,8 @@ def test_real_sen1floods11_region(realdata, tmp_path: Path) -> None:
         region = RegionParams(raw_dir=folder, crs="EPSG:4326", resolution=chip.res[0], bounds=tuple(chip.bounds))
     report = ingest_region("segura", region, IngestParams(interim_dir=tmp_path), progress=False)
     assert set(report.missing) == {"thermal", "labels"}  # LabelHand is a flood label, not lithology
+    assert "Spain_7370579_LabelHand.tif: Sen1Floods11 flood labels" in report.missing["labels"]
+    assert "lithology_labels.tif" in report.missing["labels"]  # how to name a lithology label raster
     cube = xr.open_zarr(report.output)
     assert "lst" not in cube and "label" not in cube
     assert float(cube.vv.median()) == pytest.approx(-10.48, abs=0.1)

@@ -131,3 +131,44 @@ def test_lst_that_is_no_data_on_every_date_fails(tiny_region, tmp_path):
     report = validate_raw("tiny", *raw_sections(custom), strict=False)
     assert any("at least one thermal date holds valid LST" in failure for failure in report.failures)
     assert any("every acquisition holds valid lst" in warning for warning in report.warnings)
+
+
+@pytest.mark.realdata
+def test_real_ecostress_folder_validates_for_mapping_and_says_training_is_not_possible(realdata, tmp_path):
+    raw = {
+        "regions": {"seg": {"raw_dir": str(realdata("ecostress_diurnal_seg")), "crs": "EPSG:32613", "resolution": 70}},
+        "validation": {"reports_dir": str(tmp_path / "reports")},
+    }
+    params = parse_params(raw)
+    sections = (params.region("seg"), params.ingest, params.preprocess, params.validation)
+    report = validate_raw("seg", *sections, strict=False)
+    assert report.success and not report.failures and not report.trainable
+    assert any("the region holds labels" in b and "lithology_labels.tif" in b for b in report.training_blockers)
+    assert "passed for mapping; training is NOT possible" in report.summary()
+    enforce(report, "mapping")
+    with pytest.raises(ValidationFailedError, match=r"for training:\n.*the region holds labels"):
+        enforce(report, "training")
+    summary = json.loads((tmp_path / "reports" / "raw" / "seg.json").read_text())
+    assert summary["success"] is True and summary["trainable"] is False
+    assert summary["warnings"] == []  # six real overpasses (5 day, 1 night), plausible LST and emissivity
+
+
+def test_a_few_bright_sar_pixels_are_a_warning_quoting_the_files_value(tiny_region, tmp_path):
+    custom = copied_region(tiny_region, tmp_path)
+    vv = sorted((tmp_path / "raw").rglob("*_VV.tif"))[0]
+    with rasterio.open(vv) as src:
+        before = src.read(1)
+
+    def bright_corner(power):
+        power = power.copy()
+        power[:2, :2] = 10**2.5  # +25 dB: a bright urban corner reflector, legitimately out of range
+        return power
+
+    rewrite(vv, bright_corner)
+    report = validate_raw("tiny", *raw_sections(custom))
+    assert report.success and report.trainable
+    warning = next(w for w in report.warnings if "VV backscatter lies within -40…10 dB (every pixel: max)" in w)
+    assert vv.name in warning and "(values 25)" in warning
+    rewrite(vv, lambda power: np.where(before > 0, 10**2.5, 0).astype(before.dtype))  # the whole file: a failure
+    with pytest.raises(ValidationFailedError, match=r"VV backscatter lies within -40…10 dB \(0.1th percentile"):
+        validate_raw("tiny", *raw_sections(custom))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from lithomap.config import ExperimentParams, PreprocessParams
-from lithomap.errors import InputDataError
+from lithomap.errors import ExperimentNotPossibleError
 from lithomap.timing import in_seasons, is_day
 
 
@@ -44,12 +44,12 @@ def select_dates(
     """Indices (time order) of the dates an experiment uses.
 
     Raises:
-        InputDataError: the selection keeps no date (e.g. ``night`` with only daytime data).
+        ExperimentNotPossibleError: the selection keeps no date (e.g. ``night`` with only daytime data).
     """
     indices = np.flatnonzero(date_mask(times, solar_hours, experiment, settings))
     if indices.size == 0:
         available = ", ".join(f"{h:04.1f} h" for h in sorted(solar_hours)) or "none"
-        raise InputDataError(
+        raise ExperimentNotPossibleError(
             source,
             f"experiment {name!r} ({experiment.time_of_day} dates, seasons {experiment.seasons or 'all'}) "
             f"selects none of the {len(times)} thermal dates (local solar times: {available})",

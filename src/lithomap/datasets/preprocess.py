@@ -10,6 +10,7 @@ streams. Every experiment of a region uses the same patches and split.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +20,11 @@ from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
 from lithomap.datasets.features import STEP_CHANNELS
-from lithomap.datasets.manifest import LAYOUT, Manifest, SelectedDate, Step, write_manifest
+from lithomap.datasets.manifest import LAYOUT, MANIFEST_FILE, Manifest, SelectedDate, Step, write_manifest
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
 from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
-from lithomap.errors import InputDataError, MissingSourceError
+from lithomap.errors import ExperimentNotPossibleError, InputDataError, MissingSourceError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,83 @@ def preprocess_experiment(
         write_manifest(temporary, manifest)
         split.save(temporary / SPLIT_FILE)
     return DatasetReport(name, experiment_name, final, len(chosen), len(steps), patches, class_pixels)
+
+
+@dataclass
+class RegionDatasets:
+    """The experiment datasets one ``lithomap preprocess`` built for a region, and those it skipped.
+
+    Attributes:
+        built: a report per dataset written.
+        skipped: experiment → why the region's data cannot make it (no date selected, a layer absent).
+    """
+
+    built: list[DatasetReport]
+    skipped: dict[str, str]
+
+
+def preprocess_region(
+    name: str,
+    region: RegionParams,
+    ingest: IngestParams,
+    settings: PreprocessParams,
+    experiments: Mapping[str, ExperimentParams],
+    skip_impossible: bool = True,
+) -> RegionDatasets:
+    """Build every experiment of ``experiments`` the region's data allows.
+
+    An experiment the data cannot make (:class:`ExperimentNotPossibleError`: e.g. ``winter``
+    without winter dates, ``all`` without Sentinel-1) is skipped and reported, and its
+    previous dataset, if any, is left as it was; any other error stops.
+
+    Args:
+        name: region name.
+        region: the region's params.
+        ingest: where the cube is.
+        settings: preprocess params.
+        experiments: name → selection, in the order to build.
+        skip_impossible: skip (and report) impossible experiments; False raises on the first,
+            for experiments the user asked for by name.
+
+    Raises:
+        ExperimentNotPossibleError: none of the experiments is possible (or, without
+            ``skip_impossible``, one is not); the message lists why for each.
+    """
+    built: list[DatasetReport] = []
+    skipped: dict[str, str] = {}
+    for experiment_name, experiment in experiments.items():
+        try:
+            built.append(preprocess_experiment(name, region, ingest, settings, experiment_name, experiment))
+        except ExperimentNotPossibleError as exc:
+            if not skip_impossible:
+                raise
+            log.warning("region %s: experiment %s skipped: %s", name, experiment_name, exc.problem)
+            skipped[experiment_name] = exc.problem
+    if skipped and not built:
+        reasons = "; ".join(f"{key}: {why}" for key, why in skipped.items())
+        raise ExperimentNotPossibleError(
+            cube_path(ingest.interim_dir, name),
+            f"the region's data allows none of the experiments ({reasons})",
+            "add the missing acquisitions or sources to the region's raw folder and ingest again",
+        )
+    return RegionDatasets(built, skipped)
+
+
+def built_experiments(name: str, experiments: Iterable[str], settings: PreprocessParams) -> list[str]:
+    """The experiments among ``experiments`` whose dataset exists for region ``name`` (in the given order).
+
+    Raises:
+        MissingSourceError: none exists (nothing to validate or train on yet).
+    """
+    wanted = list(experiments)
+    found = [e for e in wanted if (settings.processed_dir / name / e / MANIFEST_FILE).is_file()]
+    if not found:
+        raise MissingSourceError(
+            settings.processed_dir / name,
+            f"no experiment dataset of region {name!r} exists (looked for {', '.join(wanted)})",
+            f"run `lithomap split -r {name}` and `lithomap preprocess -r {name}` first",
+        )
+    return found
 
 
 def fit_normalisation(

@@ -26,7 +26,7 @@ from lithomap.config import ExperimentParams, PreprocessParams
 from lithomap.datasets.experiments import select_dates, sequence_steps
 from lithomap.datasets.features import time_features
 from lithomap.datasets.manifest import Manifest
-from lithomap.errors import MissingSourceError
+from lithomap.errors import ExperimentNotPossibleError
 from lithomap.timing import day_of_year, is_day
 
 SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
@@ -66,13 +66,16 @@ class CubeChannels:
         """The channels experiment ``name`` selects from a cube: its dates, sequence steps and static layers.
 
         Raises:
-            MissingSourceError: the cube lacks a static layer the experiment needs.
-            InputDataError: the selection keeps no date.
+            ExperimentNotPossibleError: the cube lacks a static layer the experiment needs, or
+                the selection keeps no date.
         """
         for layer in experiment.static:
             if layer not in cube:
-                raise MissingSourceError(
-                    source, f"experiment {name!r} needs {layer!r}, which the region lacks", "add the source"
+                raise ExperimentNotPossibleError(
+                    source,
+                    f"experiment {name!r} needs {layer!r}, which the region lacks",
+                    "add the source to the region's raw folder and ingest again, or leave the experiment out for "
+                    "this region",
                 )
         times = cube["time"].values
         solar = cube["solar_time"].values.astype(float)

@@ -144,3 +144,15 @@ S2_BAND_IDS = {
 # A ready lithology label raster (uint8 class ids 0-13), e.g. lithology_labels.tif.
 LABEL_RASTER_NAME = re.compile(r"^(?:.+[_-])?(?:lithology|litho)(?:[_-](?:labels?|classes))?\.tiff?$", re.IGNORECASE)
 GEOLOGY_SUFFIXES = (".gpkg", ".shp", ".geojson")
+LABEL_NAMES = (
+    "a geological map (.gpkg/.shp/.geojson with a lithology text attribute) or a label raster of class ids 0–13 "
+    "named lithology_labels.tif, lithology.tif or <name>_lithology.tif / <name>_litho_labels.tif"
+)
+# Sen1Floods11 label layers: flood (water/land) labels, recognised so that messages can say they are not lithology.
+SEN1FLOODS11_LABEL_LAYERS = ("LabelHand", "S1OtsuLabelHand", "S1OtsuLabelWeak", "JRCWaterHand")
+
+
+def is_flood_label(name: str) -> bool:
+    """Whether a file name is a Sen1Floods11 flood label chip (e.g. Spain_7370579_LabelHand.tif)."""
+    match = SEN1FLOODS11_NAME.match(name)
+    return bool(match and match["layer"] in SEN1FLOODS11_LABEL_LAYERS)

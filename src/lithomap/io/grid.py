@@ -2,7 +2,10 @@
 
 A grid comes from ``RegionParams`` (CRS, resolution and bounds) or, when the bounds are
 null, from the union of the thermal footprints reprojected to the region CRS and snapped
-outward to whole multiples of the resolution. The grid is processed window by window:
+outward to whole multiples of the resolution, counted from an anchor: the origin of a
+source already on the region CRS and resolution (so a Landsat 30 m grid is kept, not
+shifted half a pixel), else 0. Footprints far from the others (:func:`outlying`, e.g. one
+file 60° away) are left out. The grid is processed window by window:
 :meth:`RegionGrid.windows` yields windows aligned to the cube's chunks, so memory depends
 on the window side, never on the region size.
 """
@@ -46,16 +49,24 @@ class RegionGrid:
     height: int
 
     @classmethod
-    def from_bounds(cls, crs: str | CRS, resolution: float, bounds: Bounds, snap: bool = False) -> RegionGrid:
+    def from_bounds(
+        cls,
+        crs: str | CRS,
+        resolution: float,
+        bounds: Bounds,
+        snap: bool = False,
+        anchor: tuple[float, float] = (0.0, 0.0),
+    ) -> RegionGrid:
         """Grid covering ``bounds`` in ``crs``.
 
         Args:
             crs: target CRS.
             resolution: pixel size in CRS units.
             bounds: xmin, ymin, xmax, ymax.
-            snap: widen the bounds outward to whole multiples of the resolution (a globally
-                aligned grid); otherwise the grid starts at (xmin, ymax) and only the width and
-                height are rounded up to whole pixels.
+            snap: widen the bounds outward to whole multiples of the resolution counted from
+                ``anchor`` (an aligned grid); otherwise the grid starts at (xmin, ymax) and only
+                the width and height are rounded up to whole pixels.
+            anchor: a point on the pixel corners of the snapped grid.
 
         Raises:
             ConfigError: the CRS is unknown or the bounds are empty.
@@ -63,7 +74,7 @@ class RegionGrid:
         target = parse_crs(crs)
         if bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
             raise ConfigError(f"region bounds {bounds} are empty; give xmin < xmax and ymin < ymax")
-        xmin, ymin, xmax, ymax = snap_bounds(bounds, resolution) if snap else bounds
+        xmin, ymin, xmax, ymax = snap_bounds(bounds, resolution, anchor) if snap else bounds
         eps = 1e-6
         width = max(1, math.ceil((xmax - xmin) / resolution - eps))
         height = max(1, math.ceil((ymax - ymin) / resolution - eps))
@@ -71,22 +82,30 @@ class RegionGrid:
 
     @classmethod
     def from_footprints(
-        cls, crs: str | CRS, resolution: float, footprints: Iterable[tuple[Path, CRS, Bounds]]
+        cls,
+        crs: str | CRS,
+        resolution: float,
+        footprints: Iterable[tuple[Path, CRS, Bounds]],
+        anchor: tuple[float, float] = (0.0, 0.0),
     ) -> RegionGrid:
         """Grid covering the union of source footprints, each given as (file, its CRS, its bounds).
+
+        Args:
+            crs: target CRS.
+            resolution: pixel size in CRS units.
+            footprints: (file, its CRS, its bounds) of each source.
+            anchor: a pixel corner of the grid (a source's origin keeps its pixel grid).
 
         Raises:
             InputDataError: a footprint's CRS cannot be transformed to ``crs``.
         """
         target = parse_crs(crs)
         boxes = [reproject_bounds(path, src_crs, bounds, target) for path, src_crs, bounds in footprints]
-        union = (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
-        return cls.from_bounds(target, resolution, union, snap=True)
+        return cls.from_bounds(target, resolution, union_bounds(boxes), snap=True, anchor=anchor)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
 
     @property
     def resolution(self) -> float:
@@ -195,16 +214,62 @@ def _crs_name(crs: CRS | str) -> str:
     return parsed.wkt.split('"')[1] if '"' in parsed.wkt else parsed.to_string()  # the WKT's name
 
 
-def snap_bounds(bounds: Bounds, resolution: float) -> Bounds:
-    """Bounds widened outward to whole multiples of ``resolution``."""
+def snap_bounds(bounds: Bounds, resolution: float, anchor: tuple[float, float] = (0.0, 0.0)) -> Bounds:
+    """Bounds widened outward to whole multiples of ``resolution`` counted from ``anchor``."""
     xmin, ymin, xmax, ymax = bounds
-    eps = 1e-9 * resolution
+    x0, y0 = anchor
+    eps = 1e-9
     return (
-        math.floor(xmin / resolution + eps) * resolution,
-        math.floor(ymin / resolution + eps) * resolution,
-        math.ceil(xmax / resolution - eps) * resolution,
-        math.ceil(ymax / resolution - eps) * resolution,
+        x0 + math.floor((xmin - x0) / resolution + eps) * resolution,
+        y0 + math.floor((ymin - y0) / resolution + eps) * resolution,
+        x0 + math.ceil((xmax - x0) / resolution - eps) * resolution,
+        y0 + math.ceil((ymax - y0) / resolution - eps) * resolution,
     )
+
+
+def union_bounds(boxes: Iterable[Bounds]) -> Bounds:
+    """The smallest bounds holding every box."""
+    listed = list(boxes)
+    return (
+        min(b[0] for b in listed),
+        min(b[1] for b in listed),
+        max(b[2] for b in listed),
+        max(b[3] for b in listed),
+    )
+
+
+def outlying(boxes: list[Bounds]) -> list[bool]:
+    """Which boxes lie apart from the main group (e.g. one file 60° away from the others).
+
+    Boxes are grouped when they come within one median box side of each other (so a
+    mosaic of adjacent tiles is one group); every box outside the group holding most
+    boxes is outlying. With fewer than three boxes none is (two cannot outvote each other).
+    """
+    if len(boxes) < 3:
+        return [False] * len(boxes)
+    array = np.asarray(boxes, dtype=np.float64)
+    gap = float(np.median(np.maximum(array[:, 2] - array[:, 0], array[:, 3] - array[:, 1]))) / 2
+    grown = array + np.array([-gap, -gap, gap, gap])
+    group = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i in range(len(boxes)):
+        near = (
+            (grown[i, 0] <= grown[:, 2])
+            & (grown[:, 0] <= grown[i, 2])
+            & (grown[i, 1] <= grown[:, 3])
+            & (grown[:, 1] <= grown[i, 3])
+        )
+        for j in np.flatnonzero(near):
+            group[root(int(j))] = root(i)
+    roots = [root(i) for i in range(len(boxes))]
+    main = max(set(roots), key=lambda r: (roots.count(r), -roots.index(r)))
+    return [r != main for r in roots]
 
 
 def parse_crs(crs: str | CRS) -> CRS:

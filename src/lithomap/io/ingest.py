@@ -7,7 +7,10 @@ Steps of :func:`ingest_region`:
    ST and Level-1 scenes, Sentinel-1 HyP3 RTC and Sen1Floods11 chips, Sentinel-2 L2A SAFE
    bands and Sen1Floods11 chips, geological maps (GPKG/Shapefile/GeoJSON) and ready
    lithology label rasters.
-2. :func:`build_grid` makes the region grid from params, or from the thermal footprints.
+2. :func:`build_grid` makes the region grid from params, or from the thermal footprints
+   (:func:`drop_outliers` first leaves out and reports files far from the others; the grid
+   keeps the pixel grid of a source already on the region CRS and resolution). A grid above
+   ``IngestParams.max_grid_pixels`` is refused, naming the files that make it so.
 3. Every input is checked before anything is written (readable, has a CRS, overlaps the
    grid, geology attribute present), so bad input fails fast with one clear error.
 4. Holding the region's lock (:mod:`lithomap.locking`; a second ingest of the region
@@ -31,23 +34,25 @@ import math
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
 from rasterio.windows import Window
 from tqdm import tqdm
 
 from lithomap.atomic import atomic_directory
 from lithomap.classes import BACKGROUND, load_mapper
 from lithomap.config import IngestParams, RegionParams
-from lithomap.errors import InputDataError
+from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
 from lithomap.io.cube import CUBE_NAME, CubeWriter
 from lithomap.io.ecostress import AppeearsReader, L2TReader
 from lithomap.io.geology import GeologyMap, load_geology
-from lithomap.io.grid import RegionGrid
+from lithomap.io.grid import Bounds, RegionGrid, outlying, reproject_bounds, union_bounds
 from lithomap.io.labels import LabelRaster
 from lithomap.io.landsat import LandsatL1OpticalReader, LandsatL1ThermalReader, LandsatSTReader
 from lithomap.io.rasterfile import open_raster
@@ -85,6 +90,7 @@ class SourceCatalog:
     optical: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
     geology: list[Path] = field(default_factory=list)
     label_rasters: list[Path] = field(default_factory=list)
+    flood_labels: list[Path] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.thermal or self.sar or self.optical or self.geology or self.label_rasters)
@@ -103,6 +109,7 @@ class IngestReport:
         s1_dates: Sentinel-1 acquisition times (None = undated).
         s2_dates: optical acquisition times (None = undated).
         missing: source kind → why it is absent.
+        ignored: file → why it was left out (far from the other thermal files).
         unmapped_geology_km2: lithology texts no rule matched → area in the region, km².
         variables: variables written to the cube.
     """
@@ -117,6 +124,7 @@ class IngestReport:
     missing: dict[str, str]
     unmapped_geology_km2: dict[str, float]
     variables: list[str]
+    ignored: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few human-readable lines for the CLI."""
@@ -128,6 +136,7 @@ class IngestReport:
             f"  variables: {', '.join(self.variables)}",
         ]
         lines += [f"  missing {kind}: {why}" for kind, why in self.missing.items()]
+        lines += [f"  ignored {path}: {why}" for path, why in self.ignored.items()]
         lines += [f"  unmapped geology: {area:.3f} km² {term!r}" for term, area in self.unmapped_geology_km2.items()]
         return "\n".join(lines)
 
@@ -152,17 +161,101 @@ def discover_sources(raw_dir: Path) -> SourceCatalog:
     catalog.thermal.sort(key=lambda item: item[1].time or datetime.min)
     catalog.geology = [p for p in paths if p.suffix.lower() in formats.GEOLOGY_SUFFIXES]
     catalog.label_rasters = [p for p in paths if formats.LABEL_RASTER_NAME.match(p.name)]
+    catalog.flood_labels = [p for p in paths if formats.is_flood_label(p.name)]
     return catalog
 
 
-def build_grid(region: RegionParams, catalog: SourceCatalog) -> RegionGrid:
+def not_lst(catalog: SourceCatalog) -> dict[Path, str]:
+    """Thermal files that do not hold land surface temperature (Landsat Level-1 brightness temperature) → why.
+
+    At-sensor brightness temperature is several kelvin below LST and varies with emissivity
+    and the atmosphere, so it is never stored as ``lst``.
+    """
+    found = {}
+    for reader, scene in catalog.thermal:
+        if reader.thermal_quantity != "land surface temperature":
+            for path in scene.files:
+                found[path] = (
+                    f"{scene.product} holds {reader.thermal_quantity}, not land surface temperature, so it is not "
+                    "stored as lst (the scene's Collection 2 Level-2 ST product is)"
+                )
+    return found
+
+
+NOT_LST_FIX = (
+    "download the scene's Collection 2 Level-2 surface temperature band (…_L2SP_…_ST_B10.TIF, ST_B6.TIF for "
+    "Landsat 4–7) and put it in the region folder instead, or move this file out of it"
+)
+
+
+def _footprints(catalog: SourceCatalog) -> list[tuple[Path, CRS, Bounds, Affine]]:
+    """(file, CRS, bounds, transform) of the primary file of every thermal tile."""
+    found = []
+    for reader, scene in catalog.thermal:
+        for path in (piece[reader.primary_layers[0]] for piece in scene.pieces):
+            with open_raster(path) as dataset:
+                found.append((path, dataset.crs, tuple(dataset.bounds), dataset.transform))
+    return found
+
+
+def drop_outliers(region: RegionParams, catalog: SourceCatalog) -> tuple[SourceCatalog, dict[Path, str]]:
+    """With null bounds, leave out the thermal scenes whose footprint lies far from the others.
+
+    Returns:
+        The catalog without them, and file → why it was left out (empty with params bounds).
+    """
+    if region.bounds is not None or len(catalog.thermal) < 3:
+        return catalog, {}
+    footprints = _footprints(catalog)
+    target = CRS.from_user_input(region.crs)
+    boxes = [reproject_bounds(path, crs, bounds, target) for path, crs, bounds, _ in footprints]
+    far = outlying(boxes)
+    if not any(far):
+        return catalog, {}
+    kept = union_bounds([box for box, out in zip(boxes, far, strict=True) if not out])
+    ignored = {
+        path: f"its footprint {_rounded(box)} lies far from the other {far.count(False)} thermal files "
+        f"({_rounded(kept)} in {region.crs}); it is left out of the derived region bounds. Fix: move it to the "
+        "folder of the region it covers, or set regions.<name>.bounds to include it"
+        for (path, *_), box, out in zip(footprints, boxes, far, strict=True)
+        if out
+    }
+    for path, why in ignored.items():
+        log.warning("%s: %s", path, why)
+    thermal = [(r, s) for r, s in catalog.thermal if not any(p in ignored for p in s.files)]
+    return replace(catalog, thermal=thermal), ignored
+
+
+def _rounded(bounds: Bounds) -> tuple[float, ...]:
+    return tuple(round(value, 3) for value in bounds)
+
+
+def build_grid(region: RegionParams, catalog: SourceCatalog, max_pixels: int | None = None) -> RegionGrid:
     """The region grid: params bounds, else the union of the thermal footprints.
 
+    Derived bounds keep the pixel grid of the first thermal source already on the region's
+    CRS and resolution (its origin anchors the snapping), else they snap to whole multiples
+    of the resolution.
+
+    Args:
+        region: the region's params.
+        catalog: its sources (call :func:`drop_outliers` first to leave far files out).
+        max_pixels: refuse a grid larger than this (None: no limit).
+
     Raises:
-        InputDataError: bounds are null and the folder holds no thermal file.
+        InputDataError: bounds are null and the folder holds no thermal file, or the derived
+            grid is larger than ``max_pixels`` (the message names the files at its edges).
+        ConfigError: the params bounds make a grid larger than ``max_pixels``.
     """
     if region.bounds is not None:
-        return RegionGrid.from_bounds(region.crs, region.resolution, region.bounds)
+        grid = RegionGrid.from_bounds(region.crs, region.resolution, region.bounds)
+        if max_pixels is not None and grid.pixels > max_pixels:
+            raise ConfigError(
+                f"regions.<name>.bounds {region.bounds} at resolution {region.resolution:g} make a grid of "
+                f"{grid.width} × {grid.height} = {grid.pixels:,} px, above ingest.max_grid_pixels = {max_pixels:,}. "
+                "Fix: check the bounds and resolution (same units as the CRS), or raise ingest.max_grid_pixels"
+            )
+        return grid
     if not catalog.thermal:
         raise InputDataError(
             region.raw_dir,
@@ -171,12 +264,28 @@ def build_grid(region: RegionParams, catalog: SourceCatalog) -> RegionGrid:
             "add the thermal files (e.g. ECO2LSTE.001_SDS_LST_doy…_aid0001.tif) or set regions.<name>.bounds in "
             "params.yaml",
         )
-    footprints = []
-    for reader, scene in catalog.thermal:
-        for path in (piece[reader.primary_layers[0]] for piece in scene.pieces):
-            with open_raster(path) as dataset:
-                footprints.append((path, dataset.crs, tuple(dataset.bounds)))
-    return RegionGrid.from_footprints(region.crs, region.resolution, footprints)
+    footprints = _footprints(catalog)
+    target = CRS.from_user_input(region.crs)
+    anchor = next(
+        ((t.c, t.f) for _, crs, _, t in footprints if crs == target and math.isclose(t.a, region.resolution)),
+        (0.0, 0.0),
+    )
+    grid = RegionGrid.from_footprints(
+        region.crs, region.resolution, [(p, crs, bounds) for p, crs, bounds, _ in footprints], anchor
+    )
+    if max_pixels is not None and grid.pixels > max_pixels:
+        boxes = [reproject_bounds(p, crs, bounds, target) for p, crs, bounds, _ in footprints]
+        edges = {footprints[int(np.argmin([b[k] for b in boxes]))][0].name for k in (0, 1)}
+        edges |= {footprints[int(np.argmax([b[k] for b in boxes]))][0].name for k in (2, 3)}
+        raise InputDataError(
+            region.raw_dir,
+            f"the region grid derived from {len(footprints)} thermal files would be {grid.width} × {grid.height} = "
+            f"{grid.pixels:,} px at {region.resolution:g} {region.crs} units, above ingest.max_grid_pixels = "
+            f"{max_pixels:,}; its edges are set by {', '.join(sorted(edges))}",
+            "move files of other areas out of the folder, set regions.<name>.bounds to the area to map, use a "
+            "coarser resolution, or raise ingest.max_grid_pixels",
+        )
+    return grid
 
 
 def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progress: bool = True) -> IngestReport:
@@ -202,7 +311,10 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
             "no recognised source file in the region folder",
             f"put the region's files there (searched recursively): {EXPECTED}",
         )
-    grid = build_grid(region, catalog)
+    for path, why in not_lst(catalog).items():
+        raise InputDataError(path, why, NOT_LST_FIX)
+    catalog, ignored = drop_outliers(region, catalog)
+    grid = build_grid(region, catalog, ingest.max_grid_pixels)
     for kind in ("thermal", "sar", "optical"):
         for reader, scene in getattr(catalog, kind):
             with reader(scene, ingest) as opened:
@@ -216,6 +328,7 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
     windows = list(grid.windows(window_px))
     steps = len(windows) * (len(catalog.thermal) + 3)
     attrs = _attributes(name, region, grid, catalog, geology, missing)
+    attrs["ignored_files"] = {str(path): why for path, why in ignored.items()}
     final = ingest.interim_dir / name / CUBE_NAME
     variables: list[str] = []
     with (
@@ -248,6 +361,7 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
         missing=missing,
         unmapped_geology_km2={t: a for g in geology for t, a in g.unmapped_km2().items()},
         variables=variables,
+        ignored={str(path): why for path, why in ignored.items()},
     )
 
 
@@ -272,7 +386,16 @@ def _missing(catalog: SourceCatalog) -> dict[str, str]:
     if not catalog.optical:
         missing["optical"] = "no Sentinel-2 (or Landsat) red/NIR file found; ndvi is absent"
     if not catalog.geology and not catalog.label_rasters:
-        missing["labels"] = "no geological map or lithology label raster found; label is absent"
+        flood = (
+            f" ({', '.join(p.name for p in catalog.flood_labels)}: Sen1Floods11 flood labels, water/land, not "
+            "lithology)"
+            if catalog.flood_labels
+            else ""
+        )
+        missing["labels"] = (
+            f"no geological map or lithology label raster found{flood}; label is absent, so the region can be "
+            f"mapped but not trained on. To train, add {formats.LABEL_NAMES}"
+        )
     return missing
 
 

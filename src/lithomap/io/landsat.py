@@ -5,7 +5,8 @@
   rejected) and ``ST_EMIS`` (× 0.0001) companions.
 * :class:`LandsatL1ThermalReader` — Level-1 thermal band DN (e.g. ``LT5…_B6.TIF``) →
   radiance with the MTL gains → at-sensor brightness temperature ``K2 / ln(K1/L + 1)``.
-  This is brightness temperature, not LST; the cube marks it in ``thermal_product``.
+  This is brightness temperature, not LST (``thermal_quantity``): ingest and raw validation
+  refuse it (:func:`lithomap.io.ingest.not_lst`), naming the Level-2 product to use instead.
 * :class:`LandsatL1OpticalReader` — Level-1 red/NIR (TM/ETM+ B3/B4) → TOA reflectance → NDVI.
 
 The acquisition time comes from the MTL (``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``); without
@@ -184,6 +185,7 @@ class LandsatL1ThermalReader(_LandsatL1Reader):
 
     product = "LANDSAT_L1_BT"
     kind = "thermal"
+    thermal_quantity = "at-sensor brightness temperature"
     variables: ClassVar[Mapping[str, str | None]] = {"lst": "B6", "emissivity": None}
     primary_layers = ("B6",)
 

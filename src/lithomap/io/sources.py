@@ -85,6 +85,8 @@ class SceneReader(ABC):
     encodings: ClassVar[Mapping[str, Encoding]] = {}
     #: digital number 0 means no data whatever the tags say (Level-1 and Sentinel-2 band files)
     zero_is_nodata: ClassVar[bool] = False
+    #: what a thermal product's ``lst`` variable holds; only land surface temperature is stored as ``lst``
+    thermal_quantity: ClassVar[str] = "land surface temperature"
     #: the variable whose invalid or masked pixels are dropped from every variable (thermal: LST);
     #: every layer of a piece must then share its grid
     mask_variable: ClassVar[str | None] = None
@@ -126,6 +128,20 @@ class SceneReader(ABC):
                 if np.isfinite(patch.values).any():
                     out[name] = mosaic(out[name], patch.warp(grid, window, self.ingest.continuous_resampling))
         return self.finish(out, grid, window)
+
+    def read_source(self, grid: RegionGrid) -> dict[str, np.ndarray]:
+        """The valid decoded values of each variable on the source's own pixels inside the grid (masks applied).
+
+        What validation quotes: values as the files hold them (in the units the grid stores),
+        not averaged onto a grid. A derived variable (NDVI) is absent; it exists only on a grid.
+        Memory grows with the source pixels that cover the grid.
+        """
+        whole = Window(0, 0, grid.width, grid.height)
+        found: dict[str, list[np.ndarray]] = {}
+        for piece, opened in zip(self.scene.pieces, self.datasets, strict=True):
+            for name, patch in self._decode_piece(piece, opened, grid, whole).items():
+                found.setdefault(name, []).append(patch.values[np.isfinite(patch.values)])
+        return {name: np.concatenate(parts) for name, parts in found.items()}
 
     def _decode_piece(
         self, piece: Mapping[str, Path], opened: Mapping[str, DatasetReader], grid: RegionGrid, window: Window

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import great_expectations as gx
 import pandas as pd
@@ -26,9 +27,25 @@ class ValidationFailedError(LithomapError):
     """Critical expectations failed; the message lists each in plain words."""
 
 
+Purpose = Literal["mapping", "training"]
+
+
 @dataclass
 class ValidationReport:
-    """Outcome of one validation run."""
+    """Outcome of one validation run.
+
+    Attributes:
+        stage: ``raw`` or ``processed``.
+        region: region name.
+        success: no critical failure: the data can be mapped (ingested, preprocessed).
+        evaluated: expectations evaluated.
+        failures: critical failures, in plain words.
+        warnings: warnings, in plain words.
+        training_blockers: failures of expectations only training needs (labels): with any,
+            the region can be mapped but not trained on.
+        trainable: ``success`` and no training blocker.
+        data_docs: the Data Docs index.
+    """
 
     stage: str
     region: str
@@ -36,10 +53,18 @@ class ValidationReport:
     evaluated: int
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    training_blockers: list[str] = field(default_factory=list)
+    trainable: bool = True
     data_docs: str = ""
 
     def summary(self) -> str:
-        verdict = "passed" if self.success else "FAILED"
+        if not self.success:
+            verdict = "FAILED"
+        elif self.training_blockers:
+            blocked = len(self.training_blockers)
+            verdict = f"passed for mapping; training is NOT possible ({blocked} label check(s) failed)"
+        else:
+            verdict = "passed (mapping and training)"
         return (
             f"{self.stage} validation {verdict}: {self.evaluated} expectations, "
             f"{len(self.failures)} critical failures, {len(self.warnings)} warnings; Data Docs {self.data_docs}"
@@ -108,26 +133,37 @@ def run_suite(
                 report.evaluated += 1
                 if outcome.success:
                     continue
+                config = outcome.expectation_config
                 message = _describe(table, outcome)
-                if str(outcome.expectation_config.severity.value) == "critical":
-                    report.failures.append(message)
-                else:
+                if str(config.severity.value) != "critical":
                     report.warnings.append(message)
+                elif (config.meta or {}).get("needed_for") == "training":
+                    report.training_blockers.append(message)
+                else:
+                    report.failures.append(message)
     report.success = not report.failures
+    report.trainable = report.success and not report.training_blockers
     write_json(reports_dir / stage / f"{region}.json", asdict(report))
     return report
 
 
-def enforce(report: ValidationReport) -> None:
-    """Log warnings; raise ValidationFailedError listing every critical failure."""
+def enforce(report: ValidationReport, purpose: Purpose = "mapping") -> None:
+    """Log warnings; raise ValidationFailedError listing every critical failure for ``purpose``.
+
+    Args:
+        report: the validation outcome.
+        purpose: ``mapping`` (labels not needed: training blockers are logged) or
+            ``training`` (training blockers are failures too).
+    """
     for warning in report.warnings:
         log.warning("%s %s: %s", report.stage, report.region, warning)
-    if report.failures:
-        listing = "\n".join(f"  - {failure}" for failure in report.failures)
+    failures = report.failures + (report.training_blockers if purpose == "training" else [])
+    if failures:
+        listing = "\n".join(f"  - {failure}" for failure in failures)
         raise ValidationFailedError(
-            f"{report.stage} data of region {report.region!r} failed {len(report.failures)} critical expectation(s):\n"
-            f"{listing}\nSee {report.data_docs}. Fix the inputs (or the thresholds in params.yaml `validation`) "
-            "and run again."
+            f"{report.stage} data of region {report.region!r} failed {len(failures)} critical expectation(s) "
+            f"for {purpose}:\n{listing}\nSee {report.data_docs}. Fix the inputs (or the thresholds in params.yaml "
+            "`validation`) and run again."
         )
 
 

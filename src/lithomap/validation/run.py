@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from lithomap.config import IngestParams, PreprocessParams, RegionParams, ValidateParams
 from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.split import SpatialSplit
-from lithomap.validation.gate import ValidationReport, enforce, run_suite
+from lithomap.validation.gate import Purpose, ValidationReport, enforce, run_suite
 from lithomap.validation.suites import processed_suite, raw_suite
 from lithomap.validation.summaries import processed_tables, raw_tables
 
@@ -19,8 +19,12 @@ def validate_raw(
     preprocess: PreprocessParams,
     validation: ValidateParams,
     strict: bool = True,
+    purpose: Purpose = "mapping",
 ) -> ValidationReport:
-    """Validate a region's raw files; with ``strict`` a critical failure raises.
+    """Validate a region's raw files; with ``strict`` a critical failure (for ``purpose``) raises.
+
+    Labels are needed to train, not to map: a region without labels passes for mapping,
+    and the report says training is not possible (``training_blockers``).
 
     Args:
         name: region name.
@@ -29,11 +33,12 @@ def validate_raw(
         preprocess: day hours and season months of the time columns.
         validation: thresholds and the reports folder.
         strict: raise ValidationFailedError on a critical failure.
+        purpose: ``mapping`` or ``training`` (then missing labels fail too).
     """
-    tables = raw_tables(region, ingest, preprocess)
+    tables = raw_tables(region, ingest, preprocess, validation.tail_percent)
     report = run_suite("raw", name, tables, raw_suite(validation), validation.reports_dir)
     if strict:
-        enforce(report)
+        enforce(report, purpose)
     return report
 
 

@@ -1,8 +1,9 @@
 """The expectation suites, as reviewed code: what raw and processed data must satisfy.
 
 Each entry is (table, expectation). ``severity="critical"`` failures stop the pipeline;
-``"warning"`` ones are reported and kept. Descriptions are the plain words a failure is
-reported in.
+``"warning"`` ones are reported and kept. A critical expectation whose ``meta`` says
+``needed_for: training`` (labels) stops training only: a region without labels still
+validates for mapping. Descriptions are the plain words a failure is reported in.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from lithomap.config import ValidateParams
+from lithomap.io.formats import LABEL_NAMES
 
 Suite = list[tuple[str, gxe.Expectation]]
+TRAINING_ONLY = {"needed_for": "training"}
 
 
 def raw_suite(settings: ValidateParams) -> Suite:
@@ -32,6 +35,15 @@ def raw_suite(settings: ValidateParams) -> Suite:
             "files",
             gxe.ExpectColumnValuesToBeInSet(
                 column="overlaps", value_set=[True], description="every file overlaps the region"
+            ),
+        ),
+        (
+            "files",
+            gxe.ExpectColumnValuesToBeInSet(
+                column="ignored",
+                value_set=[""],
+                severity="warning",
+                description="every thermal file lies with the others (a far one is left out of the derived bounds)",
             ),
         ),
         (
@@ -72,7 +84,19 @@ def raw_suite(settings: ValidateParams) -> Suite:
         (
             "region",
             gxe.ExpectColumnValuesToBeBetween(
-                column="label_classes", min_value=2, description="labels hold at least two classes"
+                column="label_sources",
+                min_value=1,
+                meta=TRAINING_ONLY,
+                description=f"the region holds labels: {LABEL_NAMES}",
+            ),
+        ),
+        (
+            "region",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="label_classes",
+                min_value=2,
+                meta=TRAINING_ONLY,
+                description="labels inside the region hold at least two classes",
             ),
         ),
         (
@@ -94,13 +118,24 @@ def raw_suite(settings: ValidateParams) -> Suite:
         "vh": (sar_low, sar_high, f"VH backscatter lies within {sar_low:g}…{sar_high:g} dB"),
         "ndvi": (-1, 1, "NDVI lies within −1…1"),
     }
+    tail = settings.tail_percent
+    robust = {
+        "low": ("critical", f"{tail:g}th percentile of the file's pixels"),
+        "high": ("critical", f"{100 - tail:g}th percentile of the file's pixels"),
+        "min": ("warning", "every pixel: min"),
+        "max": ("warning", "every pixel: max"),
+    }
     for variable, (low, high, words) in ranges.items():
-        for column in ("min", "max"):
+        for column, (severity, which) in robust.items():
             suite.append(
                 (
                     variable,
                     gxe.ExpectColumnValuesToBeBetween(
-                        column=column, min_value=low, max_value=high, description=f"{words} ({column})"
+                        column=column,
+                        min_value=low,
+                        max_value=high,
+                        severity=severity,
+                        description=f"{words} ({which})",
                     ),
                 )
             )

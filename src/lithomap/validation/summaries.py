@@ -2,8 +2,10 @@
 
 GX validates tables, so each raw source and each processed dataset is summarised first:
 one row per file, per acquisition, per label value, per region, per channel. Values are
-read through the same readers ``lithomap ingest`` uses, on a coarser copy of the region
-grid (``SUMMARY_FACTOR`` times the pixel size), so the summaries cost a fraction of an ingest.
+read through the same readers ``lithomap ingest`` uses. The value statistics are taken on
+each file's own pixels inside the region (the numbers a failure quotes are values the file
+holds); coverage and label counts on a coarser copy of the region grid (``SUMMARY_FACTOR``
+times the pixel size), so the summaries cost a fraction of an ingest.
 """
 
 from __future__ import annotations
@@ -28,44 +30,49 @@ from lithomap.datasets.split import SPLITS
 from lithomap.errors import InputDataError
 from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
-from lithomap.io.ingest import SourceCatalog, build_grid, discover_sources
+from lithomap.io.ingest import SourceCatalog, build_grid, discover_sources, drop_outliers, not_lst
 from lithomap.io.rasterfile import open_raster
 from lithomap.io.sources import Scene, SceneReader
 from lithomap.timing import is_day, season_of_month, solar_hour
 
 SUMMARY_FACTOR = 4
-PERCENTILES = (1, 50, 99)
-STATS = ("min", "p01", "p50", "p99", "max")
+STATS = ("min", "low", "p50", "high", "max")
 
 
-def _stats(values: np.ndarray) -> dict[str, float]:
-    """Minimum, 1st/50th/99th percentile and maximum of the finite values (NaN when there are none)."""
+def _stats(values: np.ndarray, tail_percent: float) -> dict[str, float]:
+    """Minimum, ``tail_percent`` percentile (``low``), median, 100 − ``tail_percent`` percentile (``high``), maximum.
+
+    The percentiles are taken with ``method="lower"``/``"higher"``, so each is a value the
+    data hold. NaN everywhere when no value is finite.
+    """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return dict.fromkeys(("min", "p01", "p50", "p99", "max"), np.nan)
-    p01, p50, p99 = np.percentile(finite, PERCENTILES)
+        return dict.fromkeys(STATS, np.nan)
     return {
         "min": float(finite.min()),
-        "p01": float(p01),
-        "p50": float(p50),
-        "p99": float(p99),
+        "low": float(np.percentile(finite, tail_percent, method="lower")),
+        "p50": float(np.percentile(finite, 50, method="lower")),
+        "high": float(np.percentile(finite, 100 - tail_percent, method="higher")),
         "max": float(finite.max()),
     }
 
 
-def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessParams) -> dict[str, pd.DataFrame]:
+def raw_tables(
+    region: RegionParams, ingest: IngestParams, settings: PreprocessParams, tail_percent: float = 0.1
+) -> dict[str, pd.DataFrame]:
     """Summary tables of a region's raw folder.
 
     ``files`` (one row per file: the problem that makes it unusable, if any, and whether it
     overlaps the region), ``thermal`` (one row per thermal acquisition: time, solar hour,
     day/night, season), one table per variable (``lst``, ``emissivity``, ``vv``, ``vh``,
     ``ndvi``: one row per acquisition, its id the file the variable is read from, with the
-    value percentiles and the valid fraction), ``labels`` and ``region``. A file the readers
+    :data:`STATS` of the file's own valid pixels inside the region (``tail_percent`` sets
+    ``low``/``high``) and the valid fraction on the grid), ``labels`` and ``region``. A file the readers
     refuse (unreadable, no CRS, truncated, raw DN …) is recorded in ``files`` and left out of
     the other tables, so the report lists every bad file at once.
     """
     catalog = discover_sources(region.raw_dir)
-    problems: dict[Path, str] = {}
+    problems: dict[Path, str] = dict(not_lst(catalog))
     for kind in ("thermal", "sar", "optical"):
         for _, scene in getattr(catalog, kind):
             for path in scene.files:
@@ -73,7 +80,8 @@ def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessP
     usable = replace(
         catalog, **{kind: _usable(getattr(catalog, kind), problems) for kind in ("thermal", "sar", "optical")}
     )
-    grid = build_grid(region, usable)
+    usable, ignored = drop_outliers(region, usable)
+    grid = build_grid(region, usable, ingest.max_grid_pixels)
     coarse = RegionGrid.from_bounds(grid.crs, grid.resolution * SUMMARY_FACTOR, grid.bounds)
     window = next(coarse.windows(max(coarse.width, coarse.height)))
     thermal: list[dict[str, object]] = []
@@ -83,6 +91,7 @@ def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessP
             try:
                 with reader(scene, ingest) as opened:
                     values = opened.read(coarse, window)
+                    native = opened.read_source(grid)
             except InputDataError as exc:
                 problems[exc.path if exc.path in problems else scene.files[0]] = exc.problem
                 continue
@@ -93,11 +102,13 @@ def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessP
                     continue  # the product has no such layer (e.g. Level-1 emissivity)
                 if name in reader.variables and reader.variables[name] not in scene.pieces[0]:
                     continue  # an optional layer this acquisition lacks
-                shown = 10 * np.log10(np.where(array > 0, array, np.nan)) if kind == "sar" else array
                 row = {"id": _file_of(reader, scene, name).name, "product": scene.product}
-                row |= _stats(shown) | {"valid_fraction": float(np.isfinite(shown).mean())}
+                row |= _stats(_shown(kind, native.get(name, array)), tail_percent)
+                row["valid_fraction"] = float(np.isfinite(_shown(kind, array)).mean())
                 variables.setdefault(name, []).append(row)
-    files = [_file_row(path, product, problems[path], grid) for path, product in _products(catalog)]
+    files = [
+        _file_row(path, product, problems[path], grid, ignored.get(path, "")) for path, product in _products(catalog)
+    ]
     files += _vector_rows(catalog.geology, grid)
     labels = _label_rows(catalog.geology, catalog.label_rasters, region, coarse)
     thermal_frame = pd.DataFrame(thermal)
@@ -120,6 +131,11 @@ def raw_tables(region: RegionParams, ingest: IngestParams, settings: PreprocessP
         "labels": label_frame,
         "region": pd.DataFrame([{"id": "region", **region_row}]),
     }
+
+
+def _shown(kind: str, values: np.ndarray) -> np.ndarray:
+    """Values in the units the thresholds use (SAR linear power → dB)."""
+    return 10 * np.log10(np.where(values > 0, values, np.nan)) if kind == "sar" else values
 
 
 def _open_problem(path: Path) -> str:
@@ -153,12 +169,20 @@ def _file_of(reader: type[SceneReader], scene: Scene, name: str) -> Path:
     return piece[layer] if layer in piece else piece[reader.primary_layers[0]]
 
 
-def _file_row(path: Path, product: str, problem: str, grid: RegionGrid) -> dict[str, object]:
+def _file_row(path: Path, product: str, problem: str, grid: RegionGrid, ignored: str = "") -> dict[str, object]:
+    """One file: why it is unusable (``problem``), whether it overlaps the grid, why it was left out (``ignored``)."""
     overlaps = None
-    if not problem:
+    if not problem and not ignored:
         with rasterio.open(path) as src:
             overlaps = grid.overlaps(path, src.crs, tuple(src.bounds))
-    return {"id": path.name, "file": path.name, "product": product, "problem": problem, "overlaps": overlaps}
+    return {
+        "id": path.name,
+        "file": path.name,
+        "product": product,
+        "problem": problem,
+        "overlaps": overlaps,
+        "ignored": ignored,
+    }
 
 
 def _time_columns(time: datetime | None, grid: RegionGrid, settings: PreprocessParams) -> dict[str, object]:
@@ -185,7 +209,14 @@ def _vector_rows(paths: Iterable[Path], grid: RegionGrid) -> list[dict[str, obje
         )
         problem = "" if has_crs else "the geological map has no CRS"
         rows.append(
-            {"id": path.name, "file": path.name, "product": "geology", "problem": problem, "overlaps": overlaps}
+            {
+                "id": path.name,
+                "file": path.name,
+                "product": "geology",
+                "problem": problem,
+                "overlaps": overlaps,
+                "ignored": "",
+            }
         )
     return rows
 
