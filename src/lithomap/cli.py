@@ -140,20 +140,52 @@ def generate(
 
 
 @app.command()
-def ingest(region: RegionOption = None, params: ParamsOption = None, quiet: QuietOption = False) -> None:
+def ingest(
+    region: RegionOption = None,
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+    skip_validation: Annotated[
+        bool,
+        typer.Option(
+            "--skip-validation",
+            help="Build the cube without a passing raw validation of these files (not recommended).",
+        ),
+    ] = False,
+) -> None:
     """Read a region's raw products and put them on the region grid as one cube (zarr).
 
     Sources are found by file name anywhere under the region's raw_dir: ECOSTRESS
     (AppEEARS exports or L2T tiles), Landsat ST, Sentinel-1, Sentinel-2 and geological
     maps. Missing sources are reported; the cube goes to ingest.interim_dir/<region>/cube.zarr.
+    Only files that passed `lithomap validate --stage raw` are ingested: without a passing
+    report for exactly these files, the raw gate runs first.
     """
     from lithomap.config import load_params
     from lithomap.io.ingest import ingest_region
+    from lithomap.validation.gate import ValidationFailedError
+    from lithomap.validation.receipt import raw_receipt
+    from lithomap.validation.run import validate_raw
 
     def step() -> None:
         config = load_params(params)
         for name in _regions(config, region):
-            report = ingest_region(name, config.region(name), config.ingest, progress=not quiet)
+            settings = config.region(name)
+            receipt = raw_receipt(name, settings.raw_dir, config.validation.reports_dir)
+            if skip_validation:
+                console.print(
+                    f"[yellow]{name}[/]: --skip-validation: ingesting without the raw gate ({receipt.reason})",
+                    soft_wrap=True,
+                )
+            elif not receipt.valid:
+                console.print(f"{name}: {receipt.reason}; running the raw gate first", soft_wrap=True)
+                try:
+                    validate_raw(name, settings, config.ingest, config.preprocess, config.validation)
+                except ValidationFailedError as error:
+                    raise ValidationFailedError(
+                        f"{error}\nNo cube was built for {name!r}. To ingest anyway (not recommended): "
+                        f"`lithomap ingest -r {name} --skip-validation`."
+                    ) from error
+            report = ingest_region(name, settings, config.ingest, progress=not quiet)
             console.print(f"[green]{name}[/]: {report.summary()}")
 
     _run(step)

@@ -172,3 +172,47 @@ def test_a_few_bright_sar_pixels_are_a_warning_quoting_the_files_value(tiny_regi
     rewrite(vv, lambda power: np.where(before > 0, 10**2.5, 0).astype(before.dtype))  # the whole file: a failure
     with pytest.raises(ValidationFailedError, match=r"VV backscatter lies within -40…10 dB \(0.1th percentile"):
         validate_raw("tiny", *raw_sections(custom))
+
+
+def test_ingest_builds_a_cube_only_from_files_that_passed_the_raw_gate(tiny_region, tmp_path):
+    """By hand, ingest cannot bypass the raw gate: it checks the report's fingerprint or runs the gate."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from lithomap.cli import app
+
+    params, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["regions"]["tiny"]["raw_dir"] = str(tmp_path / "raw")
+    raw["validation"]["reports_dir"] = str(tmp_path / "reports")
+    raw["ingest"]["interim_dir"] = str(tmp_path / "interim")
+    shutil.copytree(params.region("tiny").raw_dir, tmp_path / "raw")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    runner = CliRunner()
+
+    def ingest(*options: str):
+        return runner.invoke(app, ["ingest", "-p", str(path), "--quiet", *options], terminal_width=400)
+
+    first = ingest()  # no report yet: the gate runs first, passes, and its report carries the fingerprint
+    assert first.exit_code == 0, first.output
+    assert "no raw validation report" in first.output and "running the raw gate first" in first.output
+    report = json.loads((tmp_path / "reports" / "raw" / "tiny.json").read_text())
+    assert report["success"] and len(report["inputs"]) == 32
+    cube = tmp_path / "interim" / "tiny" / "cube.zarr"
+    good = sorted(str(p.relative_to(cube)) for p in cube.rglob("*"))
+
+    second = ingest()  # the report speaks for these files: no second gate
+    assert second.exit_code == 0 and "running the raw gate" not in second.output
+
+    celsius = sorted((tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"))[0]
+    rewrite(celsius, lambda dn: np.where(dn > 0, 1250, 0).astype(dn.dtype))  # 25 K: LST written in °C
+    refused = ingest()
+    assert refused.exit_code == 2
+    assert "changed since the raw validation report" in refused.output
+    assert "LST of valid pixels lies within 200–350 K" in refused.output and celsius.name in refused.output
+    assert "--skip-validation" in refused.output
+    assert sorted(str(p.relative_to(cube)) for p in cube.rglob("*")) == good, "the good cube is untouched"
+
+    forced = ingest("--skip-validation")
+    assert forced.exit_code == 0 and "ingesting without the raw gate" in forced.output

@@ -45,6 +45,8 @@ class ValidationReport:
             the region can be mapped but not trained on.
         trainable: ``success`` and no training blocker.
         data_docs: the Data Docs index.
+        inputs: fingerprint of the files validated (``validation.receipt.inputs_fingerprint``),
+            so a later step can tell whether this report speaks for the files it reads.
     """
 
     stage: str
@@ -56,6 +58,7 @@ class ValidationReport:
     training_blockers: list[str] = field(default_factory=list)
     trainable: bool = True
     data_docs: str = ""
+    inputs: str = ""
 
     def summary(self) -> str:
         if not self.success:
@@ -72,11 +75,17 @@ class ValidationReport:
 
 
 def run_suite(
-    stage: str, region: str, tables: dict[str, pd.DataFrame], suite: Suite, reports_dir: Path
+    stage: str,
+    region: str,
+    tables: dict[str, pd.DataFrame],
+    suite: Suite,
+    reports_dir: Path,
+    inputs: str = "",
 ) -> ValidationReport:
     """Validate ``tables`` against ``suite``; write Data Docs and ``<reports_dir>/<stage>/<region>.json``.
 
-    Tables that are absent or empty (a source the region lacks) are skipped.
+    Tables that are absent or empty (a source the region lacks) are skipped; ``inputs`` (the
+    fingerprint of the files the tables summarise) is stored in the report.
     """
     docs = reports_dir / stage / region / "data_docs"
     context = gx.get_context(mode="ephemeral")
@@ -90,7 +99,9 @@ def run_suite(
         },
     )
     source = context.data_sources.add_pandas(f"{stage}_{region}")
-    report = ValidationReport(stage=stage, region=region, success=True, evaluated=0, data_docs=str(docs / "index.html"))
+    report = ValidationReport(
+        stage=stage, region=region, success=True, evaluated=0, data_docs=str(docs / "index.html"), inputs=inputs
+    )
     for table in dict.fromkeys(name for name, _ in suite):
         frame = tables.get(table)
         expectations = [e for name, e in suite if name == table]

@@ -8,6 +8,7 @@ from lithomap.config import IngestParams, PreprocessParams, RegionParams, Valida
 from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.split import SpatialSplit
 from lithomap.validation.gate import Purpose, ValidationReport, enforce, run_suite
+from lithomap.validation.receipt import inputs_fingerprint
 from lithomap.validation.suites import processed_suite, raw_suite
 from lithomap.validation.summaries import processed_tables, raw_tables
 
@@ -35,8 +36,9 @@ def validate_raw(
         strict: raise ValidationFailedError on a critical failure.
         purpose: ``mapping`` or ``training`` (then missing labels fail too).
     """
+    inputs = inputs_fingerprint(region.raw_dir)
     tables = raw_tables(region, ingest, preprocess, validation.tail_percent)
-    report = run_suite("raw", name, tables, raw_suite(validation), validation.reports_dir)
+    report = run_suite("raw", name, tables, raw_suite(validation), validation.reports_dir, inputs)
     if strict:
         enforce(report, purpose)
     return report
