@@ -46,7 +46,7 @@ dashboard: $(STAMP) ## open the stakeholder dashboard on http://127.0.0.1:8501 (
 	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.headless true
 
 test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 test-slow: $(STAMP) ## run only the slow tests (CI runs them too)
 	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]

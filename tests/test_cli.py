@@ -229,6 +229,16 @@ def test_map_without_a_registered_model_names_what_to_run(pipeline, tmp_path, mo
     assert result.exit_code == 2 and "lithomap train -r tiny -m convlstm" in result.output
 
 
+def test_evaluate_without_a_trained_model_names_the_verb_to_run(pipeline):
+    _, project, _, _ = pipeline
+    result = runner.invoke(
+        app, ["evaluate", "-r", "tiny", "-m", "convlstm", "-e", "thermal", "-p", str(project / "params.yaml")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "no finished model here" in result.output and "run `lithomap train` for it first" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_damaged_tracking_database_is_one_clear_error(pipeline, tmp_path, monkeypatch):
     _, project, _, _ = pipeline
     damaged = tmp_path / "mlflow.db"

@@ -90,6 +90,7 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # the whole pipeline on tiny params: ~4 min alone on 2 cores
 def test_repro_then_nothing_to_do_then_only_what_a_change_touches(project: Path):
     first = run(["dvc", "repro"], project)
     for region in REGIONS:
