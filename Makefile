@@ -49,7 +49,7 @@ test: $(STAMP) ## run the default test suite (under 10 minutes on 2 cores)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 test-slow: $(STAMP) ## run only the slow tests (CI runs them too)
-	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --durations=10; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
 test-all: $(STAMP) ## run every test, slow ones included
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m ''
