@@ -54,9 +54,10 @@ test-slow: $(STAMP) ## run only the slow tests (CI runs them too)
 test-all: $(STAMP) ## run every test, slow ones included
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m ''
 
-lint: $(STAMP) ## ruff lint and format check; hadolint on the Dockerfile; compose file against the Compose schema
+lint: $(STAMP) ## ruff lint and format check; mypy on src/; hadolint on the Dockerfile; compose file against the Compose schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy src
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --schemafile docker/compose-spec.json docker-compose.yaml
 

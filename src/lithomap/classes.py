@@ -82,9 +82,9 @@ class LithologyMapper:
         _check_table(table, source)
         self.classes = _parse_classes(table, source)
         ids = {c.name: c.id for c in self.classes}
-        exact: Mapping[str, str] = table.get("exact") or {}  # type: ignore[assignment]
+        exact = _exact_section(table, source)
         self._exact = {normalise(str(text)): _resolve(name, ids, source) for text, name in exact.items()}
-        rules: list[object] = table.get("rules") or []  # type: ignore[assignment]
+        rules = _rules_section(table, source)
         self._rules = tuple(_parse_rule(rule, index, ids, source) for index, rule in enumerate(rules))
 
     @classmethod
@@ -108,8 +108,8 @@ class LithologyMapper:
         packaged = _packaged_table()
         merged: dict[str, object] = {"classes": table.get("classes") or packaged["classes"]}
         if table.get("inherit", True):
-            merged["exact"] = {**(packaged.get("exact") or {}), **(table.get("exact") or {})}
-            merged["rules"] = [*(table.get("rules") or []), *(packaged.get("rules") or [])]
+            merged["exact"] = {**_exact_section(packaged, source), **_exact_section(table, source)}
+            merged["rules"] = [*_rules_section(table, source), *_rules_section(packaged, source)]
         else:
             merged["exact"], merged["rules"] = table.get("exact"), table.get("rules")
         return cls(merged, source=source)
@@ -174,12 +174,26 @@ def _check_table(table: Mapping[str, object], source: str) -> None:
     for key in table:
         if key not in TABLE_KEYS:
             raise ConfigError(f"{source}: unknown key {key!r}. Fix: use only {', '.join(TABLE_KEYS)}")
-    if not isinstance(table.get("exact") or {}, Mapping):
-        raise ConfigError(f"{source}: 'exact' must map legend texts to class names. Fix: write `\"text\": clay`")
-    if not isinstance(table.get("rules") or [], list):
-        raise ConfigError(f"{source}: 'rules' must be a list. Fix: write `- {{class: clay, patterns: ['\\bclay\\b']}}`")
+    _exact_section(table, source)
+    _rules_section(table, source)
     if not isinstance(table.get("inherit", True), bool):
         raise ConfigError(f"{source}: 'inherit' must be true or false")
+
+
+def _exact_section(table: Mapping[str, object], source: str) -> Mapping[str, object]:
+    """The table's ``exact`` mapping (empty when absent), or a ConfigError when it is not one."""
+    exact = table.get("exact") or {}
+    if not isinstance(exact, Mapping):
+        raise ConfigError(f"{source}: 'exact' must map legend texts to class names. Fix: write `\"text\": clay`")
+    return exact
+
+
+def _rules_section(table: Mapping[str, object], source: str) -> list[object]:
+    """The table's ``rules`` list (empty when absent), or a ConfigError when it is not one."""
+    rules = table.get("rules") or []
+    if not isinstance(rules, list):
+        raise ConfigError(f"{source}: 'rules' must be a list. Fix: write `- {{class: clay, patterns: ['\\bclay\\b']}}`")
+    return rules
 
 
 def _parse_classes(table: Mapping[str, object], source: str) -> tuple[LithologyClass, ...]:
@@ -229,14 +243,14 @@ def _parse_rule(rule: object, index: int, ids: Mapping[str, int], source: str) -
     )
 
 
-def _resolve(name: str, ids: Mapping[str, int], source: str) -> int:
-    if name not in ids:
+def _resolve(name: object, ids: Mapping[str, int], source: str) -> int:
+    if not isinstance(name, str) or name not in ids:
         raise ConfigError(f"{source}: unknown class {name!r}; valid names are {sorted(ids)}")
     return ids[name]
 
 
 @cache
-def _packaged_table() -> dict:
+def _packaged_table() -> dict[str, object]:
     """The parsed packaged classes.yaml."""
     text = resources.files("lithomap.data").joinpath("classes.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)

@@ -483,10 +483,10 @@ def promote(
 
         config = load_params(params)
         for name in _regions(config, region):
-            for arch in model or ["cnn", "convlstm"]:
-                arch = _architecture(arch)
+            for choice in model or ["cnn", "convlstm"]:
+                arch = _architecture(choice)
 
-                def rescore(uri: str, experiment: str, name: str = name, arch: str = arch) -> dict:
+                def rescore(uri: str, experiment: str, name: str = name, arch: Architecture = arch) -> dict:
                     return score_registered_model(name, arch, experiment, config, uri)
 
                 decision = promote_model(name, arch, config.promote, rescore)

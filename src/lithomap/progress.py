@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
+class Advance(Protocol):
+    """Moves a progress bar on by ``steps`` (one by default)."""
+
+    def __call__(self, steps: int = 1) -> None: ...
+
+
+def _stay(steps: int = 1) -> None:
+    """The ``advance`` of a disabled bar: nothing to move."""
+
+
 @contextmanager
-def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Advance]:
     """Yield an ``advance(steps=1)`` function that moves a rich progress bar."""
     if not enabled:
-        yield lambda steps=1: None
+        yield _stay
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -23,4 +34,8 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
     )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda steps=1: progress.advance(task, steps)
+
+        def advance(steps: int = 1) -> None:
+            progress.advance(task, steps)
+
+        yield advance

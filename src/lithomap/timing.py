@@ -54,7 +54,7 @@ def is_day(hours: np.ndarray | Sequence[float] | float, day_hours: tuple[float, 
 
 def day_of_year(time: np.datetime64) -> int:
     """Day of year (1–366) of one time."""
-    day = np.datetime64(time, "D")
+    day = time.astype("datetime64[D]")
     return int((day - day.astype("datetime64[Y]")).astype(int)) + 1
 
 

@@ -21,19 +21,21 @@ split only; missing values become 0 (the training mean) after it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
-from lithomap.models.normalisation import ChannelStats, stats_for_inputs
+from lithomap.models.normalisation import ChannelStats, PhysicalStats, stats_for_inputs
 
 STEP_CHANNELS = ("lst_anomaly", "emissivity")
 TIME_CHANNELS = ("valid", "sin_hour", "cos_hour", "sin_doy", "cos_doy")
 Architecture = Literal["cnn", "convlstm"]
 
 
-def time_features(solar_hours: Sequence[float], doys: Sequence[float], present: Sequence[bool]) -> np.ndarray:
+def time_features(
+    solar_hours: Sequence[float] | np.ndarray, doys: Sequence[float] | np.ndarray, present: Sequence[bool] | np.ndarray
+) -> np.ndarray:
     """(T, 4) sin/cos of local solar hour and day of year; zeros for padded steps."""
     hours = np.asarray(solar_hours, dtype=np.float64)
     days = np.asarray(doys, dtype=np.float64)
@@ -82,7 +84,7 @@ def raw_inputs(
 
 
 def input_stats(
-    physical: Mapping[str, Mapping[str, float]], steps: int, static_names: Sequence[str], architecture: Architecture
+    physical: PhysicalStats, steps: int, static_names: Sequence[str], architecture: Architecture
 ) -> dict[str, ChannelStats]:
     """Normalisation statistics of every model input from the per-physical-channel ones."""
     return stats_for_inputs(channel_names(steps, static_names, architecture), physical)
@@ -92,7 +94,7 @@ def model_inputs(
     sequence: np.ndarray,
     static: np.ndarray,
     times: np.ndarray,
-    physical: Mapping[str, Mapping[str, float]],
+    physical: PhysicalStats,
     static_names: Sequence[str],
     architecture: Architecture,
 ) -> dict[str, np.ndarray]:

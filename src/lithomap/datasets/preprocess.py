@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -276,6 +277,15 @@ def _mean_std(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(finite.mean()), "std": std if std > 0 else 1.0}
 
 
+class PatchShard(TypedDict):
+    """The arrays of one shard file (``<split>-<shard>.npz``), one row per patch."""
+
+    sequence: np.ndarray
+    static: np.ndarray
+    label: np.ndarray
+    origin: np.ndarray
+
+
 def _cut(
     origins: np.ndarray,
     patch: int,
@@ -284,16 +294,16 @@ def _cut(
     label: np.ndarray,
     pixels: np.ndarray,
     split_index: int,
-) -> dict[str, np.ndarray]:
+) -> PatchShard:
     rows = [slice(r, r + patch) for r, _ in origins]
     cols = [slice(c, c + patch) for _, c in origins]
     seq = np.stack([sequence[:, :, r, c] for r, c in zip(rows, cols, strict=True)])  # (n, C, T, P, P)
     fixed = np.stack([static[:, r, c] for r, c in zip(rows, cols, strict=True)])  # (n, Cs, P, P)
     own = np.stack([pixels[r, c] == split_index for r, c in zip(rows, cols, strict=True)])
     labels = np.stack([label[r, c] for r, c in zip(rows, cols, strict=True)])
-    return {
-        "sequence": np.moveaxis(seq, 1, -1).astype(np.float16),  # (n, T, P, P, C)
-        "static": np.moveaxis(fixed, 1, -1).astype(np.float16),  # (n, P, P, Cs)
-        "label": np.where(own, labels, 0).astype(np.uint8),
-        "origin": origins.astype(np.int32),
-    }
+    return PatchShard(
+        sequence=np.moveaxis(seq, 1, -1).astype(np.float16),  # (n, T, P, P, C)
+        static=np.moveaxis(fixed, 1, -1).astype(np.float16),  # (n, P, P, Cs)
+        label=np.where(own, labels, 0).astype(np.uint8),
+        origin=origins.astype(np.int32),
+    )

@@ -138,6 +138,11 @@ class CubeChannels:
         static = np.concatenate(layers, axis=-1)
         return _pad(sequence, size, axes=(1, 2)), _pad(static, size, axes=(0, 1))
 
+    def read_windows(self, origins: np.ndarray, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sequence, static) of square ``patch`` windows at the (n, 2) row/col origins, batch first."""
+        pairs = [self.read(int(row), int(col), (patch, patch)) for row, col in origins]
+        return np.stack([sequence for sequence, _ in pairs]), np.stack([static for _, static in pairs])
+
     def _window(self, name: str, times: list[int], rows: slice, cols: slice) -> np.ndarray:
         return self.cube[name].isel(time=times, y=rows, x=cols).values.astype(np.float32)
 

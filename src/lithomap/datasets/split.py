@@ -106,7 +106,7 @@ def assign_blocks(histograms: np.ndarray, fractions: tuple[float, float, float],
                 key=lambda b: (counts[b, cls] > 0.25 * counts[holders, cls].max(), -neighbours[b], rng.random()),
             )
             assignment[best] = split
-            taken.append(best)
+            taken.append(int(best))
         free = sorted((b for b in labelled if assignment[b] == TRAIN), key=lambda b: (neighbours[b], rng.random()))
         for block in free[: max(0, wanted - len(taken))]:
             assignment[block] = split

@@ -44,7 +44,9 @@ def input_spec(manifest: Manifest, architecture: Architecture) -> dict[str, tupl
     names = channel_names(manifest.sequence_length, manifest.static_channels, architecture)
     patch = manifest.patch_size
     if architecture == "convlstm":
-        spec = {"sequence": (manifest.sequence_length, patch, patch, len(names["sequence"]))}
+        spec: dict[str, tuple[int, ...]] = {
+            "sequence": (manifest.sequence_length, patch, patch, len(names["sequence"]))
+        }
         if "static" in names:
             spec["static"] = (patch, patch, len(names["static"]))
         return spec

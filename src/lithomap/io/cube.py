@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -40,9 +40,10 @@ import xarray as xr
 import zarr
 from pyproj import CRS
 from rasterio.windows import Window
+from zarr.core.common import JSON
 
 from lithomap.config import RegionParams
-from lithomap.errors import InputDataError, MissingSourceError
+from lithomap.errors import InputDataError, MissingSourceError, PipelineError
 from lithomap.io.grid import RegionGrid
 from lithomap.timing import solar_hours
 
@@ -98,11 +99,13 @@ class CubeWriter:
         self.group = zarr.open_group(path, mode="r+")
         self.n_times = len(times)
 
-    def create(self, name: str, dims: tuple[str, ...], dtype: str, fill: object, attrs: dict[str, object]) -> None:
+    def create(self, name: str, dims: tuple[str, ...], dtype: str, fill: object, attrs: Mapping[str, JSON]) -> None:
         """Create an empty variable (``dims`` is ``("time", "y", "x")`` or ``("y", "x")``)."""
         spatial = (self.grid.height, self.grid.width)
-        shape = (self.n_times, *spatial) if dims[0] == "time" else spatial
-        chunks = (1, self.chunk_px, self.chunk_px) if dims[0] == "time" else (self.chunk_px, self.chunk_px)
+        shape: tuple[int, ...] = (self.n_times, *spatial) if dims[0] == "time" else spatial
+        chunks: tuple[int, ...] = (
+            (1, self.chunk_px, self.chunk_px) if dims[0] == "time" else (self.chunk_px, self.chunk_px)
+        )
         chunks = tuple(min(c, max(s, 1)) for c, s in zip(chunks, shape, strict=True))
         self.group.create_array(
             name,
@@ -118,6 +121,10 @@ class CubeWriter:
         """Write one window of a variable (and one time step of a time variable)."""
         rows, cols = window.toslices()
         array = self.group[name]
+        if not isinstance(array, zarr.Array):
+            raise PipelineError(
+                f"{self.path}: {name!r} is a group, not a variable. Fix: delete the cube and ingest again"
+            )
         if time_index is None:
             array[rows, cols] = data
         else:

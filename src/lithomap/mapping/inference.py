@@ -60,10 +60,10 @@ class SceneInputs:
         return self.channels.shape
 
     def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
-        pairs = [self.channels.read(int(row), int(col), (patch, patch)) for row, col in origins]
+        sequence, static = self.channels.read_windows(origins, patch)
         return model_inputs(
-            np.stack([sequence for sequence, _ in pairs]),
-            np.stack([static for _, static in pairs]),
+            sequence,
+            static,
             self.manifest.times(),
             self.manifest.normalisation,
             self.manifest.static_channels,

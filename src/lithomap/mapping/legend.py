@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -30,13 +31,13 @@ def show_classes(ax: Axes, class_map: np.ndarray, title: str | None = None, lege
         add_class_legend(ax, np.unique(class_map))
 
 
-def add_class_legend(ax: Axes, class_ids: Iterable[int], **kwargs: object) -> None:
+def add_class_legend(ax: Axes, class_ids: Iterable[int], **kwargs: Any) -> None:
     """Legend patches for the given class ids, beside the axes."""
     classes = all_classes()
     handles = [
         Patch(facecolor=classes[int(i)].rgb, edgecolor="0.3", label=f"{int(i)} {classes[int(i)].label}")
         for i in sorted({int(i) for i in class_ids})
     ]
-    options = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 7, "frameon": False}
+    options: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 7, "frameon": False}
     options.update(kwargs)
     ax.legend(handles=handles, **options)

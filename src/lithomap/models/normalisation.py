@@ -18,11 +18,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeAlias
 
 import numpy as np
 
 from lithomap.atomic import write_text
 from lithomap.errors import ConfigError, InputDataError
+
+PhysicalStats: TypeAlias = Mapping[str, Mapping[Literal["mean", "std"], float]]
+"""Physical channel → ``{"mean": m, "std": s}`` (the dataset manifest's ``normalisation``)."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,7 @@ class ChannelStats:
         return np.where(np.isfinite(normalised), normalised, np.float32(0.0)).astype(np.float32)
 
 
-def stats_for_inputs(
-    channel_names: Mapping[str, Sequence[str]], physical: Mapping[str, Mapping[str, float]]
-) -> dict[str, ChannelStats]:
+def stats_for_inputs(channel_names: Mapping[str, Sequence[str]], physical: PhysicalStats) -> dict[str, ChannelStats]:
     """Per-input statistics from per-physical-channel ones (the dataset manifest's ``normalisation``).
 
     A model channel takes the statistics of the physical channel it is named after — the same

@@ -66,5 +66,5 @@ def local_server(port: int, log_file: Path | None = None, timeout_s: float = 300
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-        if log_file:
+        if not isinstance(log, int):
             log.close()

@@ -20,7 +20,15 @@ from mlflow.tracking import MlflowClient
 from lithomap.atomic import write_json
 from lithomap.config import PromoteParams
 from lithomap.errors import LithomapError
-from lithomap.registry.registry import CHALLENGER, CHAMPION, HEADLINE, alias_version, model_name, version_scores
+from lithomap.registry.registry import (
+    CHALLENGER,
+    CHAMPION,
+    HEADLINE,
+    alias_version,
+    model_name,
+    version_run,
+    version_scores,
+)
 from lithomap.registry.tracking import configure_tracking
 
 Rescorer = Callable[[str, str], Mapping[str, Any]]
@@ -67,8 +75,8 @@ def _rescored_champion(
     if champion_version is None or challenger_version is None or champion_version == challenger_version:
         return None, None
     stored = version_scores(name, champion_version, client)[HEADLINE]
-    champion_run = client.get_run(client.get_model_version(name, champion_version).run_id)
-    challenger_run = client.get_run(client.get_model_version(name, challenger_version).run_id)
+    _, champion_run = version_run(client, name, champion_version)
+    _, challenger_run = version_run(client, name, challenger_version)
     if rescore is None or all(champion_run.data.tags.get(t) == challenger_run.data.tags.get(t) for t in COMPARED_TAGS):
         return None, stored
     experiment = challenger_run.data.tags.get("lithomap.experiment", "thermal")

@@ -15,6 +15,7 @@ import keras
 import mlflow
 import numpy as np
 
+from lithomap.config import Architecture
 from lithomap.datasets.features import raw_inputs
 from lithomap.datasets.manifest import Manifest
 from lithomap.models.normalisation import ChannelStats
@@ -46,7 +47,7 @@ def logged_params(record: Mapping[str, Any], manifest: Manifest) -> dict[str, An
 def publish_evaluation(
     *,
     region: str,
-    arch: str,
+    arch: Architecture,
     record: Mapping[str, Any],
     manifest: Manifest,
     dataset: Path,

@@ -23,7 +23,8 @@ import mlflow
 import numpy as np
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
-from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
+from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from lithomap.errors import InputDataError
 from lithomap.models.normalisation import ChannelStats, load_stats, save_stats
@@ -32,10 +33,10 @@ OUTPUTS = ("probabilities", "labels")
 MODEL_SCRIPT = Path(__file__).with_name("pyfunc_model.py")
 
 
-class LithomapPyfunc(mlflow.pyfunc.PythonModel):
+class LithomapPyfunc(PythonModel):
     """Keras segmentation model that normalises its raw inputs itself."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         """Load the Keras model (uncompiled) and the normalisation statistics."""
         self.model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
         self.stats: dict[str, ChannelStats] = load_stats(context.artifacts["normalisation"])
@@ -91,7 +92,7 @@ def normalise_inputs(model_input: Any, stats: Mapping[str, ChannelStats]) -> dic
 
 def build_signature(model: keras.Model, n_classes: int) -> ModelSignature:
     """Tensor signature: one named float32 input per model input (free batch, H, W and T)."""
-    inputs = []
+    inputs: list[ColSpec | TensorSpec] = []
     for tensor in model.inputs:
         # batch, time and spatial sizes stay free; only the channel count is fixed
         free = (-1, *(-1 for _ in tensor.shape[1:-1]), int(tensor.shape[-1]))

@@ -11,8 +11,10 @@ import re
 from typing import Any, Literal
 
 import mlflow
+from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,7 +48,7 @@ def champion_uri(region: str, arch: str) -> str:
     return f"models:/{model_name(region, arch)}@{CHAMPION}"
 
 
-def load_champion(region: str, arch: str) -> mlflow.pyfunc.PyFuncModel:
+def load_champion(region: str, arch: str) -> PyFuncModel:
     """The champion model, ready to predict on raw inputs (normalisation included).
 
     Raises:
@@ -111,8 +113,7 @@ def version_scores(name: str, version: str, client: MlflowClient | None = None) 
         LithomapError: the version's run logged no test macro-F1.
     """
     client = client or MlflowClient()
-    model_version = client.get_model_version(name, version)
-    run = client.get_run(model_version.run_id)
+    model_version, run = version_run(client, name, version)
     metrics = run.data.metrics
     if f"{TEST_PREFIX}{HEADLINE}" not in metrics:
         raise LithomapError(
@@ -130,6 +131,21 @@ def version_scores(name: str, version: str, client: MlflowClient | None = None) 
 
 
 ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # no such model / no such alias
+
+
+def version_run(client: MlflowClient, name: str, version: str) -> tuple[ModelVersion, Run]:
+    """A registered version and the run that logged it.
+
+    Raises:
+        LithomapError: the version was registered from outside a run, so it has no scores.
+    """
+    model_version = client.get_model_version(name, version)
+    if model_version.run_id is None:
+        raise LithomapError(
+            f"{name} version {version} has no run (registered from {model_version.source}); "
+            "register models through `lithomap evaluate` so their test scores are logged with them"
+        )
+    return model_version, client.get_run(model_version.run_id)
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:

@@ -118,10 +118,10 @@ class RawSceneInputs(SceneInputs):
     """Scene windows as raw (physical) model inputs: for a registered pyfunc, which normalises them itself."""
 
     def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
-        pairs = [self.channels.read(int(row), int(col), (patch, patch)) for row, col in origins]
+        sequence, static = self.channels.read_windows(origins, patch)
         return raw_inputs(
-            np.stack([sequence for sequence, _ in pairs]),
-            np.stack([static for _, static in pairs]),
+            sequence,
+            static,
             self.manifest.times(),
             self.manifest.static_channels,
             self.architecture,

@@ -8,6 +8,7 @@ Every file is written atomically.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def write_reports(out: Path, scoring: Scoring, baseline: dict, history: pd.DataF
     """
     names = class_names()
     scores, per_class = scoring.scores, scoring.scores["per_class"]
-    metrics = {key: _plain(value) for key, value in scores.items() if key != "per_class"}
+    metrics: dict[str, object] = {key: _plain(value) for key, value in scores.items() if key != "per_class"}
     metrics.update({f"{key}_ci": [float(v) for v in value] for key, value in scoring.intervals.items()})
     metrics["baseline"] = {key: _plain(baseline[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
     metrics["beats_baseline"] = bool(scores["macro_f1"] > baseline["macro_f1"])
@@ -72,6 +73,7 @@ def sample_images(cube: xr.Dataset, label: np.ndarray, scoring: Scoring) -> Samp
     return lst[best][box], np.where(scored, label[box], 0), np.where(scored, scoring.predicted[box], 0)
 
 
-def _plain(value) -> float | None:
+def _plain(value: SupportsFloat) -> float | None:
+    """A score as JSON: rounded to 6 decimals, NaN as null."""
     value = float(value)
     return None if np.isnan(value) else round(value, 6)

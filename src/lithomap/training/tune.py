@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import optuna
@@ -58,7 +58,7 @@ class TrialDivergedError(LithomapError, FloatingPointError):
     """A trial's training loss became NaN or infinite (recorded as a failed trial)."""
 
 
-def _crash_types() -> tuple[type[BaseException], ...]:
+def _crash_types() -> tuple[type[Exception], ...]:
     """Exceptions that fail one trial without stopping the study: divergence and out-of-memory."""
     import tensorflow as tf
 
@@ -144,7 +144,7 @@ def display_storage(spec: str) -> str:
     return make_url(spec).render_as_string(hide_password=True)
 
 
-def direction(params: Params) -> str:
+def direction(params: Params) -> Literal["maximize", "minimize"]:
     """``maximize`` for validation macro-F1, ``minimize`` for validation loss (as training monitors)."""
     return "maximize" if params.training().monitor == "val_macro_f1" else "minimize"
 
@@ -410,18 +410,21 @@ def _write_report(
     best = study.best_trial if complete else None
     path = tuning_report_path(params, data.region, data.arch, data.experiment)
     figures = _plot(study, path.with_suffix(""), len(complete))
+    shown_storage = display_storage(storage)
+    best_value = best.value if best else None
+    best_params = best.params if best else None
     payload = {
         "study": study.study_name,
         "enabled": params.tune.enabled,
-        "storage": display_storage(storage),
+        "storage": shown_storage,
         "direction": direction(params),
         "monitor": params.training().monitor,
         "epochs_per_trial": params.tune.epochs,
         "trials": len(trials),
         "states": states,
         "best_trial": best.number if best else None,
-        "best_value": best.value if best else None,
-        "best_params": best.params if best else None,
+        "best_value": best_value,
+        "best_params": best_params,
         "status": "ok" if best else "no complete trial",
         "space": params.tune.space.model_dump(mode="json"),
         "seconds_this_session": round(seconds, 1),
@@ -429,11 +432,11 @@ def _write_report(
     write_json(path, payload)
     return TuneResult(
         study=study.study_name,
-        storage=payload["storage"],
+        storage=shown_storage,
         trials_added=len(trials) - before,
         states=states,
-        best_value=payload["best_value"],
-        best_params=payload["best_params"],
+        best_value=best_value,
+        best_params=best_params,
         report=path,
         figures=figures,
         seconds=seconds,

@@ -14,7 +14,9 @@ from typing import Literal
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from lithomap.atomic import write_json
 from lithomap.errors import LithomapError
@@ -115,7 +117,7 @@ def run_suite(
             )
             continue
         columns = set(frame.columns)
-        absent = [e.column for e in expectations if getattr(e, "column", None) not in columns]
+        absent = [str(getattr(e, "column", None)) for e in expectations if getattr(e, "column", None) not in columns]
         if absent:
             log.info(
                 "%s %s: %s table has no column %s (source lacks it); those expectations are skipped",
@@ -146,9 +148,11 @@ def run_suite(
                     continue
                 config = outcome.expectation_config
                 message = _describe(table, outcome)
-                if str(config.severity.value) != "critical":
+                severity = config.severity if config else FailureSeverity.CRITICAL
+                needed_for = (config.meta or {}).get("needed_for") if config else None
+                if severity is not FailureSeverity.CRITICAL:
                     report.warnings.append(message)
-                elif (config.meta or {}).get("needed_for") == "training":
+                elif needed_for == "training":
                     report.training_blockers.append(message)
                 else:
                     report.failures.append(message)
@@ -178,7 +182,8 @@ def enforce(report: ValidationReport, purpose: Purpose = "mapping") -> None:
         )
 
 
-def _describe(table: str, outcome) -> str:
+def _describe(table: str, outcome: ExpectationValidationResult) -> str:
+    """One line saying which expectation failed and where, in the words of its description."""
     config = outcome.expectation_config
     result = outcome.result or {}
     ids = [row.get("id") for row in result.get("unexpected_index_list") or [] if isinstance(row, dict)]
@@ -187,7 +192,8 @@ def _describe(table: str, outcome) -> str:
     sample = f" (values {', '.join(_short(v) for v in values[:5])})" if values else ""
     if "observed_value" in result and not values:
         sample = f" (observed {_short(result['observed_value'])})"
-    return f"{table}: expected {config.description or config.type}; not so{where}{sample}"
+    expected = (config.description or config.type) if config else "an unnamed expectation"
+    return f"{table}: expected {expected}; not so{where}{sample}"
 
 
 def _short(value: object) -> str:

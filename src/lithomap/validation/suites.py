@@ -9,6 +9,7 @@ validates for mapping. Descriptions are the plain words a failure is reported in
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from lithomap.config import ValidateParams
 from lithomap.io.formats import LABEL_NAMES
@@ -42,7 +43,7 @@ def raw_suite(settings: ValidateParams) -> Suite:
             gxe.ExpectColumnValuesToBeInSet(
                 column="ignored",
                 value_set=[""],
-                severity="warning",
+                severity=FailureSeverity.WARNING,
                 description="every thermal file lies with the others (a far one is left out of the derived bounds)",
             ),
         ),
@@ -63,13 +64,19 @@ def raw_suite(settings: ValidateParams) -> Suite:
         (
             "region",
             gxe.ExpectColumnValuesToBeBetween(
-                column="day_dates", min_value=1, severity="warning", description="there are daytime thermal dates"
+                column="day_dates",
+                min_value=1,
+                severity=FailureSeverity.WARNING,
+                description="there are daytime thermal dates",
             ),
         ),
         (
             "region",
             gxe.ExpectColumnValuesToBeBetween(
-                column="night_dates", min_value=1, severity="warning", description="there are night-time thermal dates"
+                column="night_dates",
+                min_value=1,
+                severity=FailureSeverity.WARNING,
+                description="there are night-time thermal dates",
             ),
         ),
         (
@@ -77,7 +84,7 @@ def raw_suite(settings: ValidateParams) -> Suite:
             gxe.ExpectColumnValuesToBeBetween(
                 column="seasons",
                 min_value=settings.min_seasons,
-                severity="warning",
+                severity=FailureSeverity.WARNING,
                 description=f"thermal data cover at least {settings.min_seasons} seasons",
             ),
         ),
@@ -120,10 +127,10 @@ def raw_suite(settings: ValidateParams) -> Suite:
     }
     tail = settings.tail_percent
     robust = {
-        "low": ("critical", f"{tail:g}th percentile of the file's pixels"),
-        "high": ("critical", f"{100 - tail:g}th percentile of the file's pixels"),
-        "min": ("warning", "every pixel: min"),
-        "max": ("warning", "every pixel: max"),
+        "low": (FailureSeverity.CRITICAL, f"{tail:g}th percentile of the file's pixels"),
+        "high": (FailureSeverity.CRITICAL, f"{100 - tail:g}th percentile of the file's pixels"),
+        "min": (FailureSeverity.WARNING, "every pixel: min"),
+        "max": (FailureSeverity.WARNING, "every pixel: max"),
     }
     for variable, (low, high, words) in ranges.items():
         for column, (severity, which) in robust.items():
@@ -146,7 +153,7 @@ def raw_suite(settings: ValidateParams) -> Suite:
                     column="valid_fraction",
                     min_value=0,
                     strict_min=True,
-                    severity="warning",
+                    severity=FailureSeverity.WARNING,
                     description=f"every acquisition holds valid {variable} inside the region",
                 ),
             )
@@ -187,7 +194,7 @@ def processed_suite(settings: ValidateParams, buffer_px: int) -> Suite:
             gxe.ExpectColumnValuesToBeInSet(
                 column="missing_from_train",
                 value_set=[False],
-                severity="warning",
+                severity=FailureSeverity.WARNING,
                 description="every class of the region appears in the training split",
             ),
         ),

@@ -112,17 +112,17 @@ def raw_tables(
     files += _vector_rows(catalog.geology, grid)
     labels = _label_rows(catalog.geology, catalog.label_rasters, region, coarse)
     thermal_frame = pd.DataFrame(thermal)
-    lst_rows = variables.get("lst", [])
+    lst_frame = pd.DataFrame(variables.get("lst", []))
+    label_frame = pd.DataFrame(labels, columns=["source", "value", "pixels"])
     region_row = {
         "thermal_dates": len(thermal),
-        "lst_valid_dates": sum(1 for row in lst_rows if float(row["valid_fraction"]) > 0),  # type: ignore[arg-type]
+        "lst_valid_dates": int((lst_frame["valid_fraction"].astype(float) > 0).sum()) if len(lst_frame) else 0,
         "day_dates": int(thermal_frame["is_day"].sum()) if len(thermal_frame) else 0,
         "night_dates": int((~thermal_frame["is_day"].astype(bool)).sum()) if len(thermal_frame) else 0,
         "seasons": int(thermal_frame["season"].nunique()) if len(thermal_frame) else 0,
-        "label_classes": int(sum(1 for row in labels if row["value"] > 0 and row["pixels"] > 0)),
+        "label_classes": int(((label_frame["value"] > 0) & (label_frame["pixels"] > 0)).sum()),
         "label_sources": len(catalog.geology) + len(catalog.label_rasters),
     }
-    label_frame = pd.DataFrame(labels, columns=["source", "value", "pixels"])
     label_frame["id"] = label_frame["source"] + ":" + label_frame["value"].astype(str)
     return {
         "files": pd.DataFrame(files),
@@ -166,7 +166,7 @@ def _file_of(reader: type[SceneReader], scene: Scene, name: str) -> Path:
     """The file a variable of a scene is read from; for a derived variable (NDVI) its first primary layer's."""
     piece = scene.pieces[0]
     layer = reader.variables.get(name)
-    return piece[layer] if layer in piece else piece[reader.primary_layers[0]]
+    return piece[layer] if layer is not None and layer in piece else piece[reader.primary_layers[0]]
 
 
 def _file_row(path: Path, product: str, problem: str, grid: RegionGrid, ignored: str = "") -> dict[str, object]:
