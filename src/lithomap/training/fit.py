@@ -139,14 +139,19 @@ def build_model(arch: Architecture, spec: dict[str, tuple[int, ...]], model: Mod
 
 
 def compile_model(
-    arch: Architecture, spec: dict[str, tuple[int, ...]], params: Params, weights: list[float]
+    arch: Architecture,
+    spec: dict[str, tuple[int, ...]],
+    train: TrainParams,
+    model_params: ModelParams,
+    loss: LossParams,
+    weights: list[float],
 ) -> keras.Model:
     """``build_model`` compiled with the active preset's Adam, the weighted focal loss and macro-F1."""
-    preset = params.training().active()
-    model = build_model(arch, spec, params.model, preset.l2)
+    preset = train.active()
+    model = build_model(arch, spec, model_params, preset.l2)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=preset.learning_rate[arch]),
-        loss=make_loss(weights, gamma=params.loss.gamma, focal_weight=params.loss.focal_weight),
+        loss=make_loss(weights, gamma=loss.gamma, focal_weight=loss.focal_weight),
         metrics=[MacroF1(n_classes=N_CLASSES)],
     )
     return model
@@ -158,7 +163,7 @@ def train_model(region: str, arch: Architecture, experiment: str, params: Params
     folder = dataset_dir(params.preprocess, region, experiment)
     weights = class_weights(params.loss, region, load_manifest(folder).class_pixels["train"])
     out = model_dir(params.training(), region, arch, experiment)
-    return fit(region, arch, experiment, [folder], weights, out, params, verbose)
+    return fit(region, arch, experiment, [folder], weights, out, params.training(), params.model, params.loss, verbose)
 
 
 def fit(
@@ -168,7 +173,9 @@ def fit(
     folders: list[Path],
     weights: list[float],
     out: Path,
-    params: Params,
+    train: TrainParams,
+    model_params: ModelParams,
+    loss: LossParams,
     verbose: int,
 ) -> TrainResult:
     """Fit, resumably, on the train split of ``folders`` with early stopping on their val split.
@@ -180,13 +187,14 @@ def fit(
         folders: experiment dataset folders (one per region).
         weights: per-class loss weights.
         out: the model folder, replaced only once the new model is complete.
-        params: the ``train``, ``model`` and ``loss`` sections are used.
+        train: the ``train`` section (its active preset is used).
+        model_params: the ``model`` section.
+        loss: the ``loss`` section.
         verbose: Keras verbosity.
     """
-    train = params.training()
     preset = train.active()
     manifests = [load_manifest(f) for f in folders]
-    settings = training_settings(arch, experiment, folders, manifests, weights, train, params.model, params.loss)
+    settings = training_settings(arch, experiment, folders, manifests, weights, train, model_params, loss)
     work = work_dir(out)
     resumed_from = resume_or_restart(work, settings)
 
@@ -195,7 +203,7 @@ def fit(
         folders, "train", arch, preset.batch_size, shuffle=True, seed=train.seed, augment=train.augment
     )
     val_data = make_dataset(folders, "val", arch, preset.batch_size)
-    model = compile_model(arch, input_spec(manifests[0], arch), params, weights)
+    model = compile_model(arch, input_spec(manifests[0], arch), train, model_params, loss, weights)
     mode = "max" if train.monitor == "val_macro_f1" else "min"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / BACKUP)),

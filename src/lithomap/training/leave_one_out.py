@@ -54,7 +54,7 @@ def train_leave_one_out(
     name = leave_one_out_name(held_out)
     weights = class_weights(auto, name, counts.tolist())
     out = params.training().models_dir / name / f"{arch}-{experiment}"
-    return fit(name, arch, experiment, folders, weights, out, params, verbose)
+    return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
 
 
 def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, params: Params) -> EvaluationResult:

@@ -182,7 +182,10 @@ def suggest(trial: optuna.Trial, space: TuneSpace, arch: str) -> dict[str, Any]:
 def build_model(trial: optuna.Trial, data: TuningData, params: Params) -> tuple[keras.Model, Params]:
     """The compiled model of one trial and the configuration it was built from."""
     trial_params = with_hyperparameters(params, data.arch, suggest(trial, params.tune.space, data.arch))
-    return compile_model(data.arch, data.spec, trial_params, data.weights), trial_params
+    model = compile_model(
+        data.arch, data.spec, trial_params.training(), trial_params.model, trial_params.loss, data.weights
+    )
+    return model, trial_params
 
 
 class TrialReporter(keras.callbacks.Callback):
