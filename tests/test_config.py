@@ -104,7 +104,7 @@ def broken_params(raw: dict, path: str, value) -> dict:
         ("preprocess.split_fractions", [0.7, 0.2, 0.2], "preprocess.split_fractions", "summing to 1"),
         ("preprocess.split_fractions", [1.2, -0.1, -0.1], "preprocess.split_fractions", "three positive shares"),
         ("preprocess.block_size", 32, "preprocess.block_size", "smaller than preprocess.patch_size"),
-        ("preprocess.day_hours", [18, 8], "preprocess.day_hours", "not [start, end)"),
+        ("preprocess.day_sun_elevation", 60, "preprocess.day_sun_elevation", "less than or equal to 45"),
         (
             "preprocess.season_months",
             {"winter": [1, 2], "summer": [2, 7]},

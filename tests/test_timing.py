@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from lithomap.timing import DAY_HOURS, in_seasons, is_day, months, season_of_month, solar_hour, solar_hours
+from lithomap.timing import (
+    DAY_HOURS,
+    in_seasons,
+    is_day,
+    is_daytime,
+    months,
+    season_of_month,
+    solar_hour,
+    solar_hours,
+    sun_elevation,
+)
 
 
 def test_solar_hour_shifts_utc_by_longitude_over_15() -> None:
@@ -34,3 +44,45 @@ def test_seasons_follow_the_month_table() -> None:
     assert months(times).tolist() == [1, 4, 8, 11]
     assert in_seasons(times, ["winter"]).tolist() == [True, False, False, True]
     assert in_seasons(times, ["summer", "spring"]).tolist() == [False, True, True, False]
+
+
+PUERTOLLANO = (38.7, -4.11)  # latitude, longitude
+
+
+def _at_solar_time(day: str, hour: float, longitude: float = PUERTOLLANO[1]) -> np.datetime64:
+    """The UTC time of a local mean solar ``hour`` on ``day`` at ``longitude``."""
+    return np.datetime64(f"{day}T00:00") + np.timedelta64(round((hour - longitude / 15) * 3600), "s")
+
+
+def test_sun_elevation_matches_known_positions() -> None:
+    lat, lon = PUERTOLLANO
+    # Solar noon: 90° − latitude + declination (≈ 0° at the March equinox, ±23.44° at the solstices).
+    noon = sun_elevation([_at_solar_time(d, 12.0) for d in ("2023-03-20", "2023-06-21", "2023-12-21")], lat, lon)
+    assert noon == pytest.approx([90 - 38.7, 90 - 38.7 + 23.44, 90 - 38.7 - 23.44], abs=0.6)
+    assert sun_elevation([_at_solar_time("2023-06-21", 0.0)], lat, lon)[0] == pytest.approx(
+        -(90 - 38.7 - 23.44), abs=0.6
+    )
+    aware = datetime(2023, 6, 21, 18, 0, tzinfo=UTC)
+    assert sun_elevation([aware], lat, lon) == pytest.approx(sun_elevation([datetime(2023, 6, 21, 18, 0)], lat, lon))
+
+
+def test_day_and_night_follow_sunrise_and_sunset_not_a_fixed_window() -> None:
+    lat, lon = PUERTOLLANO
+    cases = {
+        # winter sunset at 38.7° N is near 16:40 solar time: a 17:30 overpass is night (08–18 h said day)
+        _at_solar_time("2023-12-21", 17.5): False,
+        # summer sunset is near 19:25 solar time: a 19:00 overpass is day (08–18 h said night) …
+        _at_solar_time("2023-06-21", 19.0): True,
+        # … and so is a 20:00 CEST (18:00 UTC) one
+        np.datetime64("2023-06-21T18:00"): True,
+        _at_solar_time("2023-06-21", 20.0): False,
+        _at_solar_time("2023-12-21", 7.0): False,  # before the winter sunrise (≈ 07:15 solar with refraction)
+        _at_solar_time("2023-06-21", 5.5): True,  # after the summer sunrise (≈ 04:35 solar)
+        _at_solar_time("2023-09-23", 2.0): False,
+    }
+    flags = is_daytime(list(cases), lat, lon)
+    assert flags.tolist() == list(cases.values())
+    assert is_day(solar_hours(list(cases)[:2], lon)[0]).tolist() == [True, False], "the old window got both wrong"
+    # In the Arctic summer the sun never sets; in its winter it never rises.
+    assert is_daytime([_at_solar_time("2023-06-21", 0.0, 20.0)], 78.0, 20.0)[0]
+    assert not is_daytime([_at_solar_time("2023-12-21", 12.0, 20.0)], 78.0, 20.0)[0]

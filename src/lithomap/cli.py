@@ -303,6 +303,7 @@ def preprocess(
                 config.preprocess,
                 selections,
                 skip_impossible=not experiment,
+                all_experiments=config.experiments,
             )
             for report in result.built:
                 console.print(f"[green]{region_name}[/] {report.summary()}")

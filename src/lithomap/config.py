@@ -172,14 +172,21 @@ class IngestParams(Section):
 
 
 class ExperimentParams(Section):
-    """A named selection of model inputs (SCIENCE.md: day/night by local solar time, seasons by month)."""
+    """A named selection of model inputs (day/night by the sun's elevation at the overpass, seasons by month)."""
 
-    time_of_day: Literal["any", "day", "night"] = Field("any", description="Thermal dates by local solar time.")
+    time_of_day: Literal["any", "day", "night"] = Field(
+        "any", description="Thermal dates by the sun's elevation at the overpass (preprocess.day_sun_elevation)."
+    )
     seasons: list[Literal["winter", "spring", "summer", "autumn"]] | None = Field(
         None, description="Thermal dates by season (months in preprocess.season_months); null = all."
     )
     static: list[Literal["vv", "vh", "ndvi"]] = Field(
         default_factory=list, description="Static layers joined to the thermal sequence."
+    )
+    summaries: bool = Field(
+        True,
+        description="Add the all-date thermal summaries (mean emissivity, day and night anomaly, anomaly spread) "
+        "as static inputs; false leaves the time series alone to carry them.",
     )
 
 
@@ -203,7 +210,19 @@ class PreprocessParams(Section):
     )
     sequence_length: int = Field(12, ge=1, description="Time steps of the thermal sequence (dates are selected).")
     shard_size: int = Field(64, ge=1, description="Patches per shard file.")
-    day_hours: tuple[float, float] = Field(timing.DAY_HOURS, description="Local solar hours counted as day.")
+    day_sun_elevation: float = Field(
+        timing.SUNRISE_ELEVATION_DEG,
+        ge=-18,
+        le=45,
+        description="A thermal date is day when the sun at the grid centre is higher than this at the overpass, "
+        "degrees (−0.833 = sunrise/sunset).",
+    )
+    equal_dates: bool = Field(
+        False,
+        description="Every experiment of a region draws the same number of dates (the smallest selection's), "
+        "seeded by date_seed, so experiments differ in which dates, not how many.",
+    )
+    date_seed: int = Field(0, description="Seed of the equal_dates draw.")
     season_months: dict[str, list[int]] = Field(
         default_factory=lambda: {name: list(months) for name, months in timing.SEASON_MONTHS.items()},
         description="Months of each season (SCIENCE.md 1.5 allows the wide May–Sep / Nov–Mar seasons).",
@@ -293,7 +312,12 @@ class EvaluateParams(Section):
     reports_dir: Path = Field(Path("reports/evaluation"), description="metrics.json, plot data and figures.")
     n_boot: int = Field(1000, ge=10, description="Block-bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="1 − confidence level of the intervals.")
-    baseline_pixels: int = Field(30000, ge=100, description="Training pixels sampled for the per-pixel baseline.")
+    baseline_pixels: int | None = Field(
+        30000,
+        ge=100,
+        description="Labelled training pixels in the per-pixel baselines' class-stratified sample; null = all "
+        "(README 'Per-pixel baseline': more than the default does not help).",
+    )
     baseline_max_iter: int = Field(200, ge=10, description="Boosting iterations of the baseline.")
 
 

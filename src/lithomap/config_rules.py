@@ -167,11 +167,6 @@ def _check_preprocess(params: Params, source: str) -> None:
             "so no validation or test patch fits in a block",
             f"set block_size to at least {settings.patch_size}",
         )
-    start, end = settings.day_hours
-    if not 0 <= start < end <= 24:
-        raise fail(
-            source, "preprocess.day_hours", f"{[start, end]} is not [start, end) within 0–24 h", "write e.g. [8, 18]"
-        )
     seen: dict[int, str] = {}
     for season, months in settings.season_months.items():
         for month in months:

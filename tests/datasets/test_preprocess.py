@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -34,6 +36,7 @@ from lithomap.io.cube import cube_path, open_cube
 from lithomap.io.ingest import ingest_region
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import generate_region
+from lithomap.timing import sun_elevation
 from tests.conftest import tiny_params_dict
 
 
@@ -103,9 +106,13 @@ def test_patches_cover_the_edges_by_padding(processed):
 def test_manifest_records_dates_channels_and_training_only_normalisation(processed):
     _, _, reports = processed
     day = load_manifest(reports["day"].output)
-    assert all(step.utc is None or 8 <= step.solar_hour < 18 for step in day.steps)
     night = load_manifest(reports["night"].output)
-    assert all(step.utc is None or not 8 <= step.solar_hour < 18 for step in night.steps)
+    sun = {
+        name: sun_elevation(np.array([d.utc for d in manifest.dates], dtype="datetime64[s]"), 38.69, -4.11)
+        for name, manifest in (("day", day), ("night", night))
+    }
+    assert all(d.day for d in day.dates) and (sun["day"] > 0).all(), "day dates have the sun up at the overpass"
+    assert not any(d.day for d in night.dates) and (sun["night"] < 0).all()
     everything = load_manifest(reports["all"].output)
     assert everything.static_channels == [*SUMMARY_CHANNELS, "vv", "vh", "ndvi"]
     assert set(everything.normalisation) == {"lst_anomaly", "emissivity", *SUMMARY_CHANNELS, "vv", "vh", "ndvi"}
@@ -234,3 +241,56 @@ def test_preprocess_builds_every_experiment_the_data_allows_and_reports_the_othe
         preprocess_region("tiny", region, params.ingest, params.preprocess, only_night)
     assert (processed / "thermal" / "manifest.json").read_bytes() == manifest  # the good dataset is untouched
     assert not (processed / "night").exists()
+
+
+@pytest.fixture(scope="module")
+def options_root(tiny_region, tmp_path_factory):
+    """The tiny region's cube with a processed folder of its own (the options below rebuild datasets)."""
+    _, root = tiny_region
+    raw = tiny_params_dict(root)
+    out = tmp_path_factory.mktemp("options")
+    raw["preprocess"].update(processed_dir=str(out / "processed"), reports_dir=str(out / "reports"))
+    raw["experiments"].update(bare={"summaries": False}, bare_sar={"static": ["vv", "vh"], "summaries": False})
+    custom = parse_params(raw)
+    split_region("tiny", custom.region("tiny"), custom.ingest, custom.preprocess)
+    return raw
+
+
+def test_summaries_false_drops_the_summary_channels(options_root):
+    params = parse_params(options_root)
+    region = params.region("tiny")
+    for name, static in (("bare", []), ("bare_sar", ["vv", "vh"])):
+        report = preprocess_experiment("tiny", region, params.ingest, params.preprocess, name, params.experiment(name))
+        manifest = load_manifest(report.output)
+        assert manifest.static_channels == static and not set(SUMMARY_CHANNELS) & set(manifest.normalisation)
+        with np.load(sorted(report.output.glob("train-*.npz"))[0]) as shard:
+            assert shard["static"].shape[-1] == len(static)
+    folder = params.preprocess.processed_dir / "tiny" / "bare"
+    steps = params.preprocess.sequence_length
+    cnn_inputs, _ = next(iter(make_dataset(folder, "train", "cnn", batch_size=2)))
+    assert cnn_inputs["features"].shape[-1] == 7 * steps
+    lstm_inputs, _ = next(iter(make_dataset(folder, "train", "convlstm", batch_size=2)))
+    assert set(lstm_inputs) == {"sequence"}, "no static input without summaries or layers"
+
+
+def test_equal_dates_give_every_experiment_the_smallest_selections_count(options_root):
+    raw = json.loads(json.dumps(options_root))
+    raw["preprocess"].update(equal_dates=True, date_seed=1)
+    params = parse_params(raw)
+    region = params.region("tiny")
+    wanted = {name: params.experiment(name) for name in ("thermal", "day")}
+    equal = preprocess_region(
+        "tiny", region, params.ingest, params.preprocess, wanted, all_experiments=params.experiments
+    )
+    flags = [d.day for d in load_manifest(equal.built[0].output).dates]
+    unequal = preprocess_experiment(
+        "tiny",
+        region,
+        params.ingest,
+        params.preprocess.model_copy(update={"equal_dates": False}),
+        "night",
+        params.experiment("night"),
+    )
+    smallest = min(unequal.dates, equal.built[1].dates)
+    assert [report.dates for report in equal.built] == [smallest, smallest]
+    assert len(flags) == smallest < 10, "thermal drew as many of its 10 dates as the smaller of day and night"

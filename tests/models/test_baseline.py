@@ -1,13 +1,27 @@
-"""Per-pixel gradient-boosting baseline: features and a fit that learns thermal inertia."""
+"""Per-pixel gradient-boosting baselines: the networks' channels, raw features, class weights, sampling."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from lithomap.config import parse_params
+from lithomap.datasets.features import TIME_CHANNELS, channel_names
+from lithomap.datasets.manifest import load_manifest
+from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.errors import LithomapError
-from lithomap.models.baseline import PixelBaseline, fit_baseline, pixel_features, predict_baseline
+from lithomap.io.cube import cube_path, open_cube
+from lithomap.models.baseline import (
+    PixelBaseline,
+    channel_features,
+    fit_baseline,
+    network_features,
+    pixel_features,
+    predict_baseline,
+    stratified_sample,
+)
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
+from tests.conftest import tiny_params_dict
 
 
 def _scene(seed: int, size: int = 12, steps: int = 8):
@@ -82,3 +96,71 @@ def test_pixel_baseline_drops_uninformative_columns_and_still_predicts():
     baseline = PixelBaseline(features, labels, seed=0, sample_pixels=400, max_iter=20)
     assert baseline.columns.tolist() == [True, False, False]
     assert (baseline.predict(features) == labels).mean() > 0.95
+
+
+def test_stratified_sample_keeps_class_shares_and_every_class():
+    labels = np.repeat([0, 1, 2, 3], [500, 9000, 900, 3])
+    rng = np.random.default_rng(0)
+    sample = stratified_sample(labels, 1000, rng)
+    counts = np.bincount(labels[sample], minlength=4)
+    assert counts[0] == 0 and counts[1:].tolist() == [909, 91, 1]  # 1000 · share, rounded, at least one
+    assert len(set(sample.tolist())) == sample.size
+    assert stratified_sample(labels, None, rng).tolist() == np.flatnonzero(labels > 0).tolist()
+    assert stratified_sample(labels, 10**6, rng).size == 9903
+
+
+def test_class_weights_make_the_baseline_find_a_rare_class():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([1, 2], [3000, 60])
+    features = (labels == 2)[:, None] * 0.8 + rng.normal(0, 0.5, (labels.size, 1))
+    recall = {}
+    for name, weights in (("plain", None), ("weighted", [0.0, 1.0, 50.0])):
+        baseline = PixelBaseline(features, labels, seed=0, sample_pixels=None, max_iter=30, class_weights=weights)
+        recall[name] = (baseline.predict(features[labels == 2]) == 2).mean()
+    assert recall["weighted"] > recall["plain"] + 0.3
+
+
+def test_channel_features_lay_out_steps_then_static_channels():
+    rng = np.random.default_rng(0)
+    sequence = rng.normal(size=(3, 4, 5, 2)).astype(np.float32)
+    static = rng.normal(size=(4, 5, 2)).astype(np.float32)
+    features, names = channel_features(sequence, static, ("lst_anomaly", "emissivity"), ("vv", "vh"))
+    assert names[:3] == ("t00_lst_anomaly", "t00_emissivity", "t01_lst_anomaly") and names[-2:] == ("vv", "vh")
+    pixel = 2 * 5 + 3
+    np.testing.assert_array_equal(features[pixel, :6], sequence[:, 2, 3, :].reshape(-1))
+    np.testing.assert_array_equal(features[pixel, 6:], static[2, 3])
+    with pytest.raises(LithomapError):
+        channel_features(sequence, static, ("lst_anomaly",), ("vv", "vh"))
+
+
+@pytest.fixture(scope="module")
+def all_dataset(tiny_region, tmp_path_factory):
+    """The tiny region's ``all`` experiment (summaries, VV, VH, NDVI) preprocessed into a folder of its own."""
+    _, root = tiny_region
+    raw = tiny_params_dict(root)
+    raw["preprocess"]["processed_dir"] = str(tmp_path_factory.mktemp("baseline") / "processed")
+    params = parse_params(raw)
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    report = preprocess_experiment("tiny", region, params.ingest, params.preprocess, "all", params.experiment("all"))
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"), region)
+    return cube, load_manifest(report.output), report.output
+
+
+def test_fair_baseline_sees_the_networks_channels(all_dataset):
+    cube, manifest, folder = all_dataset
+    features = network_features(cube, manifest)
+    steps, width = manifest.sequence_length, manifest.shape[1]
+    assert features.shape == (manifest.shape[0] * width, 2 * steps + len(manifest.static_channels))
+    networks = channel_names(steps, manifest.static_channels, "cnn")["features"]
+    _, names = channel_features(
+        np.zeros((steps, 1, 1, 2)), np.zeros((1, 1, 7)), manifest.step_channels, manifest.static_channels
+    )
+    assert list(names) == [n for n in networks if not n.endswith(TIME_CHANNELS)], "every network channel but the clock"
+    with np.load(sorted(folder.glob("train-*.npz"))[0]) as shard:
+        (row, col), sequence, static = shard["origin"][0], shard["sequence"][0], shard["static"][0]
+    patch = manifest.patch_size
+    for r, c in [(0, 0), (patch // 2, patch // 3), (patch - 1, patch - 1)]:
+        pixel = (row + r) * width + (col + c)
+        stored = np.concatenate([sequence[:, r, c, :].reshape(-1), static[r, c]]).astype(np.float32)
+        np.testing.assert_allclose(features[pixel], stored, rtol=2e-3, atol=1e-3, equal_nan=True)

@@ -44,4 +44,4 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
     assert result.scores["n_pixels"] == labelled, "full-scene inference scores every labelled pixel"
     metrics = json.loads((result.report_dir / "metrics.json").read_text())
     assert metrics["coverage"] == 1.0
-    assert 0 <= metrics["macro_f1"] <= 1 and "baseline" in metrics
+    assert 0 <= metrics["macro_f1"] <= 1 and "baseline" in metrics and "baseline_raw" in metrics

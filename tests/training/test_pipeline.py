@@ -56,8 +56,15 @@ def test_evaluation_reports_scores_baseline_and_registers_a_challenger(cnn_run):
     metrics = json.loads((evaluation.report_dir / "metrics.json").read_text())
     for key in ("oa", "macro_f1", "weighted_f1", "kappa", "balanced_accuracy", "macro_f1_ci", "baseline"):
         assert key in metrics
+    assert set(metrics["baseline_raw"]) == set(metrics["baseline"]), "the raw-feature baseline is reported beside"
     assert 0 <= metrics["macro_f1"] <= 1 and metrics["macro_f1_ci"][0] <= metrics["macro_f1_ci"][1]
-    assert set(pd.read_csv(evaluation.report_dir / "per_class.csv").columns) >= {"class", "f1", "iou", "baseline_f1"}
+    assert set(pd.read_csv(evaluation.report_dir / "per_class.csv").columns) >= {
+        "class",
+        "f1",
+        "iou",
+        "baseline_f1",
+        "baseline_raw_f1",
+    }
     for picture in ("confusion_matrix.png", "curves.png", "sample_prediction.png"):
         assert (evaluation.report_dir / picture).stat().st_size > 5_000
     client = mlflow.MlflowClient()
@@ -66,6 +73,8 @@ def test_evaluation_reports_scores_baseline_and_registers_a_challenger(cnn_run):
     run = client.get_run(version.run_id)
     assert run.data.tags["lithomap.experiment"] == "thermal"
     assert "test_macro_f1" in run.data.metrics and "baseline_macro_f1" in run.data.metrics
+    assert run.data.metrics["baseline_macro_f1"] == pytest.approx(metrics["baseline"]["macro_f1"], abs=1e-6)
+    assert run.data.metrics["baseline_raw_macro_f1"] == pytest.approx(metrics["baseline_raw"]["macro_f1"], abs=1e-6)
     assert "val_macro_f1" in run.data.metrics
     assert run.data.params["train.batch_size"] == "4", "the run logs the batch size training used"
 

@@ -72,7 +72,7 @@ def build_report(region: str, params: Params) -> ReportResult:
         diurnal, seasonal = thermal_signatures(cube, settings.hour_bin, settings.min_bin_pixels)
         write_text(out / "signatures_diurnal.csv", diurnal.to_csv(index=False))
         write_text(out / "signatures_seasonal.csv", seasonal.to_csv(index=False))
-        _draw_signatures(diurnal, seasonal, out / "signatures.png", region, params.preprocess.day_hours)
+        _draw_signatures(diurnal, seasonal, out / "signatures.png", region)
         result.hypotheses = hypothesis_table(diurnal)
         write_text(out / "hypotheses.csv", result.hypotheses.to_csv(index=False))
         sections.append(_section("Thermal signatures", out / "signatures.png", _signature_text()))
@@ -127,9 +127,7 @@ def _vegetation_text(correlations: pd.DataFrame) -> str:
     return f"<ul>{''.join(lines)}</ul>" if lines else ""
 
 
-def _draw_signatures(
-    diurnal: pd.DataFrame, seasonal: pd.DataFrame, path: Path, region: str, day_hours: tuple[float, float]
-) -> None:
+def _draw_signatures(diurnal: pd.DataFrame, seasonal: pd.DataFrame, path: Path, region: str) -> None:
     colours = {c.name: c.rgb for c in all_classes()}
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for name, rows in diurnal.groupby("class", sort=False):
@@ -138,7 +136,6 @@ def _draw_signatures(
     for name, rows in seasonal.groupby("class", sort=False):
         axes[2].plot(rows["month"], rows["lst_anomaly_mean"], "o-", color=colours[name], ms=3)
     for ax in axes[:2]:
-        ax.axvspan(*day_hours, color="gold", alpha=0.08)
         ax.set_xlabel("local solar time (h)")
         ax.set_xlim(0, 24)
     axes[0].set_ylabel("LST (K)")

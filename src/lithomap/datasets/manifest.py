@@ -42,7 +42,7 @@ class SelectedDate(_Record):
 
     utc: str = Field(description="Acquisition time (UTC, ISO).")
     solar_hour: float = Field(description="Local solar hour of the acquisition.")
-    day: bool = Field(description="Daytime acquisition by local solar time (preprocess.day_hours).")
+    day: bool = Field(description="Daytime acquisition: sun above preprocess.day_sun_elevation at the overpass.")
 
 
 class Manifest(_Record):

@@ -23,7 +23,7 @@ from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, Re
 from lithomap.datasets.features import STEP_CHANNELS
 from lithomap.datasets.manifest import LAYOUT, MANIFEST_FILE, Manifest, SelectedDate, Step, write_manifest
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
-from lithomap.datasets.scene import CubeChannels
+from lithomap.datasets.scene import CubeChannels, region_date_count
 from lithomap.datasets.split import NONE, SPLITS, TRAIN, SpatialSplit, block_split
 from lithomap.errors import ExperimentNotPossibleError, InputDataError, MissingSourceError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
@@ -91,8 +91,13 @@ def preprocess_experiment(
     settings: PreprocessParams,
     experiment_name: str,
     experiment: ExperimentParams,
+    date_count: int | None = None,
 ) -> DatasetReport:
-    """Write the shards and manifest of one experiment (see the module docstring)."""
+    """Write the shards and manifest of one experiment (see the module docstring).
+
+    ``date_count`` draws that many of the selected dates (``preprocess.equal_dates``; see
+    ``preprocess_region``); None keeps them all.
+    """
     path = cube_path(ingest.interim_dir, name)
     cube = open_cube(path, region, TRAINING_VARIABLES, "preprocess")
     split_path = settings.processed_dir / name / SPLIT_FILE
@@ -108,7 +113,7 @@ def preprocess_experiment(
         raise InputDataError(
             split_path, "the split does not match the cube's shape", f"rerun `lithomap split -r {name}`"
         )
-    channels = CubeChannels.select(cube, experiment_name, experiment, settings, path)
+    channels = CubeChannels.select(cube, experiment_name, experiment, settings, path, date_count)
     times = cube["time"].values
     solar = cube["solar_time"].values.astype(float)
     chosen, steps, day = channels.chosen, channels.steps, channels.day
@@ -192,6 +197,7 @@ def preprocess_region(
     settings: PreprocessParams,
     experiments: Mapping[str, ExperimentParams],
     skip_impossible: bool = True,
+    all_experiments: Mapping[str, ExperimentParams] | None = None,
 ) -> RegionDatasets:
     """Build every experiment of ``experiments`` the region's data allows.
 
@@ -207,6 +213,10 @@ def preprocess_region(
         experiments: name → selection, in the order to build.
         skip_impossible: skip (and report) impossible experiments; False raises on the first,
             for experiments the user asked for by name.
+        all_experiments: every experiment of params.yaml (default ``experiments``): with
+            ``preprocess.equal_dates`` each built experiment draws as many dates as the
+            smallest possible selection among them, so the count does not depend on which
+            experiments one command builds.
 
     Raises:
         ExperimentNotPossibleError: none of the experiments is possible (or, without
@@ -214,9 +224,14 @@ def preprocess_region(
     """
     built: list[DatasetReport] = []
     skipped: dict[str, str] = {}
+    date_count = None
+    if settings.equal_dates:
+        cube = open_cube(cube_path(ingest.interim_dir, name), region, TRAINING_VARIABLES, "preprocess")
+        date_count = region_date_count(cube, all_experiments or experiments, settings)
+        log.info("region %s: every experiment draws %s dates (preprocess.equal_dates)", name, date_count)
     for experiment_name, experiment in experiments.items():
         try:
-            built.append(preprocess_experiment(name, region, ingest, settings, experiment_name, experiment))
+            built.append(preprocess_experiment(name, region, ingest, settings, experiment_name, experiment, date_count))
         except ExperimentNotPossibleError as exc:
             if not skip_impossible:
                 raise

@@ -6,7 +6,8 @@ window by window, so a model sees the same inputs in training, evaluation and ma
 - ``sequence`` (T, h, w, 2): per step the LST anomaly (LST minus that date's scene mean)
   and the emissivity; padded steps are NaN;
 - ``static`` (h, w, Cs): the per-pixel summaries over every selected date
-  (``SUMMARY_CHANNELS``), then the experiment's static layers (VV, VH, NDVI).
+  (``SUMMARY_CHANNELS``; left out when the experiment says ``summaries: false``), then the
+  experiment's static layers (VV, VH, NDVI).
 
 Windows may run past the scene's bottom/right edge; the part outside is NaN (no data).
 The scene mean of each date is computed once, so memory follows the window, not the scene.
@@ -15,7 +16,7 @@ The scene mean of each date is computed once, so memory follows the window, not 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +24,12 @@ import numpy as np
 import xarray as xr
 
 from lithomap.config import ExperimentParams, PreprocessParams
-from lithomap.datasets.experiments import select_dates, sequence_steps
+from lithomap.datasets.experiments import equal_date_count, select_dates, sequence_steps
 from lithomap.datasets.features import time_features
 from lithomap.datasets.manifest import Manifest
 from lithomap.errors import ExperimentNotPossibleError
-from lithomap.timing import day_of_year, is_day
+from lithomap.io.cube import cube_daytime
+from lithomap.timing import day_of_year
 
 SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
 
@@ -42,6 +44,7 @@ class CubeChannels:
         day: (len(chosen),) daytime flags of those dates.
         steps: cube time index of each sequence step, −1 for padded steps.
         static_layers: the experiment's static layers (cube variables).
+        summaries: whether the all-date thermal summaries lead the static channels.
     """
 
     cube: xr.Dataset
@@ -49,6 +52,7 @@ class CubeChannels:
     day: np.ndarray
     steps: np.ndarray
     static_layers: Sequence[str]
+    summaries: bool = True
     _means: dict[int, float] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -57,13 +61,21 @@ class CubeChannels:
         chosen, steps = manifest.date_index(cube["time"].values)
         day = np.array([d.day for d in manifest.dates], dtype=bool)
         static = manifest.selection.get("static", [])
-        return cls(cube, chosen, day, steps, list(static))
+        return cls(cube, chosen, day, steps, list(static), bool(manifest.selection.get("summaries", True)))
 
     @classmethod
     def select(
-        cls, cube: xr.Dataset, name: str, experiment: ExperimentParams, settings: PreprocessParams, source: Path
+        cls,
+        cube: xr.Dataset,
+        name: str,
+        experiment: ExperimentParams,
+        settings: PreprocessParams,
+        source: Path,
+        date_count: int | None = None,
     ) -> CubeChannels:
         """The channels experiment ``name`` selects from a cube: its dates, sequence steps and static layers.
+
+        ``date_count`` (from ``region_date_count``) draws that many of the selected dates.
 
         Raises:
             ExperimentNotPossibleError: the cube lacks a static layer the experiment needs, or
@@ -78,15 +90,15 @@ class CubeChannels:
                     "this region",
                 )
         times = cube["time"].values
-        solar = cube["solar_time"].values.astype(float)
-        chosen = select_dates(times, solar, experiment, settings, name, source)
+        day = cube_daytime(cube, settings.day_sun_elevation)
+        chosen = select_dates(times, day, experiment, settings, name, source, date_count)
         steps = sequence_steps(chosen, settings.sequence_length)
-        return cls(cube, chosen, is_day(solar[chosen], settings.day_hours), steps, list(experiment.static))
+        return cls(cube, chosen, day[chosen], steps, list(experiment.static), experiment.summaries)
 
     @property
     def static_names(self) -> list[str]:
-        """Names of the static channels: the summaries, then the static layers."""
-        return [*SUMMARY_CHANNELS, *self.static_layers]
+        """Names of the static channels: the summaries (if used), then the static layers."""
+        return [*(SUMMARY_CHANNELS if self.summaries else ()), *self.static_layers]
 
     def step_clock(self) -> tuple[np.ndarray, np.ndarray]:
         """Local solar hour and day of year of each sequence step (0 for padded steps)."""
@@ -131,11 +143,11 @@ class CubeChannels:
                 sequence[t, ..., 0] = anomaly[position[int(index)]]
                 sequence[t, ..., 1] = emissivity[position[int(index)]]
         picked = [position[int(i)] for i in self.chosen]
-        layers = [_summaries(anomaly[picked], emissivity[picked], self.day)]
+        layers = [_summaries(anomaly[picked], emissivity[picked], self.day)] if self.summaries else []
         layers += [
             self.cube[name].isel(y=rows, x=cols).values.astype(np.float32)[..., None] for name in self.static_layers
         ]
-        static = np.concatenate(layers, axis=-1)
+        static = np.concatenate(layers, axis=-1) if layers else np.zeros((*lst.shape[1:], 0), np.float32)
         return _pad(sequence, size, axes=(1, 2)), _pad(static, size, axes=(0, 1))
 
     def read_windows(self, origins: np.ndarray, patch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +157,13 @@ class CubeChannels:
 
     def _window(self, name: str, times: list[int], rows: slice, cols: slice) -> np.ndarray:
         return self.cube[name].isel(time=times, y=rows, x=cols).values.astype(np.float32)
+
+
+def region_date_count(
+    cube: xr.Dataset, experiments: Mapping[str, ExperimentParams], settings: PreprocessParams
+) -> int | None:
+    """How many dates each experiment of a region draws under ``preprocess.equal_dates`` (None: all it selects)."""
+    return equal_date_count(cube["time"].values, cube_daytime(cube, settings.day_sun_elevation), experiments, settings)
 
 
 def _summaries(anomaly: np.ndarray, emissivity: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -38,14 +38,14 @@ import numpy as np
 import rioxarray  # noqa: F401 - registers the .rio accessor used to write the grid mapping
 import xarray as xr
 import zarr
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from rasterio.windows import Window
 from zarr.core.common import JSON
 
 from lithomap.config import RegionParams
 from lithomap.errors import InputDataError, MissingSourceError, PipelineError
 from lithomap.io.grid import RegionGrid
-from lithomap.timing import solar_hours
+from lithomap.timing import SUNRISE_ELEVATION_DEG, is_daytime, solar_hours
 
 CUBE_NAME = "cube.zarr"
 GRID_TOLERANCE = 1e-6
@@ -210,6 +210,20 @@ def require_variables(cube: xr.Dataset, names: Sequence[str], step: str, path: P
                 f"at ingest: {cube.attrs.get('missing_sources', {})})",
                 FIX_OF.get(name, "add the missing source to the region's raw folder and run `lithomap ingest` again"),
             )
+
+
+def centre_lonlat(cube: xr.Dataset) -> tuple[float, float]:
+    """Longitude and latitude (WGS84) of the cube's grid centre (where ``solar_time`` is reckoned)."""
+    x, y = cube["x"].values, cube["y"].values
+    to_wgs84 = Transformer.from_crs(cube.rio.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform((x[0] + x[-1]) / 2, (y[0] + y[-1]) / 2)
+    return float(lon), float(lat)
+
+
+def cube_daytime(cube: xr.Dataset, min_elevation: float = SUNRISE_ELEVATION_DEG) -> np.ndarray:
+    """Daytime flag of each cube date: the sun above ``min_elevation`` degrees at the grid centre."""
+    lon, lat = centre_lonlat(cube)
+    return is_daytime(cube["time"].values, lat, lon, min_elevation)
 
 
 def _jsonable(attrs: dict[str, object]) -> dict[str, object]:

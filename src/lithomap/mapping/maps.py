@@ -41,7 +41,7 @@ from lithomap.classes import N_CLASSES
 from lithomap.config import Params
 from lithomap.datasets.features import Architecture, channel_names, raw_inputs
 from lithomap.datasets.preprocess import SPLIT_FILE, cube_path
-from lithomap.datasets.scene import CubeChannels
+from lithomap.datasets.scene import CubeChannels, region_date_count
 from lithomap.datasets.split import TEST, SpatialSplit
 from lithomap.errors import InputDataError, LithomapError
 from lithomap.mapping.cube import open_region_cube
@@ -196,7 +196,8 @@ def region_inputs(
 ) -> RegionInputs:
     """The experiment's inputs for a region, selected from its own dates as ``preprocess`` selects them."""
     path = cube_path(params.ingest.interim_dir, region)
-    channels = CubeChannels.select(cube, experiment, params.experiment(experiment), params.preprocess, path)
+    count = region_date_count(cube, params.experiments, params.preprocess)
+    channels = CubeChannels.select(cube, experiment, params.experiment(experiment), params.preprocess, path, count)
     return RegionInputs(channels, channels.time_features(), channels.static_names, arch, margin)
 
 

@@ -29,7 +29,7 @@ Modules (import them directly; this package imports nothing, so the numpy-only m
 - ``keras_metrics``: ``MacroF1`` for validation monitoring and early stopping.
 - ``metrics``: ``confusion_matrix``, ``scores_from_confusion``, ``block_bootstrap`` (numpy).
 - ``normalisation``: ``ChannelStats``, ``save_stats``, ``load_stats``.
-- ``baseline``: ``pixel_features``, ``scene_features``, ``PixelBaseline``, ``fit_baseline``,
-  ``predict_baseline`` (scikit-learn).
+- ``baseline``: the fair (``network_features``) and raw (``scene_features``) per-pixel
+  features, ``PixelBaseline``, ``fit_baseline``, ``predict_baseline`` (scikit-learn).
 - ``plots``: ``plot_confusion``, ``plot_curves``, ``plot_sample``.
 """

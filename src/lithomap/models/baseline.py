@@ -1,6 +1,15 @@
-"""Per-pixel baseline: gradient boosting on temporal thermal features plus SAR and NDVI.
+"""Per-pixel baselines: gradient boosting on each pixel's own inputs, with no spatial context.
 
-Each labelled pixel becomes one row of features computed from its own LST time series:
+Two feature sets, both evaluated on the same test pixels as the networks:
+
+- **fair** (``network_features``, the gate's baseline, metrics ``baseline_*``): exactly the
+  per-pixel channels the networks get, read by the same ``CubeChannels`` path — per
+  sequence step the LST anomaly and the emissivity (``t00_lst_anomaly``, ``t00_emissivity``,
+  …; padded steps are empty and dropped), then the static channels of the dataset (the
+  all-date thermal summaries when the experiment uses them, then VV, VH, NDVI). The
+  per-step clock and valid mask are the same for every pixel or implied by NaN, so they
+  add nothing per pixel. It tells how much of the networks' score needs spatial context.
+- **raw** (``scene_features``, metrics ``baseline_raw_*``): summaries of the raw LST series:
 
 | feature            | definition                                                               |
 |--------------------|--------------------------------------------------------------------------|
@@ -13,18 +22,19 @@ Each labelled pixel becomes one row of features computed from its own LST time s
 | static channels    | one column each (e.g. ``vv``, ``vh``, ``ndvi``)                          |
 
 Apparent thermal inertia is (1 − albedo) / ΔT (Price 1977); with no albedo band the
-proxy keeps the 1 / ΔT part: high for clay (slow, damped), low for sand. Features of a
-pixel without valid day or night dates are NaN, which gradient boosting handles natively.
-The model sees no spatial context, so it tells how much of the score the deep models owe
-to it; it is evaluated on the same test pixels as the networks. ``scene_features`` builds
-the table of a whole region for the dates its dataset selected; ``PixelBaseline`` fits it
-on a seeded sample of labelled pixels, on the columns that carry information.
+proxy keeps the 1 / ΔT part: high for clay (slow, damped), low for sand. Missing values
+are NaN, which gradient boosting handles natively.
+
+``PixelBaseline`` fits either set with the networks' class weights (``loss.class_weights``,
+as per-pixel sample weights) on all labelled training pixels or on a class-stratified
+sample of them (``evaluate.baseline_pixels``; README "Per-pixel baseline" measures how
+large a sample is enough), on the columns that carry information.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +42,7 @@ import xarray as xr
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lithomap.datasets.manifest import Manifest
+from lithomap.datasets.scene import CubeChannels
 from lithomap.errors import LithomapError
 
 _MIN_DIURNAL_RANGE_K = 0.1
@@ -110,6 +121,7 @@ def fit_baseline(
     labels: np.ndarray,
     ignore_index: int | None = 0,
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
     **hgb_params: Any,
 ) -> HistGradientBoostingClassifier:
     """Fit the gradient-boosting baseline on labelled pixels.
@@ -119,6 +131,7 @@ def fit_baseline(
         labels: (N,) class ids (a (H, W) label patch flattened in the same order).
         ignore_index: label whose pixels are dropped before fitting.
         seed: random state of the classifier.
+        sample_weight: (N,) weight of each row (e.g. its class's loss weight), or None.
         **hgb_params: passed to ``HistGradientBoostingClassifier`` (e.g. ``max_iter``,
             ``learning_rate``, ``class_weight="balanced"``).
 
@@ -135,7 +148,8 @@ def fit_baseline(
     if not keep.any():
         raise LithomapError("fit_baseline: no labelled pixel to train on (all are the ignored class)")
     classifier = HistGradientBoostingClassifier(random_state=seed, **hgb_params)
-    return classifier.fit(features[keep], labels[keep])
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)[keep]
+    return classifier.fit(features[keep], labels[keep], sample_weight=weights)
 
 
 def predict_baseline(
@@ -146,7 +160,7 @@ def predict_baseline(
 
 
 def scene_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
-    """(H·W, F) baseline features of a region cube, for the dates its experiment dataset selected."""
+    """(H·W, F) raw baseline features of a region cube, for the dates its experiment dataset selected."""
     chosen, _ = manifest.date_index(cube["time"].values)
     day = np.array([d.day for d in manifest.dates], dtype=bool)
     lst = cube["lst"].isel(time=chosen.tolist()).values
@@ -157,27 +171,101 @@ def scene_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
     return features
 
 
+def channel_features(
+    sequence: np.ndarray, static: np.ndarray, step_names: Sequence[str], static_names: Sequence[str]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-pixel feature rows from the networks' stored channels.
+
+    Args:
+        sequence: (T, H, W, C) physical step channels (NaN = missing or padded step).
+        static: (H, W, Cs) physical static channels.
+        step_names: the C step channel names.
+        static_names: the Cs static channel names.
+
+    Returns:
+        A (H·W, T·C + Cs) float32 matrix (row-major pixel order; step by step, then static)
+        and its column names (``t03_lst_anomaly``, …, then the static names).
+
+    Raises:
+        LithomapError: shapes and names disagree.
+    """
+    steps, rows, cols, channels = sequence.shape
+    if channels != len(step_names) or static.shape != (rows, cols, len(static_names)):
+        raise LithomapError(
+            f"channel_features: sequence {sequence.shape} and static {static.shape} do not match "
+            f"{len(step_names)} step and {len(static_names)} static channel names"
+        )
+    per_step = np.moveaxis(sequence, 0, 2).reshape(rows * cols, steps * channels)
+    names = [f"t{t:02d}_{name}" for t in range(steps) for name in step_names] + list(static_names)
+    matrix = np.concatenate([per_step, static.reshape(rows * cols, -1)], axis=1)
+    return matrix.astype(np.float32), tuple(names)
+
+
+def network_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
+    """(H·W, F) fair baseline features: the networks' per-pixel channels of the whole region."""
+    channels = CubeChannels.from_manifest(cube, manifest)
+    sequence, static = channels.read(0, 0, channels.shape)
+    features, _ = channel_features(sequence, static, manifest.step_channels, channels.static_names)
+    return features
+
+
+BASELINE_FEATURES: Mapping[str, Callable[[xr.Dataset, Manifest], np.ndarray]] = {
+    "fair": network_features,
+    "raw": scene_features,
+}
+
+
+def stratified_sample(labels: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Indices of labelled (> 0) entries: all of them, or ``size`` drawn per class in proportion.
+
+    Each class keeps its share of the labelled pixels (rounded, at least one pixel), so
+    class frequencies, and with them the class-weighted loss, are those of the whole set.
+    """
+    candidates = np.flatnonzero(labels > 0)
+    if size is None or size >= candidates.size:
+        return candidates
+    classes, counts = np.unique(labels[candidates], return_counts=True)
+    quotas = np.minimum(counts, np.maximum(1, np.round(size * counts / counts.sum()).astype(int)))
+    picks = [
+        rng.choice(candidates[labels[candidates] == cls], size=quota, replace=False)
+        for cls, quota in zip(classes, quotas, strict=True)
+    ]
+    return np.sort(np.concatenate(picks))
+
+
 class PixelBaseline:
     """The gradient-boosting baseline on the feature columns that carry information.
 
     A column without two distinct finite values in the training sample (the day–night
-    difference of a day-only experiment, say) is left out: it cannot inform the model.
+    difference of a day-only experiment, a padded step) is left out: it cannot inform the model.
 
     Args:
         features: (N, F) feature rows.
         labels: (N,) class ids; 0 (unlabelled) rows are never sampled.
         seed: seed of the pixel sample and of the classifier.
-        sample_pixels: labelled pixels sampled for fitting.
+        sample_pixels: labelled pixels in the class-stratified fitting sample; None = all.
         max_iter: boosting iterations.
+        class_weights: per-class weight (indexed by class id) applied to each pixel, as the
+            networks' loss weights its pixels; None = unweighted.
     """
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray, seed: int, sample_pixels: int, max_iter: int) -> None:
-        candidates = np.flatnonzero(labels > 0)
-        rng = np.random.default_rng(seed)
-        sample = rng.choice(candidates, size=min(candidates.size, sample_pixels), replace=False)
-        chosen = features[sample]
+    def __init__(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray,
+        seed: int,
+        sample_pixels: int | None,
+        max_iter: int,
+        class_weights: Sequence[float] | None = None,
+    ) -> None:
+        labels = np.asarray(labels).reshape(-1)
+        sample = stratified_sample(labels, sample_pixels, np.random.default_rng(seed))
+        chosen, chosen_labels = features[sample], labels[sample]
+        weights = None if class_weights is None else np.asarray(class_weights, dtype=np.float64)[chosen_labels]
         self.columns = np.array([np.unique(column[np.isfinite(column)]).size > 1 for column in chosen.T])
-        self.classifier = fit_baseline(chosen[:, self.columns], labels[sample], seed=seed, max_iter=max_iter)
+        self.classifier = fit_baseline(
+            chosen[:, self.columns], chosen_labels, seed=seed, sample_weight=weights, max_iter=max_iter
+        )
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Class id of every feature row."""

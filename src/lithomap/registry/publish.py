@@ -66,8 +66,10 @@ def publish_evaluation(
         dataset: that dataset's folder (for the DVC data version and an input example).
         model: the trained Keras model.
         stats: its normalisation statistics per input.
-        evaluation: ``scores``, ``intervals``, ``matrix``, ``baseline``, ``history`` (Keras
-            keys → values), ``sample`` (three images) and ``block_ids`` of the test blocks.
+        evaluation: ``scores``, ``intervals``, ``matrix``, ``baseline`` (the fair per-pixel
+            baseline: ``baseline_*`` metrics, the gate's), ``baseline_raw`` (optional:
+            ``baseline_raw_*``), ``history`` (Keras keys → values), ``sample`` (three
+            images) and ``block_ids`` of the test blocks.
         artifact_root: local artifact folder for a new MLflow experiment.
 
     Returns:
@@ -100,7 +102,9 @@ def publish_evaluation(
             sample=evaluation["sample"],
             stats=stats,
         )
-        baseline = evaluation["baseline"]
-        mlflow.log_metrics({f"baseline_{k}": float(baseline[k]) for k in ("oa", "macro_f1", "kappa")})
+        for name in ("baseline", "baseline_raw"):
+            if evaluation.get(name) is not None:
+                scores = evaluation[name]
+                mlflow.log_metrics({f"{name}_{k}": float(scores[k]) for k in ("oa", "macro_f1", "kappa")})
         info = log_pyfunc_model(model, stats, example, arch=arch)
     return str(register(info.model_uri, region, arch).version)

@@ -2,9 +2,11 @@
 
 The test windows are predicted from the region cube by full-scene inference
 (``lithomap.mapping.inference``, the path maps use) and blended seam-free onto the region
-grid, so every labelled test pixel is scored once (``training.scoring``). The
-gradient-boosting baseline (``models.baseline``) is trained on the training pixels of the
-same split and scored on the same pixels. Outputs: the report files
+grid, so every labelled test pixel is scored once (``training.scoring``). Two per-pixel
+gradient-boosting baselines (``models.baseline``) are trained on the training pixels of
+the same split, with the networks' class weights, and scored on the same pixels: the fair
+one on the networks' own per-pixel channels (``baseline``, what the gate compares with)
+and the raw-feature one (``baseline_raw``). Outputs: the report files
 (``training.reports``) under ``<evaluate.reports_dir>/<region>/<arch>-<experiment>/``
 and, with tracking, one MLflow run whose model is registered as the challenger
 (``registry.publish``).
@@ -13,6 +15,7 @@ and, with tracking, one MLflow run whose model is registered as the challenger
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +34,14 @@ from lithomap.datasets.split import SPLITS, TEST, TRAIN, SpatialSplit
 from lithomap.datasets.tfdata import shard_origins
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.mapping.inference import SceneInputs, blend_scene, keras_predict
-from lithomap.models.baseline import PixelBaseline, scene_features
+from lithomap.models.baseline import BASELINE_FEATURES, PixelBaseline
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from lithomap.models.normalisation import load_stats
 from lithomap.training.fit import (
     HISTORY_FILE,
     MODEL_FILE,
     STATS_FILE,
+    class_weights,
     dataset_dir,
     model_dir,
     read_training_record,
@@ -60,14 +64,16 @@ class EvaluationResult:
     baseline: dict
     report_dir: Path
     model_version: str | None = None
+    baseline_raw: dict | None = None
 
     def summary(self) -> str:
         ci = self.intervals.get("macro_f1", (float("nan"), float("nan")))
         version = f"; registered version {self.model_version} (challenger)" if self.model_version else ""
+        raw = f" (raw features {self.baseline_raw['macro_f1']:.3f})" if self.baseline_raw else ""
         return (
             f"{self.arch}/{self.experiment}: test OA {self.scores['oa']:.3f}, macro-F1 {self.scores['macro_f1']:.3f} "
             f"[{ci[0]:.3f}, {ci[1]:.3f}], kappa {self.scores['kappa']:.3f}; per-pixel baseline macro-F1 "
-            f"{self.baseline['macro_f1']:.3f}{version}"
+            f"{self.baseline['macro_f1']:.3f}{raw}{version}"
         )
 
 
@@ -165,20 +171,45 @@ def score_registered_model(region: str, arch: Architecture, experiment: str, par
     }
 
 
-def baseline_scores(scored: ScoredRegion, params: Params) -> dict:
-    """Train the per-pixel baseline on the region's training pixels; its scores on the scored pixels."""
-    features = scene_features(scored.cube, scored.manifest)
-    train_labels = np.where(scored.split.pixels == TRAIN, scored.label, 0).reshape(-1)
-    baseline = PixelBaseline(
-        features,
-        train_labels,
-        seed=params.training().seed,
-        sample_pixels=params.evaluate.baseline_pixels,
-        max_iter=params.evaluate.baseline_max_iter,
-    )
-    predicted = baseline.predict(features).reshape(scored.label.shape)
+def fit_baselines(
+    training: Sequence[tuple[xr.Dataset, Manifest, np.ndarray]], weights: Sequence[float], params: Params
+) -> dict[str, PixelBaseline]:
+    """Fit each per-pixel baseline (``fair``, ``raw``) on the labelled pixels of one or more regions.
+
+    Args:
+        training: (cube, manifest, (H, W) training labels with 0 outside the training pixels) per region.
+        weights: the networks' per-class loss weights.
+        params: ``evaluate.baseline_pixels`` and ``baseline_max_iter``, the training seed.
+    """
+    labels = np.concatenate([train.reshape(-1) for _, _, train in training])
+    return {
+        kind: PixelBaseline(
+            np.concatenate([build(cube, manifest) for cube, manifest, _ in training]),
+            labels,
+            seed=params.training().seed,
+            sample_pixels=params.evaluate.baseline_pixels,
+            max_iter=params.evaluate.baseline_max_iter,
+            class_weights=weights,
+        )
+        for kind, build in BASELINE_FEATURES.items()
+    }
+
+
+def baseline_scores(baselines: dict[str, PixelBaseline], scored: ScoredRegion) -> dict[str, dict]:
+    """Scores of each fitted baseline on the pixels the model was scored on."""
     test = scored.scoring.scored
-    return scores_from_confusion(confusion_matrix(scored.label[test], predicted[test], n_classes=N_CLASSES))
+    result = {}
+    for kind, baseline in baselines.items():
+        predicted = baseline.predict(BASELINE_FEATURES[kind](scored.cube, scored.manifest)).reshape(test.shape)
+        result[kind] = scores_from_confusion(confusion_matrix(scored.label[test], predicted[test], n_classes=N_CLASSES))
+    return result
+
+
+def region_baselines(scored: ScoredRegion, params: Params) -> dict[str, dict]:
+    """Fit the baselines on the region's training pixels; their scores on the scored pixels."""
+    train_labels = np.where(scored.split.pixels == TRAIN, scored.label, 0)
+    weights = class_weights(params.loss, scored.manifest.region, scored.manifest.class_pixels["train"])
+    return baseline_scores(fit_baselines([(scored.cube, scored.manifest, train_labels)], weights, params), scored)
 
 
 def evaluate_model(
@@ -188,14 +219,17 @@ def evaluate_model(
     trained = model_dir(params.training(), region, arch, experiment)
     record = read_training_record(trained)
     scored = score_region(region, arch, experiment, trained, (SPLITS[TEST],), params)
-    baseline = baseline_scores(scored, params)
+    baselines = region_baselines(scored, params)
+    baseline = baselines["fair"]
     scoring = scored.scoring
 
     out = params.evaluate.reports_dir / region / f"{arch}-{experiment}"
     history = pd.read_csv(trained / HISTORY_FILE)
     sample = sample_images(scored.cube, scored.label, scoring)
-    write_reports(out, scoring, baseline, history, sample)
-    result = EvaluationResult(region, arch, experiment, scoring.scores, scoring.intervals, baseline, out)
+    write_reports(out, scoring, baseline, history, sample, baseline_raw=baselines["raw"])
+    result = EvaluationResult(
+        region, arch, experiment, scoring.scores, scoring.intervals, baseline, out, baseline_raw=baselines["raw"]
+    )
     if track:
         from lithomap.registry.publish import publish_evaluation  # MLflow only when tracking
 
@@ -212,6 +246,7 @@ def evaluate_model(
                 "intervals": scoring.intervals,
                 "matrix": scoring.matrix,
                 "baseline": baseline,
+                "baseline_raw": baselines["raw"],
                 "history": history_columns(history),
                 "sample": sample,
                 "block_ids": scoring.block_ids,

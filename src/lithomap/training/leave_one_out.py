@@ -12,16 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lithomap.classes import N_CLASSES
 from lithomap.config import Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
-from lithomap.models.baseline import PixelBaseline, scene_features
-from lithomap.models.metrics import confusion_matrix, scores_from_confusion
-from lithomap.training.evaluate import EvaluationResult, score_region
+from lithomap.training.evaluate import EvaluationResult, baseline_scores, fit_baselines, score_region
 from lithomap.training.fit import HISTORY_FILE, TrainResult, class_weights, dataset_dir, fit
 from lithomap.training.reports import sample_images, write_reports
 
@@ -49,12 +46,18 @@ def train_leave_one_out(
 ) -> TrainResult:
     """Train on the train/val blocks of every region but ``held_out``."""
     folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
-    counts = np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
-    auto = params.loss.model_copy(update={"class_weights": "auto"})
+    weights = _auto_weights(held_out, experiment, params)
     name = leave_one_out_name(held_out)
-    weights = class_weights(auto, name, counts.tolist())
     out = params.training().models_dir / name / f"{arch}-{experiment}"
     return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
+
+
+def _auto_weights(held_out: str, experiment: str, params: Params) -> list[float]:
+    """Class weights from the training regions' pooled train counts (one region's thesis table fits none)."""
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
+    counts = np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
+    auto = params.loss.model_copy(update={"class_weights": "auto"})
+    return class_weights(auto, leave_one_out_name(held_out), counts.tolist())
 
 
 def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, params: Params) -> EvaluationResult:
@@ -69,25 +72,21 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
     scoring, label = scored.scoring, scored.label
     scoring.scores["coverage"] = float(scoring.scored.sum() / max(int((label > 0).sum()), 1))
 
-    features, labels = [], []
+    training = []
     for region in training_regions(params, held_out):
         cube = open_cube(
             cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "loro"
         )
-        features.append(scene_features(cube, load_manifest(dataset_dir(params.preprocess, region, experiment))))
-        labels.append(cube["label"].values.reshape(-1).astype(np.int64))
-    baseline_model = PixelBaseline(
-        np.concatenate(features),
-        np.concatenate(labels),
-        seed=params.training().seed,
-        sample_pixels=params.evaluate.baseline_pixels,
-        max_iter=params.evaluate.baseline_max_iter,
-    )
-    predicted = baseline_model.predict(scene_features(scored.cube, scored.manifest)).reshape(label.shape)
-    test = scoring.scored
-    baseline = scores_from_confusion(confusion_matrix(label[test], predicted[test], n_classes=N_CLASSES))
+        manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
+        training.append((cube, manifest, cube["label"].values.astype(np.int64)))
+    baselines = baseline_scores(fit_baselines(training, _auto_weights(held_out, experiment, params), params), scored)
+    baseline = baselines["fair"]
 
     out = params.evaluate.reports_dir / name / f"{arch}-{experiment}"
     history = pd.read_csv(trained / HISTORY_FILE)
-    write_reports(out, scoring, baseline, history, sample_images(scored.cube, label, scoring))
-    return EvaluationResult(name, arch, experiment, scoring.scores, scoring.intervals, baseline, out)
+    write_reports(
+        out, scoring, baseline, history, sample_images(scored.cube, label, scoring), baseline_raw=baselines["raw"]
+    )
+    return EvaluationResult(
+        name, arch, experiment, scoring.scores, scoring.intervals, baseline, out, baseline_raw=baselines["raw"]
+    )

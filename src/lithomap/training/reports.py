@@ -22,21 +22,33 @@ from lithomap.training.scoring import Scoring
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def write_reports(out: Path, scoring: Scoring, baseline: dict, history: pd.DataFrame, sample: Sample) -> None:
+def write_reports(
+    out: Path,
+    scoring: Scoring,
+    baseline: dict,
+    history: pd.DataFrame,
+    sample: Sample,
+    baseline_raw: dict | None = None,
+) -> None:
     """Write every report file of an evaluation to ``out``.
 
     Args:
         out: the report folder.
         scoring: the model's scores on the scored pixels.
-        baseline: the per-pixel baseline's scores on the same pixels.
+        baseline: the (fair) per-pixel baseline's scores on the same pixels.
         history: the training history (one row per epoch).
         sample: (LST image, reference, prediction) of the scored area, from ``sample_images``.
+        baseline_raw: the raw-feature baseline's scores on the same pixels (``baseline_raw``
+            in metrics.json, ``baseline_raw_f1`` in per_class.csv), or None.
     """
     names = class_names()
     scores, per_class = scoring.scores, scoring.scores["per_class"]
     metrics: dict[str, object] = {key: _plain(value) for key, value in scores.items() if key != "per_class"}
     metrics.update({f"{key}_ci": [float(v) for v in value] for key, value in scoring.intervals.items()})
-    metrics["baseline"] = {key: _plain(baseline[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
+    headline = ("oa", "macro_f1", "weighted_f1", "kappa")
+    metrics["baseline"] = {key: _plain(baseline[key]) for key in headline}
+    if baseline_raw is not None:
+        metrics["baseline_raw"] = {key: _plain(baseline_raw[key]) for key in headline}
     metrics["beats_baseline"] = bool(scores["macro_f1"] > baseline["macro_f1"])
     rows = [
         {
@@ -45,6 +57,7 @@ def write_reports(out: Path, scoring: Scoring, baseline: dict, history: pd.DataF
             "iou": _plain(per_class["iou"][c]),
             "support": int(per_class["support"][c]),
             "baseline_f1": _plain(baseline["per_class"]["f1"][c]),
+            **({"baseline_raw_f1": _plain(baseline_raw["per_class"]["f1"][c])} if baseline_raw is not None else {}),
         }
         for c in range(1, N_CLASSES)
         if per_class["support"][c] > 0

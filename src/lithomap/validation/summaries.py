@@ -33,7 +33,7 @@ from lithomap.io.grid import RegionGrid
 from lithomap.io.ingest import SourceCatalog, build_grid, discover_sources, drop_outliers, not_lst
 from lithomap.io.rasterfile import open_raster
 from lithomap.io.sources import Scene, SceneReader
-from lithomap.timing import is_day, season_of_month, solar_hour
+from lithomap.timing import is_daytime, season_of_month, solar_hour
 
 SUMMARY_FACTOR = 4
 STATS = ("min", "low", "p50", "high", "max")
@@ -188,12 +188,12 @@ def _file_row(path: Path, product: str, problem: str, grid: RegionGrid, ignored:
 def _time_columns(time: datetime | None, grid: RegionGrid, settings: PreprocessParams) -> dict[str, object]:
     if time is None:
         return {"time": None, "solar_hour": np.nan, "is_day": False, "season": "unknown"}
-    lon, _ = grid.centre_lonlat()
+    lon, lat = grid.centre_lonlat()
     hour = solar_hour(time, lon)
     return {
         "time": time.isoformat(),
         "solar_hour": hour,
-        "is_day": bool(is_day(hour, settings.day_hours)),
+        "is_day": bool(is_daytime([time], lat, lon, settings.day_sun_elevation)[0]),
         "season": season_of_month(time.month, settings.season_months),
     }
 
