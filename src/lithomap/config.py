@@ -329,6 +329,11 @@ class PromoteParams(Section):
     beat_baseline: bool = Field(
         True, description="Refuse a model whose test macro-F1 does not beat the per-pixel baseline on the same pixels."
     )
+    baseline: Literal["raw", "fair"] = Field(
+        "raw",
+        description="The floor: 'raw' (simple per-pixel temporal features, a sanity floor) or 'fair' (the "
+        "networks' own channels; on the synthetic scenes it scores within a few points of the networks).",
+    )
     reports_dir: Path = Field(Path("reports/promotion"), description="One JSON decision per region and model.")
 
 

@@ -57,7 +57,7 @@ def _log_version(
         log_history(history)
         log_evaluation(scores_from_confusion(cm), cm, history=history, stats=STATS)
         if baseline_macro_f1 is not None:
-            mlflow.log_metric("baseline_macro_f1", baseline_macro_f1)
+            mlflow.log_metrics({"baseline_raw_macro_f1": baseline_macro_f1, "baseline_macro_f1": 0.95})
         example = {"features": np.full((1, 16, 16, 3), 300.0, dtype=np.float32)}
         info = log_pyfunc_model(model, STATS, example, arch="cnn")
     return register(info.model_uri, region, "cnn").version
@@ -153,7 +153,7 @@ def test_nothing_becomes_champion_without_beating_the_baseline(tracking_store):
     weak = _log_version(model, (40, 40, 40), tracking_store, region="teruel", baseline_macro_f1=0.55)
     decision = promote("teruel", "cnn")
     assert not decision["promoted"] and decision["champion_version"] is None
-    assert decision["reason"].startswith("test macro-F1 0.4000 does not beat the per-pixel baseline's 0.5500")
+    assert decision["reason"].startswith("test macro-F1 0.4000 does not beat the per-pixel baseline's (raw) 0.5500")
     assert decision["baseline_macro_f1"] == pytest.approx(0.55)
     assert alias_version(client, name, "champion") is None
     assert client.get_model_version(name, weak).tags["promotion.baseline_macro_f1"] == "0.550000"
@@ -162,9 +162,11 @@ def test_nothing_becomes_champion_without_beating_the_baseline(tracking_store):
     client.delete_registered_model_alias(name, "champion")
 
     strong = _log_version(model, (80, 80, 80), tracking_store, region="teruel", baseline_macro_f1=0.55)
+    fair = promote("teruel", "cnn", baseline="fair")
+    assert not fair["promoted"] and "baseline's (fair) 0.9500" in fair["reason"], "the fair floor is higher here"
     decision = promote("teruel", "cnn")
     assert decision["promoted"] and decision["candidate_version"] == str(strong)
-    assert "beats the per-pixel baseline (0.8000 > 0.5500)" in decision["reason"]
+    assert "beats the raw per-pixel baseline (0.8000 > 0.5500)" in decision["reason"]
 
 
 def test_an_unreachable_tracking_server_is_not_taken_for_no_champion(tracking_store):

@@ -84,11 +84,11 @@ def test_gate_promotes_the_first_refuses_an_equal_and_the_champion_predicts_raw_
     first = promote_model("tiny", "cnn", params.promote)
     assert first["promoted"]
     assert first["baseline_macro_f1"] == pytest.approx(
-        json.loads((params.evaluate.reports_dir / "tiny" / "cnn-thermal" / "metrics.json").read_text())["baseline"][
+        json.loads((params.evaluate.reports_dir / "tiny" / "cnn-thermal" / "metrics.json").read_text())["baseline_raw"][
             "macro_f1"
         ],
         abs=1e-6,
-    ), "the gate reads the baseline score evaluate logged on the same pixels"
+    ), "the gate reads the (raw, by default) baseline score evaluate logged on the same pixels"
     evaluate_model("tiny", "cnn", "thermal", params)  # the same model again: no gain over the champion
     second = promote_model("tiny", "cnn", params.promote)
     assert not second["promoted"] and second["gain"] == pytest.approx(0.0, abs=1e-9)

@@ -57,6 +57,7 @@ def promote_model(region: str, arch: str, settings: PromoteParams, rescore: Resc
         margin=settings.margin,
         max_class_drop=settings.max_class_drop,
         beat_baseline=settings.beat_baseline,
+        baseline=settings.baseline,
         champion_scores=rescored,
     )
     decision.update(champion_rescored=rescored is not None, champion_stored_macro_f1=stored)
@@ -135,6 +136,7 @@ def promote(
     margin: float = 0.01,
     max_class_drop: float = 0.05,
     beat_baseline: bool = True,
+    baseline: str = "raw",
     version: str | None = None,
     champion_scores: Mapping[str, Any] | None = None,
     client: MlflowClient | None = None,
@@ -150,6 +152,8 @@ def promote(
         beat_baseline: refuse a candidate whose test macro-F1 does not exceed the per-pixel
             baseline's on the same test pixels (first versions included); a run that logged
             no baseline score is not held to it, and the decision says so.
+        baseline: which per-pixel baseline is the floor: ``raw`` or ``fair`` (see
+            ``registry.BASELINE_METRICS``).
         version: candidate version (default: the ``challenger`` alias).
         champion_scores: the champion re-evaluated on the candidate's test blocks, as
             ``version_scores`` returns it; default: read from the champion's run.
@@ -159,7 +163,7 @@ def promote(
         The decision: ``model``, ``candidate_version``, ``champion_version`` (before),
         ``promoted``, ``reason``, ``candidate_macro_f1``, ``champion_macro_f1``, ``gain``,
         ``margin``, ``max_class_drop``, ``class_f1_drops``, ``worst_class``,
-        ``worst_class_drop``, ``baseline_macro_f1``, ``test_blocks``, ``decided_at``.
+        ``worst_class_drop``, ``baseline``, ``baseline_macro_f1``, ``test_blocks``, ``decided_at``.
 
     Raises:
         LithomapError: no candidate version, or a version without test metrics.
@@ -183,15 +187,20 @@ def promote(
         "class_f1_drops": {},
         "worst_class": None,
         "worst_class_drop": None,
-        "baseline_macro_f1": candidate.get("baseline_macro_f1"),
+        "baseline": baseline,
+        "baseline_macro_f1": candidate["baselines"].get(baseline),
         "test_blocks": candidate["test_blocks"],
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    below_baseline = _below_baseline(candidate) if beat_baseline else None
+    floor = decision["baseline_macro_f1"]
+    below_baseline = _below_baseline(candidate[HEADLINE], floor, baseline) if beat_baseline else None
     if below_baseline is not None:
         promoted, reason = False, below_baseline
     elif champion_version is None:
-        promoted, reason = True, "first version: no champion yet" + _baseline_note(candidate, beat_baseline)
+        promoted, reason = (
+            True,
+            "first version: no champion yet" + _baseline_note(candidate[HEADLINE], floor, baseline, beat_baseline),
+        )
     elif champion_version == str(candidate_version):
         promoted, reason = False, "candidate is already the champion"
     else:
@@ -201,7 +210,7 @@ def promote(
         promoted, reason, numbers = gate_decision(candidate, champion, margin, max_class_drop)
         decision.update(numbers, champion_macro_f1=champion[HEADLINE])
         if promoted:
-            reason += _baseline_note(candidate, beat_baseline)
+            reason += _baseline_note(candidate[HEADLINE], floor, baseline, beat_baseline)
     decision.update(promoted=promoted, reason=reason)
     _record(client, name, decision)
     if promoted:
@@ -211,25 +220,22 @@ def promote(
     return decision
 
 
-def _below_baseline(candidate: Mapping[str, Any]) -> str | None:
+def _below_baseline(score: float, floor: float | None, name: str) -> str | None:
     """Why the candidate fails the baseline check, or None (it beats the baseline, or none was logged)."""
-    baseline = candidate.get("baseline_macro_f1")
-    if baseline is None or candidate[HEADLINE] > baseline:
+    if floor is None or score > floor:
         return None
     return (
-        f"test macro-F1 {candidate[HEADLINE]:.4f} does not beat the per-pixel baseline's {baseline:.4f} "
-        "on the same test pixels"
+        f"test macro-F1 {score:.4f} does not beat the per-pixel baseline's ({name}) {floor:.4f} on the same test pixels"
     )
 
 
-def _baseline_note(candidate: Mapping[str, Any], beat_baseline: bool) -> str:
+def _baseline_note(score: float, floor: float | None, name: str, beat_baseline: bool) -> str:
     """The baseline part of a passing decision's reason."""
-    baseline = candidate.get("baseline_macro_f1")
     if not beat_baseline:
         return "; baseline check off (promote.beat_baseline: false)"
-    if baseline is None:
-        return "; no per-pixel baseline score logged, baseline not checked"
-    return f"; beats the per-pixel baseline ({candidate[HEADLINE]:.4f} > {baseline:.4f})"
+    if floor is None:
+        return f"; no {name} per-pixel baseline score logged, baseline not checked"
+    return f"; beats the {name} per-pixel baseline ({score:.4f} > {floor:.4f})"
 
 
 def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> None:

@@ -26,7 +26,9 @@ ARCHES: tuple[str, ...] = ("cnn", "convlstm")
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HEADLINE = "macro_f1"
-BASELINE_METRIC = f"baseline_{HEADLINE}"  # the per-pixel baseline on the same test pixels
+# The per-pixel baselines scored on the same test pixels (``lithomap evaluate`` logs both):
+# ``fair`` sees the networks' own channels, ``raw`` simple per-pixel temporal features.
+BASELINE_METRICS = {"fair": f"baseline_{HEADLINE}", "raw": f"baseline_raw_{HEADLINE}"}
 _F1_PREFIX = f"{TEST_PREFIX}f1_"
 
 
@@ -104,10 +106,11 @@ def register(
 
 
 def version_scores(name: str, version: str, client: MlflowClient | None = None) -> dict[str, Any]:
-    """Test macro-F1, per-class F1, test-block fingerprint and baseline macro-F1 of a version, from its run.
+    """Test macro-F1, per-class F1, test-block fingerprint and baselines' macro-F1 of a version, from its run.
 
-    ``baseline_macro_f1`` is the per-pixel baseline's score on the same test pixels (None
-    when the run logged none, e.g. a model published outside ``lithomap evaluate``).
+    ``baselines`` holds the per-pixel baselines' macro-F1 on the same test pixels by name
+    (``fair``, ``raw``; None when the run logged none, e.g. a model published outside
+    ``lithomap evaluate``).
 
     Raises:
         LithomapError: the version's run logged no test macro-F1.
@@ -126,7 +129,7 @@ def version_scores(name: str, version: str, client: MlflowClient | None = None) 
             key.removeprefix(_F1_PREFIX): value for key, value in metrics.items() if key.startswith(_F1_PREFIX)
         },
         "test_blocks": run.data.tags.get(f"{TAG_PREFIX}test_blocks", "unknown"),
-        "baseline_macro_f1": metrics.get(BASELINE_METRIC),
+        "baselines": {name: metrics.get(metric) for name, metric in BASELINE_METRICS.items()},
     }
 
 
