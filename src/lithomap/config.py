@@ -67,6 +67,25 @@ class RegionParams(Section):
     synthetic: SyntheticSite | None = Field(None, description="Generator settings; null for real data.")
 
 
+REALISM_SWITCHES = ("terrain_illumination", "sar_terrain_incidence")
+REALISM_EFFECTS = (
+    *REALISM_SWITCHES,
+    "lst_residual_k",
+    "emissivity_error",
+    "emissivity_moisture_slope",
+    "cloud_omission",
+    "cloud_shadow_k",
+    "relief_m",
+    "lapse_rate_k_per_km",
+    "air_temperature_k",
+    "rain_events_per_year",
+    "rain_wetting",
+    "label_displacement_m",
+    "label_generalisation_m",
+)
+"""The magnitudes and switches of ``RealismParams`` that turn one effect on (0 / false: off)."""
+
+
 class RealismParams(Section):
     """Nuisances that make synthetic scenes as hard as real data (issue 13).
 
@@ -99,7 +118,9 @@ class RealismParams(Section):
     )
     cloud_shadow_k: float = Field(4.0, ge=0, description="Cooling of unflagged cloud shadows on daytime overpasses, K.")
     relief_m: float = Field(
-        400.0, ge=0, description="Relief of the fractal DEM (max − min), m; resistant units stand high."
+        400.0,
+        ge=0,
+        description="Relief (max − min) of the DEM in a 25 km scene, m (scaled by side^0.8); resistant units high.",
     )
     lapse_rate_k_per_km: float = Field(
         6.5, ge=0, description="Air-temperature lapse rate, K km-1 (standard atmosphere)."
@@ -121,6 +142,10 @@ class RealismParams(Section):
         210.0, ge=0, description="Window of the majority filter that generalises the written geology map, m."
     )
 
+    def without_effects(self) -> RealismParams:
+        """This section with every effect's magnitude 0 and every switch off (knob and length scales kept)."""
+        return self.model_copy(update={name: False if name in REALISM_SWITCHES else 0.0 for name in REALISM_EFFECTS})
+
 
 class GenerateParams(Section):
     """Synthetic scene generator settings shared by every region."""
@@ -137,7 +162,11 @@ class GenerateParams(Section):
     sentinel1_dates: int = Field(6, ge=1, description="Sentinel-1 acquisitions over the year.")
     sentinel2_dates: int = Field(4, ge=1, description="Sentinel-2 acquisitions over the year.")
     lst_noise_k: float = Field(0.8, ge=0, description="Sensor noise of LST, K (1 σ).")
-    sentinel1_enl: float = Field(4.4, gt=0, description="Equivalent number of looks of the SAR speckle.")
+    sentinel1_enl: float = Field(
+        9.0,
+        gt=0,
+        description="Equivalent number of looks of the speckle on the Sentinel-1 grid (9 at 30 m RTC, 4.4 at 10 m).",
+    )
     texture_length_m: float = Field(600.0, gt=0, description="Correlation length of within-class variation.")
     quicklook_dir: Path = Field(Path("reports/quicklook"), description="Where quick-look PNGs go.")
     realism: RealismParams = Field(

@@ -17,7 +17,7 @@ def lag_correlation(field: np.ndarray, lag: int) -> float:
 @pytest.mark.parametrize("length_px", [4.0, 8.0])
 def test_correlated_residual_has_the_configured_std_and_correlation_length(length_px):
     field = correlated_residual((400, 400), length_px, 1.3, np.random.default_rng(0))
-    assert field.std() == pytest.approx(1.3, rel=1e-4)
+    assert field.std() == pytest.approx(1.3, rel=0.05)
     # Gaussian correlation exp(-r²/(2L²)): 0.61 at one length, ~0.01 at three
     assert lag_correlation(field, int(length_px)) == pytest.approx(np.exp(-0.5), abs=0.08)
     assert lag_correlation(field, int(3 * length_px)) < 0.1

@@ -10,32 +10,24 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from lithomap.config import parse_params
+from lithomap.config import REALISM_EFFECTS, RealismParams, parse_params
 from lithomap.errors import ConfigError
 from lithomap.scenes import writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import SyntheticScene, generate_region
+from lithomap.scenes.terrain import scene_relief
 
 LON, LAT = -4.11, 38.69
 MIX = {"sand": 0.25, "clay": 0.25, "carbonate": 0.2, "volcanic": 0.15, "non_foliated": 0.15}
 CLEAN_DIGEST = "8035d862aae3e33747c90b67fd15b6ea381ad77e6cf4ce61dec96e74734df9bd"
 """sha256 of every file but scene.json of ``params(tmp, size_px=40)``, computed with main's generator before
 the realism effects were added (commit ebc6f3f)."""
-EVERY_EFFECT_OFF = {
-    "lst_residual_k": 0.0,
-    "emissivity_error": 0.0,
-    "emissivity_moisture_slope": 0.0,
-    "cloud_omission": 0.0,
-    "cloud_shadow_k": 0.0,
-    "relief_m": 0.0,
-    "lapse_rate_k_per_km": 0.0,
-    "terrain_illumination": False,
-    "sar_terrain_incidence": False,
-    "air_temperature_k": 0.0,
-    "rain_events_per_year": 0.0,
-    "label_displacement_m": 0.0,
-    "label_generalisation_m": 0.0,
-}
+EVERY_EFFECT_OFF = {name: getattr(RealismParams().without_effects(), name) for name in REALISM_EFFECTS}
+
+
+def spanning(relief_m: float, size_px: int = 40) -> float:
+    """The ``relief_m`` setting (a 25 km scene's) that gives a test scene of ``size_px`` this relief."""
+    return relief_m / scene_relief(1.0, size_px * 70.0)
 
 
 def params(tmp_path: Path, size_px: int = 40, **realism):
@@ -113,7 +105,8 @@ def on_geographic_pixels(scene: SyntheticScene, values: np.ndarray, transform, s
 
 def test_nuisance_zero_writes_the_clean_generators_files_byte_for_byte(tmp_path):
     config = params(tmp_path, nuisance=0.0, relief_m=900.0, cloud_omission=0.5)
-    generate_region("test", config.region("test"), config.generate, quicklook=False, progress=False)
+    then = config.generate.model_copy(update={"sentinel1_enl": 4.4})  # the ENL of commit ebc6f3f (10 m GRDH)
+    generate_region("test", config.region("test"), then, quicklook=False, progress=False)
     raw = tmp_path / "raw"
     digest = hashlib.sha256()
     files = sorted(p for p in raw.rglob("*") if p.is_file() and p.name != "scene.json")
@@ -127,7 +120,7 @@ def test_nuisance_zero_writes_the_clean_generators_files_byte_for_byte(tmp_path)
 def test_lapse_rate_lowers_lst_with_elevation(tmp_path):
     night = at(196, 2.0)
     _, clean = written(tmp_path / "clean", [night], **only(relief_m=0.0))
-    scene, hilly = written(tmp_path / "hilly", [night], **only(relief_m=600.0, lapse_rate_k_per_km=6.5))
+    scene, hilly = written(tmp_path / "hilly", [night], **only(relief_m=spanning(600.0), lapse_rate_k_per_km=6.5))
     lst = hilly[night]["LST"]
     anomaly = on_geographic_pixels(scene, scene.terrain.anomaly_m, hilly[night]["transform"], lst.shape)
     difference = lst - clean[night]["LST"]
@@ -140,7 +133,7 @@ def test_lapse_rate_lowers_lst_with_elevation(tmp_path):
 def test_a_sun_facing_slope_is_warmer_at_midday(tmp_path):
     noon = at(196, 12.0)
     _, clean = written(tmp_path / "clean", [noon], **only())
-    scene, hilly = written(tmp_path / "hilly", [noon], **only(relief_m=800.0, terrain_illumination=True))
+    scene, hilly = written(tmp_path / "hilly", [noon], **only(relief_m=spanning(800.0), terrain_illumination=True))
     lst = hilly[noon]["LST"]
     towards_north = on_geographic_pixels(scene, scene.terrain.gradient_north, hilly[noon]["transform"], lst.shape)
     difference = lst - clean[noon]["LST"]
@@ -212,7 +205,7 @@ def test_emissivity_rises_with_soil_moisture(tmp_path):
 
 def test_sar_sees_the_terrain_incidence(tmp_path):
     flat = params(tmp_path / "f", **only())
-    hilly = params(tmp_path / "h", **only(relief_m=800.0, sar_terrain_incidence=True))
+    hilly = params(tmp_path / "h", **only(relief_m=spanning(800.0), sar_terrain_incidence=True))
     for config in (flat, hilly):
         generate_region(
             "test", config.region("test"), config.generate, acquisitions=[], quicklook=False, progress=False
@@ -226,7 +219,7 @@ def test_sar_sees_the_terrain_incidence(tmp_path):
 
 def test_nuisance_scales_every_effect_and_unknown_keys_are_refused(tmp_path):
     def relief(level: float) -> float:
-        config = params(tmp_path, **{**only(relief_m=400.0), "nuisance": level})
+        config = params(tmp_path, **{**only(relief_m=spanning(400.0)), "nuisance": level})
         scene = SyntheticScene(config.region("test").synthetic, config.generate, "test")
         return float(np.ptp(scene.terrain.elevation_m))
 

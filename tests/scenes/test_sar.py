@@ -109,3 +109,21 @@ def test_vegetation_raises_vh_over_smooth_bare_soil():
     _, bare = _scene(1, 0.06, 0.5, 0.15)
     _, vegetated = _scene(1, 0.06, 0.5, 0.7)
     assert sar.linear_to_db(vegetated.mean()) > sar.linear_to_db(bare.mean()) + 5.0
+
+
+def test_steep_terrain_gives_finite_backscatter_and_radar_shadow_returns_the_noise_floor():
+    shape = (2, 3)
+    incidence = np.array([[39.0, 85.0, 89.9], [95.0, 120.0, 5.0]])
+    vv, vh = sar.backscatter(
+        np.ones(shape, dtype=np.uint8),
+        np.full(shape, 0.2),
+        np.full(shape, 1.0),
+        np.full(shape, 0.7),  # dense canopy: the water-cloud term saw 1/cos(θ) blow up near 90°
+        incidence,
+        np.random.default_rng(0),
+        enl=1e6,  # almost no speckle
+    )
+    assert np.isfinite(vv).all() and np.isfinite(vh).all()
+    floor = sar.db_to_linear(sar.NESZ_DB)
+    np.testing.assert_allclose(vv[1, :2], floor, rtol=0.01)
+    assert (vv[0] > 2 * floor).all()

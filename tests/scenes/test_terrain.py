@@ -7,7 +7,7 @@ import pytest
 
 from lithomap.classes import class_id_of
 from lithomap.scenes import thermal
-from lithomap.scenes.terrain import Terrain, draw_terrain, illumination_components, sar_local_incidence
+from lithomap.scenes.terrain import Terrain, draw_terrain, illumination_components, sar_local_incidence, scene_relief
 
 
 def plane(east: float, north: float, shape=(4, 4)) -> Terrain:
@@ -45,3 +45,11 @@ def test_a_slope_facing_the_radar_sees_a_smaller_local_incidence():
     facing_east = sar_local_incidence(plane(-0.2, 0.0), incidence)
     assert facing_west.mean() < 39.0 - 5 and facing_east.mean() > 39.0 + 5
     np.testing.assert_allclose(sar_local_incidence(plane(0.0, 0.0), incidence), 39.0)
+
+
+def test_a_smaller_scene_of_the_same_landscape_spans_less_relief_not_steeper_slopes():
+    assert scene_relief(400.0, 25000.0) == pytest.approx(400.0)
+    small, large = scene_relief(400.0, 9000.0), scene_relief(400.0, 27000.0)
+    assert small < 0.5 * large
+    # the mean gradient (relief / side) still grows as the window shrinks, but only as side^(H-1)
+    assert small / 9000.0 == pytest.approx(large / 27000.0 * 3.0**0.2, rel=1e-6)

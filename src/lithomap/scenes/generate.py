@@ -132,8 +132,10 @@ class SyntheticScene:
             for s in np.random.SeedSequence(self.site.seed, spawn_key=(REALISM_SEED_KEY,)).spawn(3)
         )
         if realism.relief_m > 0:
+            side_m = self.settings.size_px * self.settings.thermal_resolution_m
+            relief = terrain.scene_relief(level * realism.relief_m, side_m)
             self.terrain = terrain.draw_terrain(
-                self.class_map, self.grid.resolution, self.site.elevation_m, level * realism.relief_m, rng_terrain
+                self.class_map, self.grid.resolution, self.site.elevation_m, relief, rng_terrain
             )
         if realism.rain_events_per_year > 0 and realism.rain_wetting > 0:
             self.rain = weather.draw_rain(

@@ -19,18 +19,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from lithomap.scenes.fields import gaussian_random_field
+from lithomap.scenes.fields import smooth_field
 
 CLOUD_BASE_HEIGHT_M = 1500.0
 
 
 def correlated_residual(shape: tuple[int, int], length_px: float, std: float, rng: np.random.Generator) -> np.ndarray:
-    """A smooth error field with standard deviation ``std`` and correlation length ``length_px``.
+    """A smooth error field with point standard deviation ``std`` and correlation length ``length_px``.
 
-    Its correlation at lag r is exp(−r²/(2·length²)) (Gaussian-filtered white noise,
-    normalised to the configured standard deviation).
+    Its correlation at lag r is exp(−r²/(2·length²)); a scene not much larger than the
+    length sees part of one error pattern, offset included (see
+    :func:`~lithomap.scenes.fields.smooth_field`).
     """
-    return std * gaussian_random_field(shape, length_px, rng).astype(np.float64)
+    return std * smooth_field(shape, length_px, rng)
 
 
 @dataclass(frozen=True)

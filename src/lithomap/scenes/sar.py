@@ -27,7 +27,12 @@ CALM_WATER_VV_DB = (-25.0, -18.0)
 """Range of open-water VV; one value per acquisition (the wind state)."""
 CALM_WATER_VH_DB = -32.0
 """Open-water VH, below the noise floor."""
+RADAR_SHADOW_DEG = 90.0
+"""Local incidence beyond which a slope faces away from the radar: no signal, only noise."""
 ENL_IW_GRDH = 4.4
+"""ENL of an IW GRDH 10 m pixel (resolution cell ≈ 20 × 22 m; ESA Sentinel-1 product definition)."""
+ENL_RTC30 = 9.0
+"""ENL of a 30 m RTC pixel: it averages 900 / (20 × 22) ≈ 2 independent GRDH cells, so ≈ 2 × 4.4."""
 NESZ_DB = -24.0
 
 
@@ -126,7 +131,10 @@ def backscatter(
     """Observed σ⁰ (VV, VH) of a scene in linear power.
 
     Oh (2004) for soil and rock, a water-cloud canopy from NDVI, open water (class 13)
-    dark in VV and below the noise floor in VH, then the noise floor, then speckle.
+    dark in VV and below the noise floor in VH, then the noise floor, then speckle. The
+    canopy sees the incidence clipped to the Oh model's range, as the soil does (a local
+    incidence near 90° would make the canopy opaque and overflow); slopes turned away
+    from the radar beyond 90° are in radar shadow and return only the noise floor.
 
     Args:
         class_map: class ids (13 = water).
@@ -142,12 +150,14 @@ def backscatter(
         (vv, vh), float32 arrays of the map's shape.
     """
     water = np.asarray(class_map) == WATER
+    shadow = np.asarray(incidence_deg) >= RADAR_SHADOW_DEG
+    incidence_deg = np.clip(incidence_deg, *OH_INCIDENCE_RANGE_DEG)
     vv_soil, vh_soil = oh2004(mv, roughness_cm, incidence_deg)
     vegetation = vegetation_descriptor(ndvi)
     vv = water_cloud(vv_soil, vegetation, incidence_deg, *VV_WATER_CLOUD)
     vh = water_cloud(vh_soil, vegetation, incidence_deg, *VH_WATER_CLOUD)
-    vv = np.where(water, db_to_linear(rng.uniform(*CALM_WATER_VV_DB)), vv)
-    vh = np.where(water, db_to_linear(CALM_WATER_VH_DB), vh)
+    vv = np.where(water, db_to_linear(rng.uniform(*CALM_WATER_VV_DB)), np.where(shadow, 0.0, vv))
+    vh = np.where(water, db_to_linear(CALM_WATER_VH_DB), np.where(shadow, 0.0, vh))
     vv = speckle(add_noise_floor(vv, nesz_db), enl, rng)
     vh = speckle(add_noise_floor(vh, nesz_db), enl, rng)
     return vv.astype(np.float32), vh.astype(np.float32)

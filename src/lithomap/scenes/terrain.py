@@ -40,6 +40,8 @@ RESISTANCE: Mapping[str, float] = {
 OCTAVE_LENGTHS_M = (8000.0, 4000.0, 2000.0, 1000.0, 500.0)
 HURST = 0.8
 """Amplitude of an octave ∝ (length)^H: a fractional-Brownian-like surface."""
+RELIEF_REFERENCE_SIDE_M = 25000.0
+"""Scene side the configured relief refers to; a fractal surface's relief grows as side^HURST."""
 LITHOLOGY_SHARE = 0.6
 """Share of the relief variance that follows the lithology (the rest is fractal roughness)."""
 LITHOLOGY_SMOOTHING_M = 250.0
@@ -108,6 +110,16 @@ def draw_terrain(
         gradient_east=d_col,
         gradient_north=-d_row,
     )
+
+
+def scene_relief(relief_m: float, side_m: float) -> float:
+    """Relief (max − min, m) of a scene of side ``side_m`` whose 25 km window has ``relief_m``.
+
+    The relief of a fractal surface within a window grows with the window as side^H: a
+    9 km scene of the same landscape spans less height than a 27 km one, rather than
+    packing the whole relief into a third of the distance (three times steeper slopes).
+    """
+    return relief_m * (side_m / RELIEF_REFERENCE_SIDE_M) ** HURST
 
 
 def _standardised(values: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from lithomap.scenes.fields import gaussian_random_field
+from lithomap.scenes.fields import smooth_field
 
 SERIES_YEARS = 3
 """Rain is drawn for this many years from 1 January of the scene year (appended dates run on)."""
@@ -70,5 +70,9 @@ def draw_rain(
 def air_temperature_anomaly(
     shape: tuple[int, int], resolution_m: float, std_k: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """One date's smooth air-temperature anomaly field (K), standard deviation ``std_k``."""
-    return std_k * gaussian_random_field(shape, AIR_ANOMALY_LENGTH_M / resolution_m, rng).astype(np.float64)
+    """One date's smooth air-temperature anomaly field (K), point standard deviation ``std_k``.
+
+    A pattern ~10 km across: a scene of that size sees part of it (an offset and a gentle
+    gradient), not a whole pattern squeezed in (see :func:`~lithomap.scenes.fields.smooth_field`).
+    """
+    return std_k * smooth_field(shape, AIR_ANOMALY_LENGTH_M / resolution_m, rng)
