@@ -27,11 +27,11 @@ from scipy import ndimage
 from lithomap.atomic import write_text
 from lithomap.classes import N_CLASSES
 from lithomap.config import Params, load_params
+from lithomap.io.cube import cube_daytime
 from lithomap.io.ingest import ingest_region
 from lithomap.models.baseline import PixelBaseline, pixel_features
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from lithomap.scenes.generate import generate_region
-from lithomap.timing import is_day
 
 EFFECTS: dict[str, tuple[str, ...]] = {
     "lapse rate": ("relief_m", "lapse_rate_k_per_km"),
@@ -91,7 +91,7 @@ def baseline_oa(cube: xr.Dataset, params: Params, block_px: int) -> dict[str, fl
     """OA and macro-F1 of the per-pixel baseline (all thermal dates), two checkerboard folds pooled."""
     label = cube["label"].values.astype(np.int64)
     lst = cube["lst"].values
-    day = is_day(cube["solar_time"].values, params.preprocess.day_hours)
+    day = cube_daytime(cube, params.preprocess.day_sun_elevation)
     features, _ = pixel_features(lst, np.isfinite(lst), day, cube["emissivity"].values)
     matrix = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     for train, test in checkerboard_folds(label.shape, block_px, block_px // 4):

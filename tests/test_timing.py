@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from lithomap.timing import (
-    DAY_HOURS,
     in_seasons,
-    is_day,
     is_daytime,
     months,
     season_of_month,
@@ -30,11 +28,6 @@ def test_vectorised_solar_hours_agree_with_the_scalar_rule() -> None:
     times = [datetime(2023, m, 3, h, 30) for m, h in [(1, 0), (4, 11), (7, 23), (12, 17)]]
     hours, _ = solar_hours(times, -4.11)
     assert hours == pytest.approx([solar_hour(t, -4.11) for t in times], abs=1e-9)
-
-
-def test_day_is_half_open_between_the_configured_hours() -> None:
-    assert is_day([7.99, 8.0, 17.99, 18.0], DAY_HOURS).tolist() == [False, True, True, False]
-    assert is_day([6.5, 21.0], (6.0, 20.0)).tolist() == [True, False]
 
 
 def test_seasons_follow_the_month_table() -> None:
@@ -82,7 +75,8 @@ def test_day_and_night_follow_sunrise_and_sunset_not_a_fixed_window() -> None:
     }
     flags = is_daytime(list(cases), lat, lon)
     assert flags.tolist() == list(cases.values())
-    assert is_day(solar_hours(list(cases)[:2], lon)[0]).tolist() == [True, False], "the old window got both wrong"
+    hours = solar_hours(list(cases)[:2], lon)[0]
+    assert ((hours >= 8) & (hours < 18)).tolist() == [True, False], "the old fixed 08-18 h window got both wrong"
     # In the Arctic summer the sun never sets; in its winter it never rises.
     assert is_daytime([_at_solar_time("2023-06-21", 0.0, 20.0)], 78.0, 20.0)[0]
     assert not is_daytime([_at_solar_time("2023-12-21", 12.0, 20.0)], 78.0, 20.0)[0]

@@ -9,8 +9,6 @@ cube, the experiment selections, the datasets and the baseline all ask here.
   about 0.1° accurate) above ``SUNRISE_ELEVATION_DEG`` (−0.833°, the sun's upper limb at
   the horizon after refraction, the standard sunrise/sunset). So a winter 17:30 solar-time
   overpass at 38.7° N is night and a summer 19:00 one is day, which a fixed window misses.
-- ``is_day`` (a fixed local solar hour window, ``DAY_HOURS`` = 08–18 h as the thesis
-  words it) remains only for the synthetic generator's acquisition metadata.
 - A season is the one whose month list holds the acquisition's month (the wide
   Nov–Mar winter and May–Sep summer of SCIENCE.md 1.5 by default).
 """
@@ -23,7 +21,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-DAY_HOURS: tuple[float, float] = (8.0, 18.0)
 SUNRISE_ELEVATION_DEG = -0.833
 SEASON_MONTHS: Mapping[str, tuple[int, ...]] = MappingProxyType(
     {
@@ -49,16 +46,6 @@ def solar_hours(times: Sequence[datetime] | np.ndarray, longitude: float) -> tup
     day = local.astype("datetime64[D]")
     hours = (local - day).astype("timedelta64[ns]").astype(np.float64) / 3600e9
     return hours, local
-
-
-def is_day(hours: np.ndarray | Sequence[float] | float, day_hours: tuple[float, float] = DAY_HOURS) -> np.ndarray:
-    """True where a local solar hour lies in ``[day_hours[0], day_hours[1])`` (the generator's metadata only).
-
-    Pipeline stages decide day and night by the sun's elevation (``is_daytime``).
-    """
-    start, end = day_hours
-    values = np.asarray(hours, dtype=np.float64)
-    return (values >= start) & (values < end)
 
 
 def sun_elevation(times: Sequence[datetime] | np.ndarray, latitude: float, longitude: float) -> np.ndarray:

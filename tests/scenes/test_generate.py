@@ -264,7 +264,7 @@ def test_acquisition_times_are_utc_with_local_solar_time():
     acquisition = at(SUMMER, 13.5)
     assert acquisition.utc.tzinfo == UTC
     assert acquisition.utc.hour == 13 and acquisition.utc.minute == 46  # 13:30 solar at 4.11° W
-    assert acquisition.is_day and not at(SUMMER, 22.0).is_day
+    assert acquisition.is_day(38.69, -4.11) and not at(SUMMER, 22.0).is_day(38.69, -4.11)
     assert from_solar(2023, 1, 0.0, 0.0) == datetime(2023, 1, 1, tzinfo=UTC)
 
 

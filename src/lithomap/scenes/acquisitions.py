@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from lithomap.timing import is_day, season_of_month, solar_hour
+from lithomap.timing import is_daytime, season_of_month, solar_hour
 
 DRIFT_HOURS_PER_DAY = -0.4  # -24 min/day
 SENTINEL1_UTC_HOUR = 18.1  # ascending passes over Spain
@@ -31,10 +31,9 @@ class Acquisition:
     def doy(self) -> int:
         return self.utc.timetuple().tm_yday
 
-    @property
-    def is_day(self) -> bool:
-        """Day as the thesis defines it (:data:`lithomap.timing.DAY_HOURS`)."""
-        return bool(is_day(self.solar_hour))
+    def is_day(self, latitude: float, longitude: float) -> bool:
+        """Whether the sun is up at the overpass (``lithomap.timing.is_daytime``, as the pipeline decides)."""
+        return bool(is_daytime([self.utc], latitude, longitude)[0])
 
     @property
     def season(self) -> str:
