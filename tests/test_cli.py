@@ -314,6 +314,7 @@ def test_params_file_that_is_not_utf8_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # ~2 min: ingests and maps six real ECOSTRESS overpasses
 def test_readme_your_own_data_walkthrough_on_real_ecostress(pipeline, realdata, monkeypatch):
     """README "Your own data": real ECOSTRESS night + day overpasses and a geological map, validate → ingest → map."""
     _, project, _, _ = pipeline
