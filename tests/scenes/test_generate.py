@@ -72,17 +72,22 @@ def decode_lst(path):
         return np.where(dn == src.nodata, np.nan, dn * scale), src.transform, src.crs
 
 
-def class_of_pixels(scene: SyntheticScene, transform, shape) -> np.ndarray:
-    """Class of each geographic pixel, from the scene's class map (nearest)."""
+def on_geographic_pixels(scene: SyntheticScene, values: np.ndarray, transform, shape) -> np.ndarray:
+    """A master-grid array sampled (nearest) at each geographic pixel centre; NaN outside."""
     rows, cols = np.indices(shape)
     lon, lat = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
     x, y = Transformer.from_crs("EPSG:4326", scene.grid.crs, always_xy=True).transform(lon, lat)
     col = np.floor((x - scene.grid.transform.c) / scene.grid.resolution).astype(int)
     row = np.floor((scene.grid.transform.f - y) / scene.grid.resolution).astype(int)
     inside = (row >= 0) & (row < scene.grid.height) & (col >= 0) & (col < scene.grid.width)
-    out = np.zeros(shape, dtype=int)
-    out[inside] = scene.class_map[row[inside], col[inside]]
+    out = np.full(shape, np.nan)
+    out[inside] = values[row[inside], col[inside]]
     return out
+
+
+def class_of_pixels(scene: SyntheticScene, transform, shape) -> np.ndarray:
+    """Class of each geographic pixel, from the scene's class map (nearest); 0 outside."""
+    return np.nan_to_num(on_geographic_pixels(scene, scene.class_map, transform, shape), nan=0).astype(int)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from pyproj import Transformer
 
 from lithomap.config import REALISM_EFFECTS, RealismParams, parse_params
 from lithomap.errors import ConfigError
@@ -20,6 +19,7 @@ from lithomap.scenes import writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import SyntheticScene, generate_region
 from lithomap.scenes.terrain import scene_relief
+from tests.scenes.test_generate import on_geographic_pixels
 
 LON, LAT = -4.11, 38.69
 MIX = {"sand": 0.25, "clay": 0.25, "carbonate": 0.2, "volcanic": 0.15, "non_foliated": 0.15}
@@ -92,19 +92,6 @@ def written(tmp_path: Path, acquisitions: list[Acquisition], **realism) -> tuple
                 out["transform"] = src.transform
         layers[acquisition] = out
     return SyntheticScene(region.synthetic, config.generate, "test"), layers
-
-
-def on_geographic_pixels(scene: SyntheticScene, values: np.ndarray, transform, shape) -> np.ndarray:
-    """A master-grid array sampled (nearest) at each geographic pixel centre; NaN outside."""
-    rows, cols = np.indices(shape)
-    lon, lat = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
-    x, y = Transformer.from_crs("EPSG:4326", scene.grid.crs, always_xy=True).transform(lon, lat)
-    col = np.floor((x - scene.grid.transform.c) / scene.grid.resolution).astype(int)
-    row = np.floor((scene.grid.transform.f - y) / scene.grid.resolution).astype(int)
-    inside = (row >= 0) & (row < scene.grid.height) & (col >= 0) & (col < scene.grid.width)
-    out = np.full(shape, np.nan)
-    out[inside] = values[row[inside], col[inside]]
-    return out
 
 
 GENERATE_IN_A_FRESH_PROCESS = """
