@@ -37,6 +37,7 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "lapse rate": ("relief_m", "lapse_rate_k_per_km"),
     "slope sunshine": ("relief_m", "terrain_illumination"),
     "air-temperature field": ("air_temperature_k",),
+    "wind": ("wind_variability", "relief_m", "wind_exposure"),
     "rain": ("rain_events_per_year", "rain_wetting"),
     "emissivity vs moisture": ("emissivity_moisture_slope",),
     "LST + emissivity error": ("lst_residual_k", "emissivity_error"),

@@ -76,6 +76,8 @@ REALISM_EFFECTS = (
     "cloud_omission",
     "cloud_shadow_k",
     "relief_m",
+    "wind_variability",
+    "wind_exposure",
     "lapse_rate_k_per_km",
     "air_temperature_k",
     "rain_events_per_year",
@@ -127,6 +129,12 @@ class RealismParams(Section):
     )
     terrain_illumination: bool = Field(True, description="Slope and aspect modulate the direct sunshine.")
     sar_terrain_incidence: bool = Field(True, description="Sentinel-1 sees the local incidence angle of the terrain.")
+    wind_variability: float = Field(
+        0.4, ge=0, description="σ of the log of each day's mean wind speed (h_s = ρ c_p C_H U follows it)."
+    )
+    wind_exposure: float = Field(
+        0.3, ge=0, description="Relative wind speed-up from the scene's lowest to its highest ground (ridges)."
+    )
     air_temperature_k: float = Field(
         1.0, ge=0, description="Per-date spatial air-temperature anomaly, K (1 σ at ~10 km)."
     )

@@ -206,6 +206,42 @@ def test_rain_lowers_the_diurnal_range_for_some_days_after_an_event(tmp_path):
     assert range_drop(1) > range_drop(12) - 0.05 >= -0.05  # the soil dries again
 
 
+def test_a_windy_day_shrinks_the_diurnal_range_and_calm_days_widen_it(tmp_path):
+    calm = params(tmp_path, **only())
+    windy = params(tmp_path, **only(wind_variability=0.6))
+    site = calm.region("test").synthetic
+    still_scene = SyntheticScene(site, calm.generate, "test")
+    wind_scene = SyntheticScene(site, windy.generate, "test")
+    soil = ~still_scene.water
+    factors, drops = [], []
+    for doy in range(150, 240, 6):
+        day, night = at(doy, 14.0), at(doy, 3.0)
+        factors.append(float(wind_scene.sensible_heat(day)) / 15.0)
+        ranges = [scene.land_surface(day)[0] - scene.land_surface(night)[0] for scene in (still_scene, wind_scene)]
+        drops.append(float((ranges[0] - ranges[1])[soil].mean()))
+    assert still_scene.sensible_heat(at(200, 14.0)) == 15.0
+    assert np.std(np.log(factors)) > 0.3, "the day's wind varies from date to date"
+    assert np.corrcoef(np.log(factors), drops)[0, 1] > 0.9, "windier days have a smaller diurnal range"
+    assert min(drops) < -0.3 < 0.3 < max(drops)
+
+
+def test_ridges_are_windier_and_cooler_at_midday(tmp_path):
+    config = params(tmp_path, **only(relief_m=spanning(600.0), wind_exposure=0.5))
+    flat_wind = params(tmp_path, **only(relief_m=spanning(600.0)))
+    site = config.region("test").synthetic
+    exposed = SyntheticScene(site, config.generate, "test")
+    sheltered = SyntheticScene(site, flat_wind.generate, "test")
+    noon = at(196, 13.0)
+    h_s = exposed.sensible_heat(noon)
+    height = exposed.terrain.anomaly_m
+    assert h_s.shape == height.shape
+    assert h_s.max() == pytest.approx(1.5 * h_s.min())
+    cooling = sheltered.land_surface(noon)[0] - exposed.land_surface(noon)[0]
+    land = ~exposed.water
+    assert np.corrcoef(height[land], cooling[land])[0, 1] > 0.5, "the higher, the more the wind cools at midday"
+    assert cooling[land].min() >= -1e-9
+
+
 def test_emissivity_rises_with_soil_moisture(tmp_path):
     config = params(tmp_path, **only(emissivity_moisture_slope=0.1))
     scene = SyntheticScene(config.region("test").synthetic, config.generate, "test")

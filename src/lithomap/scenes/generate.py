@@ -22,7 +22,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -62,7 +62,7 @@ CLOUD_WATER = 1 << formats.CLOUD_WATER_BIT
 WATER_AIR_LAG_DAYS = 30.0
 APPEND_SEED_KEY = 1000  # spawn key of the appended-dates streams, apart from Scene's six
 REALISM_SEED_KEY = 2000  # spawn key of the realism streams: the clean streams stay as they were
-AIR_STREAM, ERROR_STREAM = 1, 2  # per-date realism streams, keyed by the acquisition time
+AIR_STREAM, ERROR_STREAM, WIND_STREAM = 1, 2, 3  # per-date realism streams, keyed by the acquisition time
 MAX_EMISSIVITY = 0.995
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
 MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
@@ -182,6 +182,26 @@ class SyntheticScene:
             offset = offset + weather.air_temperature_anomaly(self.class_map.shape, self.grid.resolution, std, rng)
         return offset
 
+    def sensible_heat(self, acquisition: Acquisition) -> np.ndarray | float:
+        """h_s of the overpass day (W m-2 K-1): that day's wind, faster on high ground.
+
+        The day's mean wind speed is log-normal around the climatological one (mean kept),
+        and h_s = ρ_a c_p C_H U follows it, down to the free-convection floor. A windy day
+        couples the surface to the air: smaller diurnal range, and the same rock looks
+        different from one date to the next. Without the wind effect: the constant h_s.
+        """
+        sigma = self.nuisance * self.realism.wind_variability
+        speed_up = self.nuisance * self.realism.wind_exposure
+        factor: np.ndarray | float = 1.0
+        if sigma > 0:
+            rng = self.date_rng(WIND_STREAM, acquisition.utc)
+            factor = float(np.exp(sigma * rng.standard_normal() - 0.5 * sigma**2))
+        if speed_up > 0 and self.terrain is not None:
+            factor = factor * terrain.wind_exposure(self.terrain, speed_up)
+        if np.isscalar(factor) and factor == 1.0:
+            return thermal.SENSIBLE_HEAT_COEFFICIENT
+        return np.maximum(thermal.SENSIBLE_HEAT_COEFFICIENT * np.asarray(factor), thermal.FREE_CONVECTION_COEFFICIENT)
+
     def ndvi(self, doy: int) -> np.ndarray:
         return vegetation.ndvi(self.cover, doy, self.ndvi_noise)
 
@@ -195,7 +215,10 @@ class SyntheticScene:
         inertia = soil.thermal_inertia(self.pixels, theta)
         beta = soil.pixel_evaporation_efficiency(self.pixels, theta)
         emissivity = self.soil_emissivity(theta)
-        forcing = thermal.daily_forcing(self.thermal_site, doy, cloudiness=acquisition.cloud_cover)
+        sensible = self.sensible_heat(acquisition)
+        forcing = replace(
+            thermal.daily_forcing(self.thermal_site, doy, cloudiness=acquisition.cloud_cover), sensible=sensible
+        )
         t_soil = thermal.surface_temperature(forcing, self.pixels.albedo, emissivity, beta, inertia, hour)
         sunshine = self._slope_sunshine(forcing, doy)
         if sunshine is not None:
@@ -203,10 +226,13 @@ class SyntheticScene:
                 forcing, *sunshine, self.pixels.albedo, emissivity, beta, inertia, hour
             )
         if self.water.any():
-            lagged = thermal.daily_forcing(
-                self.thermal_site, doy, cloudiness=acquisition.cloud_cover, air_lag_days=WATER_AIR_LAG_DAYS
-            )
             w = self.water
+            lagged = replace(
+                thermal.daily_forcing(
+                    self.thermal_site, doy, cloudiness=acquisition.cloud_cover, air_lag_days=WATER_AIR_LAG_DAYS
+                ),
+                sensible=sensible[w] if isinstance(sensible, np.ndarray) and sensible.ndim else sensible,
+            )
             t_soil[w] = thermal.surface_temperature(
                 lagged, self.pixels.albedo[w], self.pixels.emissivity[w], beta[w], inertia[w], hour
             )

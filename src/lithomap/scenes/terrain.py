@@ -132,6 +132,18 @@ def lapse_offset(terrain: Terrain, lapse_rate_k_per_km: float) -> np.ndarray:
     return -lapse_rate_k_per_km * terrain.anomaly_m / 1000.0
 
 
+def wind_exposure(terrain: Terrain, speed_up: float) -> np.ndarray:
+    """Relative wind speed of each pixel: 1 on the lowest ground, 1 + ``speed_up`` on the highest.
+
+    Flow speeds up over hills and ridges and slows in valleys (Jackson & Hunt 1975: +20–50 %
+    over low hills); the exposure follows the pixel's height within the scene's range.
+    """
+    span = float(np.ptp(terrain.anomaly_m))
+    if span <= 0:
+        return np.ones_like(terrain.anomaly_m)
+    return 1.0 + speed_up * (terrain.anomaly_m - terrain.anomaly_m.min()) / span
+
+
 def illumination_components(
     terrain: Terrain, shortwave: np.ndarray, sun: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -21,7 +21,9 @@ KELVIN = 273.15
 PSYCHROMETRIC = 0.066
 """Psychrometric constant γ (kPa K-1)."""
 SENSIBLE_HEAT_COEFFICIENT = 15.0
-"""h_s = ρ_a c_p / r_a (W m-2 K-1), r_a ≈ 80 s m-1."""
+"""h_s = ρ_a c_p / r_a (W m-2 K-1), r_a ≈ 80 s m-1 (a mean wind of ~2–3 m s-1 at 2 m)."""
+FREE_CONVECTION_COEFFICIENT = 5.0
+"""Floor of h_s in calm air (W m-2 K-1): free convection keeps exchanging heat without wind."""
 N_SAMPLES = 96
 N_HARMONICS = 24
 """Harmonics summed by :func:`surface_temperature`; the truncation error is < 0.05 K."""
@@ -78,6 +80,8 @@ class DailyForcing:
         air_temperature: air temperature T_a (K).
         vpd: vapour-pressure deficit (kPa).
         delta: slope of the saturation vapour pressure at the daily mean T_a (kPa K-1).
+        sensible: the day's sensible-heat coefficient h_s = ρ_a c_p C_H U (W m-2 K-1); it
+            follows the wind speed, and an array gives each pixel its own (wind exposure).
     """
 
     hours: np.ndarray
@@ -86,6 +90,7 @@ class DailyForcing:
     air_temperature: np.ndarray
     vpd: np.ndarray
     delta: float
+    sensible: np.ndarray | float = SENSIBLE_HEAT_COEFFICIENT
 
     @property
     def mean_air_temperature(self) -> float:
@@ -188,7 +193,7 @@ def heat_transfer_coefficient(
 ) -> np.ndarray:
     """h = 4εσT̄_a³ + h_s·(1 + βΔ/γ) (W m-2 K-1)."""
     radiative = 4.0 * np.asarray(emissivity) * SIGMA * forcing.mean_air_temperature**3
-    return radiative + SENSIBLE_HEAT_COEFFICIENT * (1.0 + np.asarray(beta) * forcing.delta / PSYCHROMETRIC)
+    return radiative + np.asarray(forcing.sensible) * (1.0 + np.asarray(beta) * forcing.delta / PSYCHROMETRIC)
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,7 @@ def _weights(
     return _Weights(
         absorbed=1.0 - np.asarray(albedo, dtype=np.float64),
         emissivity=emissivity,
-        evaporative=beta * SENSIBLE_HEAT_COEFFICIENT / PSYCHROMETRIC,
+        evaporative=beta * np.asarray(forcing.sensible) / PSYCHROMETRIC,
         h=heat_transfer_coefficient(forcing, emissivity, beta),
     )
 
