@@ -84,6 +84,7 @@ REALISM_EFFECTS = (
     "rain_wetting",
     "label_displacement_m",
     "label_generalisation_m",
+    "veneer_fraction",
 )
 """The magnitudes and switches of ``RealismParams`` that turn one effect on (0 / false: off)."""
 
@@ -149,6 +150,14 @@ class RealismParams(Section):
     label_generalisation_m: float = Field(
         210.0, ge=0, description="Window of the majority filter that generalises the written geology map, m."
     )
+
+    veneer_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of the rock pixels under a soil veneer (colluvium): they look like loam, the map says rock.",
+    )
+    veneer_length_m: float = Field(300.0, gt=0, description="Size of the veneer patches, m.")
 
     def without_effects(self) -> RealismParams:
         """This section with every effect's magnitude 0 and every switch off (knob and length scales kept)."""

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import rasterio
 
+from lithomap.classes import class_id_of
 from lithomap.config import REALISM_EFFECTS, RealismParams, parse_params
 from lithomap.errors import ConfigError
-from lithomap.scenes import writers
+from lithomap.scenes import map_labels, writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
 from lithomap.scenes.generate import SyntheticScene, generate_region
 from lithomap.scenes.terrain import scene_relief
@@ -240,6 +241,25 @@ def test_ridges_are_windier_and_cooler_at_midday(tmp_path):
     land = ~exposed.water
     assert np.corrcoef(height[land], cooling[land])[0, 1] > 0.5, "the higher, the more the wind cools at midday"
     assert cooling[land].min() >= -1e-9
+
+
+def test_a_soil_veneer_gives_rock_the_physics_of_loam_while_the_map_keeps_the_rock(tmp_path):
+    config = params(tmp_path, size_px=64, **only(veneer_fraction=0.3))
+    clean = params(tmp_path, size_px=64, **only())
+    site = config.region("test").synthetic
+    covered, bare = SyntheticScene(site, config.generate, "test"), SyntheticScene(site, clean.generate, "test")
+    rock = np.isin(covered.class_map, map_labels.ROCK_CLASSES)
+    veneer = covered.veneer
+    assert veneer is not None and bare.veneer is None
+    assert not veneer[~rock].any()
+    assert veneer[rock].mean() == pytest.approx(0.3, abs=0.01)
+    assert np.array_equal(covered.label_map, covered.class_map), "the map shows the bedrock"
+    loam = class_id_of("loam")
+    assert (covered.pixels.class_id[veneer] == loam).all()
+    assert np.array_equal(covered.pixels.p_dry[~veneer], bare.pixels.p_dry[~veneer])
+    # blotches, not salt and pepper: most veneer pixels have veneer neighbours on all four sides
+    inner = veneer[1:-1, 1:-1] & veneer[:-2, 1:-1] & veneer[2:, 1:-1] & veneer[1:-1, :-2] & veneer[1:-1, 2:]
+    assert inner.sum() > 0.5 * veneer.sum()
 
 
 def test_emissivity_rises_with_soil_moisture(tmp_path):

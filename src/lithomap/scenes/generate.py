@@ -33,14 +33,14 @@ from rasterio.warp import transform_bounds
 from scipy import ndimage
 
 from lithomap.atomic import atomic_directory, write_text
-from lithomap.classes import WATER, all_classes
+from lithomap.classes import WATER, all_classes, class_id_of
 from lithomap.config import GenerateParams, RegionParams, SyntheticSite
 from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
 from lithomap.io.grid import RegionGrid
 from lithomap.locking import folder_lock
 from lithomap.progress import progress_bar
-from lithomap.scenes import product_errors, sar, soil, terrain, thermal, vegetation, weather, writers
+from lithomap.scenes import map_labels, product_errors, sar, soil, terrain, thermal, vegetation, weather, writers
 from lithomap.scenes.acquisitions import (
     SENTINEL1_UTC_HOUR,
     SENTINEL2_UTC_HOUR,
@@ -64,6 +64,7 @@ APPEND_SEED_KEY = 1000  # spawn key of the appended-dates streams, apart from Sc
 REALISM_SEED_KEY = 2000  # spawn key of the realism streams: the clean streams stay as they were
 AIR_STREAM, ERROR_STREAM, WIND_STREAM = 1, 2, 3  # per-date realism streams, keyed by the acquisition time
 MAX_EMISSIVITY = 0.995
+VENEER_CLASS = class_id_of("loam")  # colluvium: fine, mixed clay-carbonate soil over the rock
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
 MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
 
@@ -103,8 +104,8 @@ class SyntheticScene:
         shape = (self.grid.height, self.grid.width)
         self.class_map = paint_class_map(self.grid, site.class_mix, self.rng_landscape)
         length_px = settings.texture_length_m / self.grid.resolution
-        fields = {name: gaussian_random_field(shape, length_px, self.rng_fields) for name in PARAMETER_FIELDS}
-        self.pixels = soil.draw_pixel_parameters(self.class_map, fields)
+        self._fields = {name: gaussian_random_field(shape, length_px, self.rng_fields) for name in PARAMETER_FIELDS}
+        self.pixels = soil.draw_pixel_parameters(self.class_map, self._fields)
         patches = gaussian_random_field(shape, 2 * length_px, self.rng_cover)
         self.cover = vegetation.draw_cover(self.class_map, site_name, self.rng_cover, patches)
         self.ndvi_noise = gaussian_random_field(shape, length_px / 2, self.rng_cover)
@@ -120,6 +121,7 @@ class SyntheticScene:
         self.terrain: terrain.Terrain | None = None
         self.rain: weather.RainSeries | None = None
         self.label_map = self.class_map
+        self.veneer: np.ndarray | None = None
         self._draw_realism()
 
     def _draw_realism(self) -> None:
@@ -127,9 +129,9 @@ class SyntheticScene:
         level, realism = self.nuisance, self.realism
         if level <= 0:
             return
-        rng_terrain, rng_rain, rng_labels = (
+        rng_terrain, rng_rain, rng_labels, rng_veneer = (
             np.random.default_rng(s)
-            for s in np.random.SeedSequence(self.site.seed, spawn_key=(REALISM_SEED_KEY,)).spawn(3)
+            for s in np.random.SeedSequence(self.site.seed, spawn_key=(REALISM_SEED_KEY,)).spawn(4)
         )
         if realism.relief_m > 0:
             side_m = self.settings.size_px * self.settings.thermal_resolution_m
@@ -153,6 +155,12 @@ class SyntheticScene:
             rng_labels,
         )
         self.label_map = generalise(displaced, window + 1 - window % 2)
+        share = min(level * realism.veneer_fraction, 0.9)
+        if share > 0:
+            length_px = realism.veneer_length_m / self.grid.resolution
+            self.veneer = map_labels.veneer_mask(self.class_map, share, length_px, rng_veneer)
+            surface = np.where(self.veneer, VENEER_CLASS, self.class_map)
+            self.pixels = soil.draw_pixel_parameters(surface, self._fields)
 
     def date_rng(self, stream: int, utc: datetime) -> np.random.Generator:
         """A realism random stream of one date: the same date draws the same, whatever its index."""
@@ -666,6 +674,7 @@ def _realism_summary(scene: SyntheticScene) -> dict[str, object]:
     summary: dict[str, object] = {
         "nuisance": scene.nuisance,
         "label_pixels_changed": round(float(np.mean(scene.label_map != scene.class_map)), 4),
+        "veneer_pixels": round(float(np.mean(scene.veneer)), 4) if scene.veneer is not None else 0.0,
     }
     if scene.terrain is not None:
         z = scene.terrain.elevation_m

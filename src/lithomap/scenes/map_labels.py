@@ -6,6 +6,10 @@ wander by ~100 m) and leaves out small units. Two steps do the same to the truth
 smooth random displacement of the contacts, then a majority filter that removes what is
 smaller than the map's scale. Inside a unit, farther from a contact than both, nothing
 changes.
+
+The map also shows bedrock where the surface is a thin soil (colluvium, regolith): the
+veneer mask marks such rock pixels, which the generator gives a soil's physics while the
+map keeps the rock.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from lithomap.classes import class_id_of
 from lithomap.scenes.fields import gaussian_random_field
 
 DISPLACEMENT_LENGTH_M = 1000.0
@@ -47,3 +52,23 @@ def displace_contacts(
     rows, cols = np.indices(class_map.shape, dtype=np.float64)
     coords = np.stack([rows + shift[0], cols + shift[1]])
     return ndimage.map_coordinates(class_map, coords, order=0, mode="nearest").astype(class_map.dtype)
+
+
+ROCK_CLASSES = tuple(class_id_of(name) for name in ("carbonate", "volcanic", "plutonic", "foliated", "non_foliated"))
+"""Bedrock classes a geological map shows even where a thin soil covers them."""
+
+
+def veneer_mask(class_map: np.ndarray, share: float, length_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Rock pixels under a thin soil veneer: smooth patches covering ``share`` of the rock.
+
+    A geological map shows the bedrock; where colluvium or regolith a few decimetres thick
+    covers it, the surface heats and cools like that soil. The patches are the highest
+    ``share`` of a smooth random field over the rock pixels, so they are blotches of about
+    ``length_px`` pixels, not salt and pepper.
+    """
+    rock = np.isin(class_map, ROCK_CLASSES)
+    if not rock.any() or share <= 0:
+        return np.zeros(class_map.shape, dtype=bool)
+    field = gaussian_random_field(class_map.shape, length_px, rng)
+    threshold = np.quantile(field[rock], 1.0 - share)
+    return rock & (field > threshold)
