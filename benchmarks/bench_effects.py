@@ -44,6 +44,7 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "missed clouds": ("cloud_omission", "cloud_shadow_k"),
     "map labels": ("label_displacement_m", "label_generalisation_m"),
     "veneers": ("veneer_fraction",),
+    "shale beds": ("interbedded_fraction",),
 }
 SAMPLE, ITER = 10000, 100
 """Baseline training sample and boosting rounds: smaller than evaluate's, so a case takes a minute."""

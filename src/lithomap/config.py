@@ -85,6 +85,7 @@ REALISM_EFFECTS = (
     "label_displacement_m",
     "label_generalisation_m",
     "veneer_fraction",
+    "interbedded_fraction",
 )
 """The magnitudes and switches of ``RealismParams`` that turn one effect on (0 / false: off)."""
 
@@ -158,6 +159,13 @@ class RealismParams(Section):
         description="Share of the rock pixels under a soil veneer (colluvium): they look like loam, the map says rock.",
     )
     veneer_length_m: float = Field(300.0, gt=0, description="Size of the veneer patches, m.")
+    interbedded_fraction: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="Share of the detritic units that is interbedded shale (heats like clay; the map says detritic).",
+    )
+    bed_spacing_m: float = Field(250.0, gt=0, description="Spacing of the shale beds' outcrop stripes, m.")
 
     def without_effects(self) -> RealismParams:
         """This section with every effect's magnitude 0 and every switch off (knob and length scales kept)."""

@@ -262,6 +262,20 @@ def test_a_soil_veneer_gives_rock_the_physics_of_loam_while_the_map_keeps_the_ro
     assert inner.sum() > 0.5 * veneer.sum()
 
 
+def test_shale_beds_in_detritic_units_heat_like_clay_in_stripes(tmp_path):
+    config = params(tmp_path, size_px=64, **only(interbedded_fraction=0.3, bed_spacing_m=400.0))
+    site = config.region("test").synthetic.model_copy(update={"class_mix": {"detritic": 0.6, "carbonate": 0.4}})
+    scene = SyntheticScene(site, config.generate, "test")
+    beds, detritic = scene.interbeds, scene.class_map == class_id_of("detritic")
+    assert beds is not None and not beds[~detritic].any()
+    assert beds[detritic].mean() == pytest.approx(0.3, abs=0.01)
+    assert (scene.pixels.class_id[beds] == class_id_of("clay")).all()
+    assert np.array_equal(scene.label_map, scene.class_map), "the map keeps one detritic unit"
+    # stripes: along the strike the beds run on, across it they alternate every few pixels
+    runs = [np.diff(line.astype(np.int8)) != 0 for line in (beds[scene.class_map.shape[0] // 2], beds[:, 10])]
+    assert max(int(run.sum()) for run in runs) >= 4
+
+
 def test_emissivity_rises_with_soil_moisture(tmp_path):
     config = params(tmp_path, **only(emissivity_moisture_slope=0.1))
     scene = SyntheticScene(config.region("test").synthetic, config.generate, "test")

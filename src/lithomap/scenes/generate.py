@@ -65,6 +65,7 @@ REALISM_SEED_KEY = 2000  # spawn key of the realism streams: the clean streams s
 AIR_STREAM, ERROR_STREAM, WIND_STREAM = 1, 2, 3  # per-date realism streams, keyed by the acquisition time
 MAX_EMISSIVITY = 0.995
 VENEER_CLASS = class_id_of("loam")  # colluvium: fine, mixed clay-carbonate soil over the rock
+INTERBEDDED_HOST, SHALE_CLASS = class_id_of("detritic"), class_id_of("clay")  # "areniscas y lutitas" units
 PARAMETER_FIELDS = ("p_dry", "p_wet", "albedo", "emissivity", "theta", "roughness")
 MANIFEST = "scene.json"  # written by generate only: it marks a folder generate may replace
 
@@ -122,6 +123,7 @@ class SyntheticScene:
         self.rain: weather.RainSeries | None = None
         self.label_map = self.class_map
         self.veneer: np.ndarray | None = None
+        self.interbeds: np.ndarray | None = None
         self._draw_realism()
 
     def _draw_realism(self) -> None:
@@ -155,11 +157,23 @@ class SyntheticScene:
             rng_labels,
         )
         self.label_map = generalise(displaced, window + 1 - window % 2)
-        share = min(level * realism.veneer_fraction, 0.9)
-        if share > 0:
+        self._draw_surface(rng_veneer)
+
+    def _draw_surface(self, rng: np.random.Generator) -> None:
+        """Where the surface is not the mapped rock: soil veneers on rock, shale beds in detritic units."""
+        level, realism = self.nuisance, self.realism
+        surface = self.class_map
+        veneer_share = min(level * realism.veneer_fraction, 0.9)
+        if veneer_share > 0:
             length_px = realism.veneer_length_m / self.grid.resolution
-            self.veneer = map_labels.veneer_mask(self.class_map, share, length_px, rng_veneer)
-            surface = np.where(self.veneer, VENEER_CLASS, self.class_map)
+            self.veneer = map_labels.veneer_mask(self.class_map, veneer_share, length_px, rng)
+            surface = np.where(self.veneer, VENEER_CLASS, surface)
+        shale_share = min(level * realism.interbedded_fraction, 0.9)
+        if shale_share > 0:
+            spacing_px = realism.bed_spacing_m / self.grid.resolution
+            self.interbeds = map_labels.interbed_mask(self.class_map, INTERBEDDED_HOST, shale_share, spacing_px, rng)
+            surface = np.where(self.interbeds, SHALE_CLASS, surface)
+        if surface is not self.class_map:
             self.pixels = soil.draw_pixel_parameters(surface, self._fields)
 
     def date_rng(self, stream: int, utc: datetime) -> np.random.Generator:
@@ -675,6 +689,7 @@ def _realism_summary(scene: SyntheticScene) -> dict[str, object]:
         "nuisance": scene.nuisance,
         "label_pixels_changed": round(float(np.mean(scene.label_map != scene.class_map)), 4),
         "veneer_pixels": round(float(np.mean(scene.veneer)), 4) if scene.veneer is not None else 0.0,
+        "shale_bed_pixels": round(float(np.mean(scene.interbeds)), 4) if scene.interbeds is not None else 0.0,
     }
     if scene.terrain is not None:
         z = scene.terrain.elevation_m

@@ -7,9 +7,10 @@ smooth random displacement of the contacts, then a majority filter that removes 
 smaller than the map's scale. Inside a unit, farther from a contact than both, nothing
 changes.
 
-The map also shows bedrock where the surface is a thin soil (colluvium, regolith): the
-veneer mask marks such rock pixels, which the generator gives a soil's physics while the
-map keeps the rock.
+The map also shows bedrock where the surface is a thin soil (colluvium, regolith), and
+one class for a unit of several rocks ("conglomerates, sandstones and shales"): the veneer
+and interbed masks mark such pixels, which the generator gives a soil's or shale's physics
+while the map keeps the unit's class.
 """
 
 from __future__ import annotations
@@ -72,3 +73,24 @@ def veneer_mask(class_map: np.ndarray, share: float, length_px: float, rng: np.r
     field = gaussian_random_field(class_map.shape, length_px, rng)
     threshold = np.quantile(field[rock], 1.0 - share)
     return rock & (field > threshold)
+
+
+def interbed_mask(
+    class_map: np.ndarray, host: int, share: float, spacing_px: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Pixels of class ``host`` where shale beds crop out: folded stripes covering ``share`` of it.
+
+    Beds of one strike (drawn per scene) crop out as parallel stripes ``spacing_px`` apart;
+    a smooth random phase bends them as folding and erosion do. The stripes are the part of
+    the bedding pattern above the quantile that leaves ``share`` of the host's pixels.
+    """
+    inside = class_map == host
+    if not inside.any() or share <= 0:
+        return np.zeros(class_map.shape, dtype=bool)
+    rows, cols = np.indices(class_map.shape, dtype=np.float64)
+    strike = rng.uniform(0.0, np.pi)
+    across = cols * np.cos(strike) + rows * np.sin(strike)
+    bend = 0.5 * spacing_px * gaussian_random_field(class_map.shape, 4.0 * spacing_px, rng)
+    bedding = np.cos(2.0 * np.pi * (across + bend) / spacing_px)
+    threshold = np.quantile(bedding[inside], 1.0 - share)
+    return inside & (bedding > threshold)
