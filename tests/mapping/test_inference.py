@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from lithomap.config import parse_params
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.datasets.scene import CubeChannels
@@ -86,16 +87,19 @@ def test_only_the_given_windows_are_predicted():
     assert np.isfinite(blended[8:16, 8:16]).all() and np.isnan(blended[:8]).all() and np.isnan(blended[16:]).all()
 
 
-def test_scene_inputs_match_the_stored_shards(tiny_region, tmp_path):
-    """The cube read window by window gives the inputs preprocess stored (one input path)."""
+def tiny_dataset_params(tiny_region, tmp_path):
+    """Params and region settings of the tiny region, with datasets written under ``tmp_path``."""
     _, root = tiny_region
     raw = tiny_params_dict(root)
     raw["preprocess"]["processed_dir"] = str(tmp_path / "processed")
     raw["preprocess"]["reports_dir"] = str(tmp_path / "reports")
-    from lithomap.config import parse_params
-
     params = parse_params(raw)
-    region = params.region("tiny")
+    return params, params.region("tiny")
+
+
+def test_scene_inputs_match_the_stored_shards(tiny_region, tmp_path):
+    """The cube read window by window gives the inputs preprocess stored (one input path)."""
+    params, region = tiny_dataset_params(tiny_region, tmp_path)
     split_region("tiny", region, params.ingest, params.preprocess)
     report = preprocess_experiment("tiny", region, params.ingest, params.preprocess, "all", params.experiment("all"))
     manifest = load_manifest(report.output)
@@ -110,3 +114,24 @@ def test_scene_inputs_match_the_stored_shards(tiny_region, tmp_path):
     inputs = SceneInputs(channels, manifest, "convlstm")(origins[:2], 16)
     assert inputs["sequence"].shape == (2, manifest.sequence_length, 16, 16, 7)
     assert inputs["static"].shape == (2, 16, 16, len(manifest.static_channels))
+
+
+def test_windows_read_in_bands_equal_windows_read_alone(tiny_region, tmp_path):
+    """Windows of one row come from one band read; above, left, right and below the scene is NaN."""
+    params, region = tiny_dataset_params(tiny_region, tmp_path)
+    split_region("tiny", region, params.ingest, params.preprocess)
+    report = preprocess_experiment("tiny", region, params.ingest, params.preprocess, "all", params.experiment("all"))
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"), region)
+    channels = CubeChannels.from_manifest(cube, load_manifest(report.output))
+    height, width = channels.shape
+    origins = np.array([[-8, -8], [-8, 0], [-8, 12], [0, 5], [0, width - 4], [7, 3], [height - 5, 9], [height, 0]])
+    sequences, statics = channels.read_windows(origins, 16)
+    for k, (row, col) in enumerate(origins):
+        alone = channels.read_padded(int(row), int(col), (16, 16))
+        np.testing.assert_array_equal(sequences[k], alone[0])
+        np.testing.assert_array_equal(statics[k], alone[1])
+    assert np.isnan(sequences[0][:, :8]).all() and np.isnan(sequences[0][:, :, :8]).all()
+    assert np.isfinite(statics[0][8:, 8:, 0]).any(), "the part inside the scene is read"
+    assert np.isnan(sequences[4][:, :, 4:]).all() and np.isnan(sequences[-1]).all()
+    top_left = channels.read(0, 0, (8, 8))
+    np.testing.assert_array_equal(sequences[0][:, 8:, 8:], top_left[0])

@@ -151,9 +151,41 @@ class CubeChannels:
         return _pad(sequence, size, axes=(1, 2)), _pad(static, size, axes=(0, 1))
 
     def read_windows(self, origins: np.ndarray, patch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sequence, static) of square ``patch`` windows at the (n, 2) row/col origins, batch first."""
-        pairs = [self.read(int(row), int(col), (patch, patch)) for row, col in origins]
-        return np.stack([sequence for sequence, _ in pairs]), np.stack([static for _, static in pairs])
+        """(sequence, static) of square ``patch`` windows at the (n, 2) row/col origins, batch first.
+
+        Origins may lie above or left of the scene (a padded scene's windows): what lies
+        outside it is NaN. Windows that share a row are cut from one read of the band of
+        rows they span, so overlapping windows do not read (and decompress) the same cube
+        chunks again; the values are those of reading each window alone.
+        """
+        origins = np.asarray(origins, dtype=np.int64).reshape(-1, 2)
+        sequences = np.empty((len(origins), len(self.steps), patch, patch, 2), np.float32)
+        statics = np.empty((len(origins), patch, patch, len(self.static_names)), np.float32)
+        for row in np.unique(origins[:, 0]):
+            members = np.flatnonzero(origins[:, 0] == row)
+            left = int(origins[members, 1].min())
+            width = int(origins[members, 1].max()) + patch - left
+            sequence, static = self.read_padded(int(row), left, (patch, width))
+            for k in members:
+                offset = int(origins[k, 1]) - left
+                sequences[k] = sequence[:, :, offset : offset + patch]
+                statics[k] = static[:, offset : offset + patch]
+        return sequences, statics
+
+    def read_padded(self, row: int, col: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`read` for a window anywhere, also above or left of the scene: NaN outside it."""
+        top, left = max(-row, 0), max(-col, 0)
+        height, width = self.shape
+        inside = (size[0] - top, size[1] - left)
+        if min(inside) <= 0 or row + top >= height or col + left >= width:
+            return (
+                np.full((len(self.steps), *size, 2), np.nan, np.float32),
+                np.full((*size, len(self.static_names)), np.nan, np.float32),
+            )
+        sequence, static = self.read(row + top, col + left, inside)
+        sequence = np.pad(sequence, ((0, 0), (top, 0), (left, 0), (0, 0)), constant_values=np.nan)
+        static = np.pad(static, ((top, 0), (left, 0), (0, 0)), constant_values=np.nan)
+        return sequence, static
 
     def _window(self, name: str, times: list[int], rows: slice, cols: slice) -> np.ndarray:
         return self.cube[name].isel(time=times, y=rows, x=cols).values.astype(np.float32)

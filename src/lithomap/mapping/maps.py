@@ -167,28 +167,8 @@ class RegionInputs:
         return height + 2 * self.margin, width + 2 * self.margin
 
     def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
-        pairs = [self._read(int(row) - self.margin, int(col) - self.margin, patch) for row, col in origins]
-        return raw_inputs(
-            np.stack([sequence for sequence, _ in pairs]),
-            np.stack([static for _, static in pairs]),
-            self.times,
-            self.static_names,
-            self.architecture,
-        )
-
-    def _read(self, row: int, col: int, patch: int) -> tuple[np.ndarray, np.ndarray]:
-        top, left = max(-row, 0), max(-col, 0)
-        height, width = self.channels.shape
-        if top >= patch or left >= patch or row >= height or col >= width:
-            steps, statics = len(self.channels.steps), len(self.static_names)
-            return (
-                np.full((steps, patch, patch, 2), np.nan, np.float32),
-                np.full((patch, patch, statics), np.nan, np.float32),
-            )
-        sequence, static = self.channels.read(row + top, col + left, (patch - top, patch - left))
-        sequence = np.pad(sequence, ((0, 0), (top, 0), (left, 0), (0, 0)), constant_values=np.nan)
-        static = np.pad(static, ((top, 0), (left, 0), (0, 0)), constant_values=np.nan)
-        return sequence, static
+        sequence, static = self.channels.read_windows(np.asarray(origins) - self.margin, patch)
+        return raw_inputs(sequence, static, self.times, self.static_names, self.architecture)
 
 
 def region_inputs(
