@@ -13,7 +13,7 @@ from lithomap.classes import class_names
 from lithomap.config import parse_params
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.io.ingest import ingest_region
-from lithomap.models.shift import SHIFT_FILE, load_reference
+from lithomap.models.shift import REFERENCE_FILE, load_reference
 from lithomap.scenes.generate import generate_region
 from lithomap.training.leave_one_out import TRANSFER_FILE, train_leave_one_out
 from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABLE_MD, run_loro, transfer_expectation
@@ -45,7 +45,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
         ]
     ), "only the other region's training patches are used"
 
-    assert load_reference(trained.model_dir / SHIFT_FILE) is not None, "the model keeps its training distribution"
+    assert load_reference(trained.model_dir / REFERENCE_FILE) is not None, "the model keeps its training distribution"
 
     said: list[str] = []
     table = run_loro(["other"], ["cnn"], "thermal", params, say=said.append)

@@ -29,7 +29,7 @@ import numpy as np
 from lithomap.atomic import write_json
 from lithomap.errors import InputDataError
 
-SHIFT_FILE = "shift.json"
+REFERENCE_FILE = "shift.json"
 _RIDGE = 1e-6
 
 
@@ -135,6 +135,37 @@ class ShiftReference:
             float(document["median_distance"]),
             int(document["pixels"]),
         )
+
+
+class ShiftAccumulator:
+    """The median distance of a region read strip by strip, in fixed memory (a histogram, 0.01 wide bins).
+
+    Args:
+        reference: the model's reference (its training median is subtracted by ``shift``).
+        top: distances above this share the last bin (the median is exact to 0.01 below it).
+    """
+
+    def __init__(self, reference: ShiftReference, top: float = 100.0) -> None:
+        self.reference = reference
+        self.edges = np.linspace(0.0, top, int(top * 100) + 1)
+        self.counts = np.zeros(len(self.edges) - 1, dtype=np.int64)
+
+    def add(self, distances: np.ndarray) -> None:
+        """Count a strip's finite distances."""
+        finite = np.asarray(distances)[np.isfinite(distances)]
+        self.counts += np.histogram(np.minimum(finite, self.edges[-1]), bins=self.edges)[0]
+
+    def median(self) -> float:
+        """Median distance of everything added (NaN if nothing was)."""
+        total = int(self.counts.sum())
+        if total == 0:
+            return float("nan")
+        index = int(np.searchsorted(np.cumsum(self.counts), (total + 1) / 2))
+        return float((self.edges[index] + self.edges[index + 1]) / 2)
+
+    def shift(self) -> float:
+        """The region's shift (``ShiftReference.shift`` of everything added, to 0.01)."""
+        return self.median() - self.reference.median_distance
 
 
 def save_reference(reference: ShiftReference, path: Path) -> Path:

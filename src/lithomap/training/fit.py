@@ -40,7 +40,7 @@ from lithomap.models.keras_metrics import MacroF1
 from lithomap.models.losses import THESIS_CLASS_WEIGHTS, class_weights_auto, make_loss
 from lithomap.models.normalisation import save_stats
 from lithomap.models.plots import plot_curves
-from lithomap.models.shift import SHIFT_FILE, ShiftReference, save_reference
+from lithomap.models.shift import REFERENCE_FILE, ShiftReference, save_reference
 from lithomap.models.unet import build_unet
 from lithomap.training.tuned import tuned_params
 
@@ -381,7 +381,7 @@ def _save(
         model.save(temporary / MODEL_FILE)
         save_stats(stats, temporary / STATS_FILE)
         if shift is not None:
-            save_reference(shift, temporary / SHIFT_FILE)
+            save_reference(shift, temporary / REFERENCE_FILE)
         write_text(temporary / HISTORY_FILE, history.to_csv(index=False))
         plot_curves(
             {column: history[column].tolist() for column in history.columns if column != "epoch"},

@@ -30,7 +30,7 @@ from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.models.metrics import bootstrap_macro_f1_over, macro_f1_over
-from lithomap.models.shift import SHIFT_FILE, load_reference
+from lithomap.models.shift import REFERENCE_FILE, load_reference
 from lithomap.training.evaluate import (
     EvaluationResult,
     ScoredRegion,
@@ -162,7 +162,7 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
 
 def held_out_shift(trained: Path, scored: ScoredRegion) -> float:
     """The scored region's domain shift against the model's training pixels (NaN without a reference)."""
-    reference = load_reference(trained / SHIFT_FILE)
+    reference = load_reference(trained / REFERENCE_FILE)
     if reference is None:
         return float("nan")
     channels = CubeChannels.from_manifest(scored.cube, scored.manifest)
