@@ -12,7 +12,9 @@ intervals are not computed (its scores are point estimates on the same pixels).
 
 Outputs under ``loro.reports_dir`` (default ``reports/loro``): ``loro.csv`` and
 ``loro.md`` (the table), ``loro_per_class.csv`` (per-class F1 and support) and
-``loro.png`` (learnable macro-F1 per held-out region and model, with intervals).
+``loro.png`` (learnable macro-F1 per held-out region and model, with intervals). A run
+replaces its own rows (held-out region × model × experiment) and keeps the others, so one
+table holds the runs of several experiments (before and after climate-invariant inputs).
 ``transfer_expectation`` reads the table back for maps of unlabelled regions.
 """
 
@@ -82,8 +84,9 @@ class LoroTable:
                 else ""
             )
             lines.append(
-                f"  {row.held_out:>14} {row.model:>9}: macro-F1 learnable {row.macro_f1_learnable:.3f}{interval}, "
-                f"all {row.macro_f1:.3f}; OA {row.oa:.3f}; shift {row.domain_shift:.2f}"
+                f"  {row.held_out:>14} {row.model:>9} {row.experiment}: macro-F1 learnable "
+                f"{row.macro_f1_learnable:.3f}{interval}, all {row.macro_f1:.3f}; OA {row.oa:.3f}; "
+                f"shift {row.domain_shift:.2f}"
             )
         return "\n".join(lines)
 
@@ -135,6 +138,7 @@ def write_loro_table(
                 {
                     "held_out": held_out,
                     "model": name,
+                    "experiment": experiment,
                     "class": item["class"],
                     "f1": item[column],
                     "support": item["support"],
@@ -145,14 +149,14 @@ def write_loro_table(
             ]
             if index == 0:
                 rows.append(_baseline_row(held_out, experiment, metrics, transfer))
-    table = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values(["held_out", "model"], kind="stable")
-    classes_frame = pd.DataFrame(per_class)
     folder = params.loro.reports_dir
     folder.mkdir(parents=True, exist_ok=True)
+    table = _merged(folder / TABLE_CSV, pd.DataFrame(rows, columns=list(COLUMNS)))
+    classes_frame = _merged(folder / PER_CLASS_CSV, pd.DataFrame(per_class))
     write_text(folder / TABLE_CSV, table.to_csv(index=False))
     write_text(folder / PER_CLASS_CSV, classes_frame.to_csv(index=False))
-    write_text(folder / TABLE_MD, _markdown(table, classes_frame, experiment))
-    _draw(table, folder / PICTURE, experiment)
+    write_text(folder / TABLE_MD, _markdown(table, classes_frame))
+    _draw(table, folder / PICTURE)
     return LoroTable(table, classes_frame, folder)
 
 
@@ -183,6 +187,17 @@ def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, 
         "held_out": sorted(rows["held_out"].astype(str)),
         "source": str(path),
     }
+
+
+def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` and the rows of the CSV at ``path`` for other (held_out, model, experiment) keys, sorted."""
+    keys = ["held_out", "model", "experiment"]
+    if path.is_file():
+        old = pd.read_csv(path)
+        if set(keys) <= set(old.columns):
+            replaced = old.set_index(keys).index.isin(new.set_index(keys).index)
+            new = pd.concat([old[~replaced], new], ignore_index=True)
+    return new.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def _fresh(report: Path, model: Path) -> bool:
@@ -226,7 +241,7 @@ def _baseline_row(held_out: str, experiment: str, metrics: dict, transfer: dict)
     }
 
 
-def _markdown(table: pd.DataFrame, per_class: pd.DataFrame, experiment: str) -> str:
+def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
     def number(value: object) -> str:
         return "" if value is None or pd.isna(value) else f"{float(value):.3f}"
 
@@ -234,27 +249,30 @@ def _markdown(table: pd.DataFrame, per_class: pd.DataFrame, experiment: str) -> 
         return "" if pd.isna(low) or pd.isna(high) else f" [{float(low):.2f}, {float(high):.2f}]"
 
     lines = [
-        f"# Leave-one-region-out ({experiment})",
+        "# Leave-one-region-out",
         "",
         "Each row: trained on the other regions, tested on every labelled pixel of the held-out one. "
         "Macro-F1 *learnable* averages the classes some training region holds; *all* averages every class "
         "present (not-learnable ones score 0). Intervals: 95 % block bootstrap. QD/AD: quantity and "
         "allocation disagreement. Shift: the held-out region's domain shift (0 = like the training pixels).",
         "",
-        "| held out | model | OA | macro-F1 learnable | macro-F1 all | kappa | QD | AD | shift | not learnable |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| held out | model | experiment | OA | macro-F1 learnable | macro-F1 all | kappa | QD | AD | shift | "
+        "not learnable |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
-            f"| {row.held_out} | {row.model} | {number(row.oa)} | {number(row.macro_f1_learnable)}"
+            f"| {row.held_out} | {row.model} | {row.experiment} | {number(row.oa)} | {number(row.macro_f1_learnable)}"
             f"{interval(row.macro_f1_learnable_low, row.macro_f1_learnable_high)} | {number(row.macro_f1)}"
             f"{interval(row.macro_f1_low, row.macro_f1_high)} | {number(row.kappa)} | "
             f"{number(row.quantity_disagreement)} | {number(row.allocation_disagreement)} | "
             f"{number(row.domain_shift)} | {row.not_learnable if isinstance(row.not_learnable, str) else ''} |"
         )
     if not per_class.empty:
-        wide = per_class.pivot_table(index="class", columns=["held_out", "model"], values="f1", aggfunc="first")
-        header = [f"{held_out}/{model}" for held_out, model in wide.columns]
+        wide = per_class.pivot_table(
+            index="class", columns=["held_out", "model", "experiment"], values="f1", aggfunc="first"
+        )
+        header = [f"{held_out}/{model}/{experiment}" for held_out, model, experiment in wide.columns]
         lines += ["", "## Per-class F1", "", "| class | " + " | ".join(header) + " |"]
         lines.append("|---" * (len(header) + 1) + "|")
         for name, values in wide.iterrows():
@@ -262,15 +280,16 @@ def _markdown(table: pd.DataFrame, per_class: pd.DataFrame, experiment: str) -> 
     return "\n".join(lines) + "\n"
 
 
-def _draw(table: pd.DataFrame, destination: Path, experiment: str) -> Path:
+def _draw(table: pd.DataFrame, destination: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    table = table.assign(run=table["model"] + " (" + table["experiment"] + ")")
     regions = list(dict.fromkeys(table["held_out"]))
-    models = list(dict.fromkeys(table["model"]))
+    models = list(dict.fromkeys(table["run"]))
     width = 0.8 / max(len(models), 1)
     figure, ax = plt.subplots(figsize=(1.8 + 1.6 * len(regions), 3.6))
     for k, model in enumerate(models):
-        rows = table[table["model"] == model].set_index("held_out").reindex(regions)
+        rows = table[table["run"] == model].set_index("held_out").reindex(regions)
         values = rows["macro_f1_learnable"].to_numpy(dtype=float)
         low = values - rows["macro_f1_learnable_low"].to_numpy(dtype=float)
         high = rows["macro_f1_learnable_high"].to_numpy(dtype=float) - values
@@ -279,6 +298,6 @@ def _draw(table: pd.DataFrame, destination: Path, experiment: str) -> Path:
     ax.set_xticks(np.arange(len(regions)) + width * (len(models) - 1) / 2, regions)
     ax.set_ylim(0, 1)
     ax.set_ylabel("macro-F1 (learnable classes)")
-    ax.set_title(f"Leave-one-region-out, {experiment}: the held-out region never trained on", fontsize=9)
+    ax.set_title("Leave-one-region-out: each region held out of training, tested whole", fontsize=9)
     ax.legend(fontsize=8)
     return save_figure(figure, destination, dpi=110, bbox_inches="tight")
