@@ -207,9 +207,22 @@ def test_loro_tests_the_held_out_region_whole(tmp_path, monkeypatch):
         invoke(verb, "-p", str(path), "--quiet")
     invoke("split", "-p", str(path))
     invoke("preprocess", "-p", str(path), "-e", "thermal")
-    result = invoke("loro", "--held-out", "other", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
-    assert "loro-other" in result.output
+    result = invoke("loro", "--all", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
+    assert "loro-other" in result.output and "loro-tiny" in result.output
     assert (tmp_path / "reports" / "evaluation" / "loro-other").is_dir()
+    table = (tmp_path / "reports" / "loro" / "loro.md").read_text()
+    assert "| other | cnn | thermal |" in table and "| tiny | baseline | thermal |" in table
+    again = invoke("loro", "--held-out", "tiny", "-m", "cnn", "-e", "thermal", "-p", str(path), "--quiet")
+    assert "reusing the trained model" in again.output
+
+
+def test_loro_needs_held_out_regions_or_all(tmp_path):
+    path = cli_params(tmp_path)
+    for extra in ([], ["--all", "--held-out", "tiny"]):
+        result = runner.invoke(app, ["loro", "-p", str(path), *extra], terminal_width=200)
+        assert result.exit_code == 2 and "give --held-out REGION (repeatable) or --all" in result.output
+    result = runner.invoke(app, ["loro", "-p", str(path), "--held-out", "nowhere"], terminal_width=200)
+    assert result.exit_code == 2 and "nowhere" in result.output
 
 
 def test_map_and_report_write_under_the_project(pipeline):

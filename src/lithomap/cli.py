@@ -384,29 +384,52 @@ def evaluate(
 
 @app.command()
 def loro(
-    held_out: Annotated[str, typer.Option("--held-out", help="The region left out of training and tested whole.")],
-    model: ModelOption = "convlstm",
+    held_out: Annotated[
+        list[str] | None,
+        typer.Option("--held-out", help="A region left out of training and tested whole; repeat for several."),
+    ] = None,
+    all_regions: Annotated[bool, typer.Option("--all", help="Hold out every region of params.yaml in turn.")] = False,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="cnn or convlstm; repeat for both. Default: loro.models (both)."),
+    ] = None,
     experiment: ExperimentOption = "thermal",
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train and evaluate again even where a finished model exists.")
+    ] = False,
     params: ParamsOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Leave-one-region-out: train on the other regions, test on every labelled pixel of one.
+    """Leave-one-region-out: train on the other regions, test on every labelled pixel of the held-out one.
 
     The strongest generalisation test (SCIENCE.md 4): the model never sees the held-out
     region. Each region keeps its own normalisation; class weights come from the pooled
-    training counts. The baseline is trained on the other regions' pixels too. Writes
-    models/loro-<region>/ and evaluate.reports_dir/loro-<region>/; nothing is registered.
+    training counts; the fair baseline is trained on the other regions' pixels too. A
+    finished model (models/loro-<region>/) and its evaluation are reused unless --retrain.
+    Writes evaluate.reports_dir/loro-<region>/ per run and the table of all of them
+    (loro.csv, loro.md, loro_per_class.csv, loro.png: macro-F1 over learnable and over all
+    classes with block-bootstrap intervals, per-class F1, quantity and allocation
+    disagreement, domain shift, not-learnable classes) under loro.reports_dir. Nothing is
+    registered.
     """
     from lithomap.config import load_params
-    from lithomap.training.leave_one_out import evaluate_leave_one_out, train_leave_one_out
+    from lithomap.training.loro_table import run_loro
 
     def step() -> None:
+        from lithomap.errors import ConfigError
+
         config = load_params(params)
-        config.region(held_out)
+        if all_regions == bool(held_out):
+            raise ConfigError("lithomap loro: give --held-out REGION (repeatable) or --all, not both or neither")
+        regions = list(config.regions) if all_regions else list(dict.fromkeys(held_out or []))
+        for name in regions:
+            config.region(name)
         config.experiment(experiment)
-        arch = _architecture(model)
-        console.print(train_leave_one_out(held_out, arch, experiment, config, verbose=0 if quiet else 2).summary())
-        console.print(evaluate_leave_one_out(held_out, arch, experiment, config).summary())
+        archs = [_architecture(name) for name in dict.fromkeys(model or config.loro.models)]
+        table = run_loro(
+            regions, archs, experiment, config, retrain=retrain, verbose=0 if quiet else 2, say=console.print
+        )
+        console.print(table.summary(), highlight=False)
 
     _run(step)
 

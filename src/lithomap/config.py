@@ -242,6 +242,13 @@ class ExperimentParams(Section):
         description="Add the all-date thermal summaries (mean emissivity, day and night anomaly, anomaly spread) "
         "as static inputs; false leaves the time series alone to carry them.",
     )
+    thermal_features: Literal["anomaly", "standardised"] = Field(
+        "anomaly",
+        description="anomaly: LST minus the date's scene mean (K) and raw emissivity. standardised: "
+        "climate-invariant inputs for mapping regions without labels - the anomaly divided by the date's "
+        "spatial spread, emissivity minus the date's scene median, and the relative diurnal range (an "
+        "apparent-thermal-inertia proxy) as one more summary (README 'Mapping a region without labels').",
+    )
 
 
 class PreprocessParams(Section):
@@ -420,6 +427,13 @@ class MapParams(Section):
     experiment: str = Field("thermal", description="Experiment of the maps the DVC `map` stage makes.")
 
 
+class LoroParams(Section):
+    """The leave-one-region-out table (`lithomap loro`) and the trust maps draw from it."""
+
+    reports_dir: Path = Field(Path("reports/loro"), description="loro.csv, loro.md, loro_per_class.csv, loro.png.")
+    models: list[Architecture] = Field(list(ARCHITECTURES), description="Architectures `lithomap loro` runs.")
+
+
 class ReportParams(Section):
     """Science reports (`lithomap report`): signatures, hypotheses, maps, confidence vs NDVI."""
 
@@ -504,6 +518,7 @@ class Params(Section):
     tracking: TrackingParams = TrackingParams()
     matrix: MatrixParams = MatrixParams()
     map: MapParams = MapParams()
+    loro: LoroParams = LoroParams()
     report: ReportParams = ReportParams()
     tune: TuneParams = TuneParams()
 

@@ -8,6 +8,7 @@ import shutil
 import geopandas as gpd
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import xarray as xr
@@ -19,10 +20,11 @@ from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.maps import make_map
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import LAYER
-from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, PROBABILITIES_FILE
+from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, PROBABILITIES_FILE, SHIFT_RASTER
 from lithomap.registry.promotion import promote_model
 from lithomap.training.evaluate import evaluate_model
 from lithomap.training.fit import train_model
+from lithomap.training.loro_table import COLUMNS, TABLE_CSV
 
 
 @pytest.fixture(scope="module")
@@ -103,18 +105,66 @@ def test_blending_removes_the_seams_of_naive_tiling(mapped, champion):
     assert blended.seam_index < 1.3
 
 
+def test_own_region_shift_is_near_zero_and_no_transfer_is_claimed(mapped):
+    _, result = mapped
+    meta = json.loads((result.folder / "map.json").read_text())
+    assert abs(meta["domain_shift"]) < 0.5 and meta["training_median_distance"] > 0
+    assert meta["transfer"] is False and meta["expected_macro_f1"] is None and meta["warning"] is None
+    with rasterio.open(result.folder / SHIFT_RASTER) as source:
+        shift = source.read(1)
+        assert source.dtypes[0] == "float32" and float(source.tags()["DOMAIN_SHIFT"]) == pytest.approx(
+            meta["domain_shift"], abs=1e-3
+        )
+    with rasterio.open(result.folder / CLASSES_FILE) as source:
+        classes = source.read(1)
+        assert "WARNING" not in source.tags()
+    assert np.isfinite(shift[classes > 0]).mean() > 0.95 and np.isnan(shift[classes == 0]).all()
+
+
+def _loro_table(folder, max_shift: float) -> None:
+    """A leave-one-region-out table as `lithomap loro` writes it, for two held-out regions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"held_out": "a", "model": "cnn", "experiment": "thermal", "macro_f1_learnable": 0.6,
+         "macro_f1_learnable_low": 0.5, "macro_f1_learnable_high": 0.7, "domain_shift": max_shift / 2},
+        {"held_out": "b", "model": "cnn", "experiment": "thermal", "macro_f1_learnable": 0.4,
+         "macro_f1_learnable_low": 0.3, "macro_f1_learnable_high": 0.55, "domain_shift": max_shift},
+    ]  # fmt: skip
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(folder / TABLE_CSV, index=False)
+
+
 def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, mapped):
     params, _ = champion
     source = params.ingest.interim_dir / "tiny" / "cube.zarr"
     target = params.ingest.interim_dir / "newarea" / "cube.zarr"
     shutil.rmtree(target, ignore_errors=True)
     cube = xr.open_zarr(source).drop_vars(["label", "label_valid"])
+    cube = cube.assign(lst=cube["lst"] * 1.5 - 140.0)  # a cooler climate with a wider spread of anomalies
     cube.to_zarr(target, mode="w")
     regions = dict(params.regions) | {"newarea": params.region("tiny")}
-    params = params.model_copy(update={"regions": regions})
-    result = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
-    assert not (result.folder / DIFFERENCE_FILE).exists() and result.scores is None
-    assert (result.folder / CLASSES_FILE).is_file()
+    loro = params.loro.model_copy(update={"reports_dir": params.map.maps_dir.parent / "loro"})
+    params = params.model_copy(update={"regions": regions, "loro": loro})
+
+    unknown = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
+    assert not (unknown.folder / DIFFERENCE_FILE).exists() and unknown.scores is None
+    assert (unknown.folder / CLASSES_FILE).is_file() and (unknown.folder / SHIFT_RASTER).is_file()
+    assert unknown.trust["transfer"] and "lithomap loro --all -m cnn -e thermal" in unknown.trust["warning"]
+    own = json.loads((mapped[1].folder / "map.json").read_text())["domain_shift"]
+    assert unknown.trust["domain_shift"] > own + 0.5, "a shifted climate scores a larger domain shift"
+
+    _loro_table(loro.reports_dir, max_shift=unknown.trust["domain_shift"] + 1.0)
+    covered = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
+    expected = covered.trust["expected_macro_f1"]
+    assert expected["macro_f1_learnable"] == pytest.approx(0.5) and expected["macro_f1_interval"] == [0.3, 0.7]
+    assert covered.trust["warning"] is None
+
+    _loro_table(loro.reports_dir, max_shift=unknown.trust["domain_shift"] / 2)
+    beyond = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
+    meta = json.loads((beyond.folder / "map.json").read_text())
+    assert "beyond" in meta["warning"] and meta["expected_macro_f1"]["held_out"] == ["a", "b"]
+    with rasterio.open(beyond.folder / CLASSES_FILE) as source:
+        tags = source.tags()
+    assert "beyond" in tags["WARNING"] and tags["EXPECTED_MACRO_F1_INTERVAL"] == "0.3000 0.7000"
 
 
 def test_bad_inputs_name_what_to_run(champion):

@@ -7,7 +7,13 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score, jaccard_score
 
 from lithomap.errors import LithomapError
-from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
+from lithomap.models.metrics import (
+    block_bootstrap,
+    bootstrap_macro_f1_over,
+    confusion_matrix,
+    macro_f1_over,
+    scores_from_confusion,
+)
 
 
 @pytest.fixture(params=[0, 1, 2])
@@ -101,3 +107,16 @@ def test_block_bootstrap_rejects_bad_input():
         block_bootstrap(np.zeros((0, 14, 14)))
     with pytest.raises(LithomapError):
         block_bootstrap(_blocks(3, seed=0), alpha=1.5)
+
+
+def test_macro_f1_over_learnable_classes_leaves_unseen_ones_out_but_counts_their_errors():
+    truth = np.array([1, 1, 2, 2, 3, 3])
+    predicted = np.array([1, 1, 2, 1, 1, 2])  # class 3 was never learnt: its pixels land on 1 and 2
+    cm = confusion_matrix(truth, predicted, n_classes=4)
+    every = scores_from_confusion(cm)["macro_f1"]
+    learnable = macro_f1_over(cm, [1, 2])
+    assert learnable == pytest.approx(np.mean([2 * 2 / (2 + 4), 2 * 1 / (2 + 2)]))
+    assert learnable > every
+    blocks = [confusion_matrix(truth[i : i + 2], predicted[i : i + 2], n_classes=4) for i in range(0, 6, 2)]
+    low, high = bootstrap_macro_f1_over(blocks, [1, 2], n_boot=200, seed=1)
+    assert low <= high and low >= 0 and high <= 1

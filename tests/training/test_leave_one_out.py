@@ -1,17 +1,22 @@
-"""Leave-one-region-out: train on one region's blocks, test on every labelled pixel of another."""
+"""Leave-one-region-out: train on one region's blocks, test on every labelled pixel of another; the table."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
+import pytest
 import xarray as xr
 
+from lithomap.classes import class_names
 from lithomap.config import parse_params
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.io.ingest import ingest_region
+from lithomap.models.shift import REFERENCE_FILE, load_reference
 from lithomap.scenes.generate import generate_region
-from lithomap.training.leave_one_out import evaluate_leave_one_out, train_leave_one_out
+from lithomap.training.leave_one_out import TRANSFER_FILE, train_leave_one_out
+from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABLE_MD, run_loro, transfer_expectation
 from tests.conftest import tiny_params_dict
 
 
@@ -20,7 +25,9 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
     other = json.loads(json.dumps(raw["regions"]["tiny"]))
     other["raw_dir"] = str(tmp_path / "raw" / "other")
     other["synthetic"]["seed"] = 99
+    other["synthetic"]["class_mix"] = {"sand": 0.2, "clay": 0.2, "carbonate": 0.15, "foliated": 0.2, "detritic": 0.25}
     raw["regions"]["other"] = other
+    raw["loro"] = {"reports_dir": str(tmp_path / "reports" / "loro")}
     params = parse_params(raw)
     for name in ("tiny", "other"):
         region = params.region(name)
@@ -38,10 +45,38 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
         ]
     ), "only the other region's training patches are used"
 
-    result = evaluate_leave_one_out("other", "cnn", "thermal", params)
+    assert load_reference(trained.model_dir / REFERENCE_FILE) is not None, "the model keeps its training distribution"
+
+    said: list[str] = []
+    table = run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
+    assert any("reusing the trained model" in line for line in said), "a finished model is not trained again"
+    report = params.evaluate.reports_dir / "loro-other" / "cnn-thermal"
     label = xr.open_zarr(params.ingest.interim_dir / "other" / "cube.zarr")["label"].values
-    labelled = np.count_nonzero(label)
-    assert result.scores["n_pixels"] == labelled, "full-scene inference scores every labelled pixel"
-    metrics = json.loads((result.report_dir / "metrics.json").read_text())
-    assert metrics["coverage"] == 1.0
-    assert 0 <= metrics["macro_f1"] <= 1 and "baseline" in metrics and "baseline_raw" in metrics
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["n_pixels"] == np.count_nonzero(label), "full-scene inference scores every labelled pixel"
+    assert metrics["coverage"] == 1.0 and "baseline" in metrics and "baseline_raw" in metrics
+
+    transfer = json.loads((report / TRANSFER_FILE).read_text())
+    assert "foliated" in transfer["not_learnable"] and "foliated" not in transfer["learnable"]
+    per_class = {row["class"]: row["f1"] for row in csv.DictReader((report / "per_class.csv").open())}
+    learnable_f1 = [float(per_class[name]) for name in transfer["learnable"]]
+    assert transfer["macro_f1_learnable"] == pytest.approx(np.mean(learnable_f1), abs=1e-5)
+    low, high = transfer["macro_f1_learnable_ci"]
+    assert low <= transfer["macro_f1_learnable"] <= high
+    assert np.isfinite(transfer["domain_shift"])
+
+    rows = table.rows.set_index("model")
+    assert list(rows.index) == ["baseline", "cnn"] and rows.loc["cnn", "not_learnable"] == "foliated"
+    assert 0 <= rows.loc["cnn", "quantity_disagreement"] <= 1
+    assert set(table.per_class["class"]) <= set(class_names()) and "foliated" in set(table.per_class["class"])
+    for name in (TABLE_CSV, TABLE_MD, PER_CLASS_CSV, PICTURE):
+        assert (table.folder / name).is_file()
+    assert "| other | cnn |" in (table.folder / TABLE_MD).read_text()
+
+    stamp = (report / TRANSFER_FILE).stat().st_mtime_ns
+    run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
+    assert (report / TRANSFER_FILE).stat().st_mtime_ns == stamp, "a finished evaluation is reused too"
+    expected = transfer_expectation(table.folder, "cnn", "thermal")
+    assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
+    assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)
+    assert transfer_expectation(table.folder, "convlstm", "thermal") is None

@@ -9,8 +9,18 @@ window by window, so a model sees the same inputs in training, evaluation and ma
   (``SUMMARY_CHANNELS``; left out when the experiment says ``summaries: false``), then the
   experiment's static layers (VV, VH, NDVI).
 
+With ``thermal_features: standardised`` (climate-invariant inputs for mapping regions
+without labels) the step channels become the *standardised* anomaly (the anomaly divided
+by that date's spatial standard deviation over valid pixels) and the emissivity contrast
+(emissivity minus that date's scene median), and the summaries end with
+``relative_diurnal_range``: the pixel's mean day minus mean night LST divided by the
+scene's median of that difference. Its inverse is the apparent thermal inertia (Price
+1977) relative to the scene; the range stays finite where the difference nears 0. A scene
+warmed by an offset and scaled by a gain (a cooler, higher region) gives the same values.
+
 Windows may run past the scene's bottom/right edge; the part outside is NaN (no data).
-The scene mean of each date is computed once, so memory follows the window, not the scene.
+Scene statistics (each date's mean, spread, median emissivity; the median diurnal range)
+are computed once, so memory follows the window, not the scene.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 import xarray as xr
@@ -32,6 +43,9 @@ from lithomap.io.cube import cube_daytime
 from lithomap.timing import day_of_year
 
 SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
+INVARIANT_SUMMARY = "relative_diurnal_range"
+ThermalFeatures = Literal["anomaly", "standardised"]
+_STRIP_ROWS = 256
 
 
 @dataclass
@@ -45,6 +59,7 @@ class CubeChannels:
         steps: cube time index of each sequence step, −1 for padded steps.
         static_layers: the experiment's static layers (cube variables).
         summaries: whether the all-date thermal summaries lead the static channels.
+        thermal_features: ``anomaly`` or the climate-invariant ``standardised`` (module docstring).
     """
 
     cube: xr.Dataset
@@ -53,7 +68,11 @@ class CubeChannels:
     steps: np.ndarray
     static_layers: Sequence[str]
     summaries: bool = True
+    thermal_features: ThermalFeatures = "anomaly"
     _means: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+    _spreads: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+    _emissivity_medians: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+    _diurnal_median: float | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_manifest(cls, cube: xr.Dataset, manifest: Manifest) -> CubeChannels:
@@ -61,7 +80,8 @@ class CubeChannels:
         chosen, steps = manifest.date_index(cube["time"].values)
         day = np.array([d.day for d in manifest.dates], dtype=bool)
         static = manifest.selection.get("static", [])
-        return cls(cube, chosen, day, steps, list(static), bool(manifest.selection.get("summaries", True)))
+        features = cast("ThermalFeatures", manifest.selection.get("thermal_features", "anomaly"))
+        return cls(cube, chosen, day, steps, list(static), bool(manifest.selection.get("summaries", True)), features)
 
     @classmethod
     def select(
@@ -93,12 +113,26 @@ class CubeChannels:
         day = cube_daytime(cube, settings.day_sun_elevation)
         chosen = select_dates(times, day, experiment, settings, name, source, date_count)
         steps = sequence_steps(chosen, settings.sequence_length)
-        return cls(cube, chosen, day[chosen], steps, list(experiment.static), experiment.summaries)
+        return cls(
+            cube, chosen, day[chosen], steps, list(experiment.static), experiment.summaries, experiment.thermal_features
+        )
+
+    @property
+    def standardised(self) -> bool:
+        """Whether the inputs are the climate-invariant ones (``thermal_features: standardised``)."""
+        return self.thermal_features == "standardised"
+
+    @property
+    def summary_names(self) -> list[str]:
+        """Names of the per-pixel thermal summaries (empty with ``summaries: false``)."""
+        if not self.summaries:
+            return []
+        return [*SUMMARY_CHANNELS, *((INVARIANT_SUMMARY,) if self.standardised else ())]
 
     @property
     def static_names(self) -> list[str]:
         """Names of the static channels: the summaries (if used), then the static layers."""
-        return [*(SUMMARY_CHANNELS if self.summaries else ()), *self.static_layers]
+        return [*self.summary_names, *self.static_layers]
 
     def step_clock(self) -> tuple[np.ndarray, np.ndarray]:
         """Local solar hour and day of year of each sequence step (0 for padded steps)."""
@@ -125,7 +159,43 @@ class CubeChannels:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 self._means[index] = float(np.nanmean(lst))
+                spread = float(np.nanstd(lst))
+            self._spreads[index] = spread if np.isfinite(spread) and spread > 0 else float("nan")
         return self._means[index]
+
+    def date_spread(self, index: int) -> float:
+        """Spatial standard deviation of one cube date's LST over valid pixels (NaN when flat or empty)."""
+        self.date_mean(index)
+        return self._spreads[index]
+
+    def date_emissivity_median(self, index: int) -> float:
+        """Scene median emissivity of one cube date (NaN ignored; NaN without emissivity)."""
+        if index not in self._emissivity_medians:
+            value = float("nan")
+            if "emissivity" in self.cube:
+                emissivity = self.cube["emissivity"].isel(time=index).values.astype(np.float32)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    value = float(np.nanmedian(emissivity))
+            self._emissivity_medians[index] = value
+        return self._emissivity_medians[index]
+
+    def diurnal_median(self) -> float:
+        """Scene median of the per-pixel mean day minus mean night LST over the selected dates (K).
+
+        Read in strips of rows, so memory follows the scene's width. NaN without day or night dates.
+        """
+        if self._diurnal_median is None:
+            height, width = self.shape
+            dates = [int(i) for i in self.chosen]
+            ranges = []
+            for row in range(0, height, _STRIP_ROWS):
+                rows = slice(row, min(row + _STRIP_ROWS, height))
+                ranges.append(_diurnal_range(self._window("lst", dates, rows, slice(0, width)), self.day).ravel())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._diurnal_median = float(np.nanmedian(np.concatenate(ranges)))
+        return self._diurnal_median
 
     def read(self, row: int, col: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(sequence, static) of the window at (row, col) of ``size`` (see the module docstring)."""
@@ -135,6 +205,10 @@ class CubeChannels:
         lst = self._window("lst", used, rows, cols)
         emissivity = self._window("emissivity", used, rows, cols) if "emissivity" in self.cube else lst * np.nan
         anomaly = lst - np.array([self.date_mean(i) for i in used], dtype=np.float32)[:, None, None]
+        if self.standardised:
+            anomaly = anomaly / np.array([self.date_spread(i) for i in used], dtype=np.float32)[:, None, None]
+            medians = np.array([self.date_emissivity_median(i) for i in used], dtype=np.float32)
+            emissivity = emissivity - medians[:, None, None]
         position = {index: k for k, index in enumerate(used)}
 
         sequence = np.full((len(self.steps), *lst.shape[1:], 2), np.nan, dtype=np.float32)
@@ -144,6 +218,10 @@ class CubeChannels:
                 sequence[t, ..., 1] = emissivity[position[int(index)]]
         picked = [position[int(i)] for i in self.chosen]
         layers = [_summaries(anomaly[picked], emissivity[picked], self.day)] if self.summaries else []
+        if self.summaries and self.standardised:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = _diurnal_range(lst[picked], self.day) / np.float32(self.diurnal_median())
+            layers.append(relative.astype(np.float32)[..., None])
         layers += [
             self.cube[name].isel(y=rows, x=cols).values.astype(np.float32)[..., None] for name in self.static_layers
         ]
@@ -214,6 +292,15 @@ def _summaries(anomaly: np.ndarray, emissivity: np.ndarray, day: np.ndarray) -> 
             np.nanstd(anomaly, axis=0),
         ]
     return np.stack(layers, axis=-1).astype(np.float32)
+
+
+def _diurnal_range(lst: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(h, w) mean day minus mean night LST of (T, h, w) dates (NaN where either is missing)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        day_mean = np.nanmean(np.where(day[:, None, None], lst, np.nan), axis=0)
+        night_mean = np.nanmean(np.where(~day[:, None, None], lst, np.nan), axis=0)
+    return (day_mean - night_mean).astype(np.float32)
 
 
 def _pad(array: np.ndarray, size: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:

@@ -16,6 +16,16 @@ replaces ``<maps_dir>/<region>/<arch>-<experiment>/`` only when complete:
 ``difference.tif`` (labelled regions), ``map.gpkg``, ``map.png`` and ``map.json``
 (model, version, alias, run, seam index, test-block scores). They are also logged as
 artifacts of the model's MLflow run (``maps/<region>/``).
+
+How far to trust a map (README "Mapping a region without labels"): a model registered
+with a domain-shift reference (``lithomap.models.shift``) also gives ``shift.tif``, each
+pixel's distance to the training pixels, and the region's shift (median distance minus
+the training pixels' own; about 0 for the model's own region) in map.json and the GeoTIFF
+tags. A *transfer* map (a region the model was not trained on, or one without labels)
+also states the expected macro-F1 from the leave-one-region-out table of that
+architecture and experiment (``reports/loro``, ``lithomap loro``) with its interval, and
+carries a warning in map.json, the tags and the picture's title when no such table exists
+or the region's shift is beyond the largest shift the leave-one-region-out runs covered.
 """
 
 from __future__ import annotations
@@ -50,8 +60,9 @@ from lithomap.mapping.inference import infer_scene
 from lithomap.mapping.picture import draw_map
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import vectorise
-from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, MapRasters
+from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters
 from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
+from lithomap.models.shift import ShiftAccumulator, ShiftReference
 from lithomap.registry.registry import model_name
 from lithomap.registry.tracking import TAG_PREFIX
 
@@ -72,15 +83,24 @@ class MapResult:
     scores: dict[str, Any] | None
     seconds: float
     pixels: int
+    trust: dict[str, Any] | None = None
 
     def summary(self) -> str:
         scores = self.scores or {}
+        trust = self.trust or {}
         scored = (
             f"; test blocks OA {scores['oa']:.3f}, macro-F1 {scores['macro_f1']:.3f}" if "macro_f1" in scores else ""
         )
+        shift = f"; domain shift {trust['domain_shift']:.2f}" if trust.get("domain_shift") is not None else ""
+        expected = trust.get("expected_macro_f1")
+        if expected:
+            low, high = expected["macro_f1_interval"]
+            shift += f"; expected macro-F1 {expected['macro_f1_learnable']:.2f} [{low:.2f}, {high:.2f}]"
+        warning = f"\nWARNING: {trust['warning']}" if trust.get("warning") else ""
         return (
             f"{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
-            f"seam index {self.seam_index:.3f}{scored}; {self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
+            f"seam index {self.seam_index:.3f}{scored}{shift}; {self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
+            f"{warning}"
         )
 
 
@@ -255,7 +275,10 @@ def make_map(
     margin = patch - stride
     inputs = region_inputs(cube, region, model.experiment, arch, params, margin)
     pyfunc = mlflow.pyfunc.load_model(model.uri)
-    check_model_inputs(model, pyfunc.metadata.metadata or {}, inputs, arch, region)
+    metadata = pyfunc.metadata.metadata or {}
+    check_model_inputs(model, metadata, inputs, arch, region)
+    reference = ShiftReference.from_dict(metadata["shift_reference"]) if "shift_reference" in metadata else None
+    accumulator = ShiftAccumulator(reference) if reference is not None else None
 
     height, width = inputs.channels.shape
     labelled = "label" in cube
@@ -263,20 +286,32 @@ def make_map(
     with atomic_directory(final) as folder:
         folder.mkdir(parents=True)
         transform = cube.rio.transform()
-        with MapRasters(folder, cube.rio.crs, transform, (height, width), labelled) as rasters:
+        with MapRasters(
+            folder, cube.rio.crs, transform, (height, width), labelled, shift=reference is not None
+        ) as rasters:
             for row, probabilities in _strips(pyfunc, inputs, patch, overlap, settings.batch_size, settings.strip_px):
                 rows = slice(row, row + len(probabilities))
                 valid = cube["lst_valid"].isel(time=inputs.channels.chosen.tolist(), y=rows).any("time").values
                 label = cube["label"].isel(y=rows).values if labelled else None
-                rasters.write(row, probabilities, valid, label)
+                distances = None
+                if reference is not None and accumulator is not None:
+                    _, static = inputs.channels.read(row, 0, (len(probabilities), width))
+                    distances = reference.distance(static, inputs.static_names)
+                    accumulator.add(np.where(valid, distances, np.nan))
+                rasters.write(row, probabilities, valid, label, distances)
                 if progress:
                     progress(rows.stop, height)
+            transfer = source != region or not labelled
+            trust = map_trust(accumulator, transfer, arch, model.experiment, params)
+            rasters.tag(trust_tags(trust))
             rasters.finish()
         classes = _read_band(folder / CLASSES_FILE)
         seams = seam_index(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
         scores = _test_scores(classes, cube, region, params) if labelled else None
         vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
         title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
+        if trust["warning"]:
+            title += f"\nWARNING: {trust['warning']}"
         draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, title)
         write_json(
             folder / MAP_JSON,
@@ -292,6 +327,7 @@ def make_map(
                 "overlap": overlap,
                 "patch_size": patch,
                 "scores": scores,
+                **trust,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
@@ -308,7 +344,60 @@ def make_map(
         scores,
         time.perf_counter() - started,
         height * width,
+        trust,
     )
+
+
+def map_trust(
+    accumulator: ShiftAccumulator | None, transfer: bool, arch: str, experiment: str, params: Params
+) -> dict[str, Any]:
+    """What map.json says about how far to trust a map (see the module docstring).
+
+    Returns:
+        ``domain_shift`` (None without a reference), ``domain_shift_raster``,
+        ``training_median_distance``, ``transfer`` (the model never saw this region's
+        labels), ``expected_macro_f1`` (``transfer_expectation``, transfer maps only) and
+        ``warning`` (None, or one sentence).
+    """
+    from lithomap.training.loro_table import transfer_expectation
+
+    shift = accumulator.shift() if accumulator is not None else float("nan")
+    expected = transfer_expectation(params.loro.reports_dir, arch, experiment) if transfer else None
+    warning = None
+    if transfer and expected is None:
+        warning = (
+            f"no leave-one-region-out score for {arch}/{experiment}: the accuracy of a map of a region the model "
+            f"never saw is unknown (run `lithomap loro --all -m {arch} -e {experiment}`)"
+        )
+    elif expected is not None and expected["max_shift_covered"] is not None and shift > expected["max_shift_covered"]:
+        warning = (
+            f"domain shift {shift:.2f} is beyond the {expected['max_shift_covered']:.2f} the leave-one-region-out "
+            f"runs covered: expect less than their macro-F1 {expected['macro_f1_learnable']:.2f}"
+        )
+    return {
+        "domain_shift": _plain(shift),
+        "domain_shift_raster": SHIFT_RASTER if accumulator is not None else None,
+        "training_median_distance": _plain(accumulator.reference.median_distance) if accumulator else None,
+        "transfer": transfer,
+        "expected_macro_f1": expected,
+        "warning": warning,
+    }
+
+
+def trust_tags(trust: dict[str, Any]) -> dict[str, str]:
+    """GeoTIFF tags of ``map_trust``'s answer (absent values left out)."""
+    tags = {"TRANSFER": str(trust["transfer"]).lower()}
+    if trust["domain_shift"] is not None:
+        tags["DOMAIN_SHIFT"] = f"{trust['domain_shift']:.4f}"
+    expected = trust["expected_macro_f1"]
+    if expected:
+        low, high = expected["macro_f1_interval"]
+        tags["EXPECTED_MACRO_F1"] = f"{expected['macro_f1_learnable']:.4f}"
+        tags["EXPECTED_MACRO_F1_INTERVAL"] = f"{low:.4f} {high:.4f}"
+        tags["EXPECTED_FROM"] = "leave-one-region-out, held out: " + ", ".join(expected["held_out"])
+    if trust["warning"]:
+        tags["WARNING"] = trust["warning"]
+    return tags
 
 
 def _strips(pyfunc, inputs: RegionInputs, patch: int, overlap: float, batch_size: int, strip_px: int):

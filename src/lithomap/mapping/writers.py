@@ -12,7 +12,13 @@ it into place. Files (``FILES``):
   valid pixel, 0 elsewhere), each band described by its class name;
 - ``confidence.tif``: float32 top-1 probability, NaN no data;
 - ``margin.tif``: float32 top-1 minus top-2 probability, NaN no data;
-- ``difference.tif`` (labelled regions only): uint8 0 unlabelled, 1 correct, 2 wrong.
+- ``difference.tif`` (labelled regions only): uint8 0 unlabelled, 1 correct, 2 wrong;
+- ``shift.tif`` (models with a domain-shift reference): float32 per-pixel Mahalanobis
+  distance of the pixel's thermal summaries to the model's training pixels
+  (``lithomap.models.shift``), NaN no data.
+
+``tag`` writes dataset tags (the map's domain shift, expected accuracy, warning) into
+``classes.tif`` and ``shift.tif`` before they are published.
 
 A class is the argmax over classes 1–13: background is what the loss ignores, so its
 probability carries no information and it is never predicted where data exist.
@@ -40,7 +46,8 @@ PROBABILITIES_FILE = "probabilities.tif"
 CONFIDENCE_FILE = "confidence.tif"
 MARGIN_FILE = "margin.tif"
 DIFFERENCE_FILE = "difference.tif"
-FILES = (CLASSES_FILE, PROBABILITIES_FILE, CONFIDENCE_FILE, MARGIN_FILE, DIFFERENCE_FILE)
+SHIFT_RASTER = "shift.tif"
+FILES = (CLASSES_FILE, PROBABILITIES_FILE, CONFIDENCE_FILE, MARGIN_FILE, DIFFERENCE_FILE, SHIFT_RASTER)
 UNLABELLED, CORRECT, WRONG = 0, 1, 2
 BLOCK_PX = 256
 
@@ -108,9 +115,18 @@ class MapRasters:
         transform: the region grid's affine transform.
         shape: (height, width) of the region.
         labelled: also write ``difference.tif``.
+        shift: also write ``shift.tif``.
     """
 
-    def __init__(self, folder: Path, crs: CRS, transform: Affine, shape: tuple[int, int], labelled: bool) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        crs: CRS,
+        transform: Affine,
+        shape: tuple[int, int],
+        labelled: bool,
+        shift: bool = False,
+    ) -> None:
         self.folder = folder
         self.shape = shape
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,14 +161,25 @@ class MapRasters:
             self._datasets[DIFFERENCE_FILE].write_colormap(
                 1, {UNLABELLED: (0, 0, 0, 0), CORRECT: (46, 160, 67, 255), WRONG: (214, 39, 40, 255)}
             )
+        if shift:
+            self._datasets[SHIFT_RASTER] = self._open(SHIFT_RASTER, base, count=1, dtype="float32", nodata=float("nan"))
+            self._datasets[SHIFT_RASTER].set_band_description(1, "domain shift: distance to the training pixels")
 
     def _open(self, name: str, base: dict, **options: object) -> rasterio.io.DatasetWriter:
         return rasterio.open(temporary_path(self.folder / name, ".work.tif"), "w", **base, **options)
 
     def write(
-        self, row: int, probabilities: np.ndarray, valid: np.ndarray, label: np.ndarray | None = None
+        self,
+        row: int,
+        probabilities: np.ndarray,
+        valid: np.ndarray,
+        label: np.ndarray | None = None,
+        distances: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Write the strip of rows starting at ``row``; returns its products (see ``strip_products``)."""
+        """Write the strip of rows starting at ``row``; returns its products (see ``strip_products``).
+
+        ``distances`` (h, w) are the strip's domain-shift distances (written where ``valid``).
+        """
         products = strip_products(probabilities, valid)
         window = Window(0, row, self.shape[1], probabilities.shape[0])
         self._datasets[CLASSES_FILE].write(products["classes"], 1, window=window)
@@ -162,7 +189,16 @@ class MapRasters:
         if DIFFERENCE_FILE in self._datasets and label is not None:
             products["difference"] = difference(products["classes"], label)
             self._datasets[DIFFERENCE_FILE].write(products["difference"], 1, window=window)
+        if SHIFT_RASTER in self._datasets and distances is not None:
+            products["shift"] = np.where(valid, distances, np.nan).astype(np.float32)
+            self._datasets[SHIFT_RASTER].write(products["shift"], 1, window=window)
         return products
+
+    def tag(self, tags: dict[str, str]) -> None:
+        """Set dataset tags on ``classes.tif`` and ``shift.tif`` (call before ``finish``)."""
+        for name in (CLASSES_FILE, SHIFT_RASTER):
+            if name in self._datasets:
+                self._datasets[name].update_tags(**tags)
 
     def finish(self) -> list[Path]:
         """Close the working files, convert each to a COG and move it into place."""

@@ -156,6 +156,45 @@ def block_bootstrap(
     Raises:
         LithomapError: no blocks, or a bad ``n_boot`` or ``alpha``.
     """
+    resampled = _resampled_blocks(per_block_cms, n_boot, seed, alpha)
+    oa = np.empty(n_boot)
+    macro_f1 = np.empty(n_boot)
+    for index, cm in enumerate(resampled):
+        scores = scores_from_confusion(cm, ignore_index=ignore_index)
+        oa[index], macro_f1[index] = scores["oa"], scores["macro_f1"]
+    return {name: _interval(values, alpha) for name, values in (("oa", oa), ("macro_f1", macro_f1))}
+
+
+def macro_f1_over(cm: np.ndarray, classes: Sequence[int], ignore_index: int | None = 0) -> float:
+    """Mean F1 over ``classes`` that are present in the reference (NaN if none is).
+
+    F1 comes from the whole matrix, so pixels of other classes predicted as one of
+    ``classes`` still count against it. Used for the classes a model could learn (those in
+    its training regions) when a held-out region also holds classes it never saw.
+    """
+    per_class = scores_from_confusion(cm, ignore_index=ignore_index)["per_class"]
+    values = [per_class["f1"][c] for c in classes if per_class["support"][c] > 0 and np.isfinite(per_class["f1"][c])]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def bootstrap_macro_f1_over(
+    per_block_cms: Sequence[np.ndarray] | np.ndarray,
+    classes: Sequence[int],
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
+    """Block-bootstrap percentile interval of ``macro_f1_over`` (resampled as ``block_bootstrap`` does).
+
+    Raises:
+        LithomapError: no blocks, or a bad ``n_boot`` or ``alpha``.
+    """
+    resampled = _resampled_blocks(per_block_cms, n_boot, seed, alpha)
+    return _interval(np.array([macro_f1_over(cm, classes) for cm in resampled]), alpha)
+
+
+def _resampled_blocks(per_block_cms: Sequence[np.ndarray] | np.ndarray, n_boot: int, seed: int, alpha: float):
+    """(n_boot, K, K) sums of blocks drawn with replacement, as many as there are."""
     cms = np.asarray(per_block_cms, dtype=np.float64)
     if cms.ndim != 3 or cms.shape[0] == 0 or cms.shape[1] != cms.shape[2]:
         raise LithomapError(f"block_bootstrap needs (n_blocks, K, K) confusion matrices, got shape {cms.shape}")
@@ -165,14 +204,9 @@ def block_bootstrap(
     n_blocks = cms.shape[0]
     draws = rng.integers(0, n_blocks, size=(n_boot, n_blocks))
     counts = np.stack([np.bincount(row, minlength=n_blocks) for row in draws])
-    resampled = np.einsum("rb,bij->rij", counts, cms)
-    oa = np.empty(n_boot)
-    macro_f1 = np.empty(n_boot)
-    for index, cm in enumerate(resampled):
-        scores = scores_from_confusion(cm, ignore_index=ignore_index)
-        oa[index], macro_f1[index] = scores["oa"], scores["macro_f1"]
-    quantiles = (alpha / 2, 1 - alpha / 2)
-    return {
-        name: tuple(float(q) for q in np.nanquantile(values, quantiles))  # type: ignore[misc]
-        for name, values in (("oa", oa), ("macro_f1", macro_f1))
-    }
+    return np.einsum("rb,bij->rij", counts, cms)
+
+
+def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    low, high = np.nanquantile(values, (alpha / 2, 1 - alpha / 2))
+    return float(low), float(high)

@@ -55,6 +55,7 @@ def publish_evaluation(
     stats: Mapping[str, ChannelStats],
     evaluation: Mapping[str, Any],
     artifact_root: Path | None,
+    shift_reference: Mapping[str, Any] | None = None,
 ) -> str:
     """Log the run of an evaluated model and register it as the region/arch challenger.
 
@@ -71,6 +72,8 @@ def publish_evaluation(
             ``baseline_raw_*``), ``history`` (Keras keys → values), ``sample`` (three
             images) and ``block_ids`` of the test blocks.
         artifact_root: local artifact folder for a new MLflow experiment.
+        shift_reference: the model's domain-shift reference (``ShiftReference.to_dict``), kept
+            in the registered model's metadata for ``lithomap map``; None when it has none.
 
     Returns:
         The registered version number.
@@ -106,5 +109,5 @@ def publish_evaluation(
             if evaluation.get(name) is not None:
                 scores = evaluation[name]
                 mlflow.log_metrics({f"{name}_{k}": float(scores[k]) for k in ("oa", "macro_f1", "kappa")})
-        info = log_pyfunc_model(model, stats, example, arch=arch)
+        info = log_pyfunc_model(model, stats, example, arch=arch, shift_reference=shift_reference)
     return str(register(info.model_uri, region, arch).version)

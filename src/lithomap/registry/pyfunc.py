@@ -123,6 +123,7 @@ def log_pyfunc_model(
     arch: str,
     name: str = "model",
     registered_model_name: str | None = None,
+    shift_reference: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
     """Log the wrapped model to the active MLflow run.
 
@@ -134,6 +135,9 @@ def log_pyfunc_model(
         name: the logged model's name within the run.
         registered_model_name: register the model under this name too (usually left to
             ``lithomap.registry.registry.register``).
+        shift_reference: the training pixels' summary distribution
+            (``lithomap.models.shift.ShiftReference.to_dict``), kept in the metadata so
+            ``lithomap map`` scores a region's domain shift without the training data.
 
     Returns:
         MLflow's ModelInfo (``model_uri`` is what ``register`` takes).
@@ -165,5 +169,6 @@ def log_pyfunc_model(
                 "arch": arch,
                 "n_classes": n_classes,
                 "input_channels": {key: list(value.channels) for key, value in stats.items()},
+                **({"shift_reference": dict(shift_reference)} if shift_reference is not None else {}),
             },
         )

@@ -252,5 +252,14 @@ def evaluate_model(
                 "block_ids": scoring.block_ids,
             },
             artifact_root=params.tracking.artifact_root,
+            shift_reference=_reference_document(trained),
         )
     return result
+
+
+def _reference_document(trained: Path) -> dict | None:
+    """The model folder's domain-shift reference as a dict (None for a model trained before shift scores)."""
+    from lithomap.models.shift import REFERENCE_FILE, load_reference
+
+    reference = load_reference(trained / REFERENCE_FILE)
+    return reference.to_dict() if reference is not None else None

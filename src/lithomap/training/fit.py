@@ -6,8 +6,9 @@ there, with the CSV history and the fingerprint of the training settings, and a 
 run started again continues from there — unless the settings changed (another batch
 size, learning rate, loss, ...), in which case it says so and starts fresh. Early
 stopping and learning-rate reduction watch the validation macro-F1 (or loss). The
-finished model, its normalisation statistics, the history, the curves and the training
-record (``train.json``: what was run, with the settings actually used) are assembled in
+finished model, its normalisation statistics, its domain-shift reference (``shift.json``,
+``lithomap.models.shift``: the training pixels' summary distribution), the history, the
+curves and the training record (``train.json``: what was run, with the settings actually used) are assembled in
 a temporary folder that replaces the model folder only when complete, so the previous
 model stays loadable until then.
 """
@@ -33,12 +34,13 @@ from lithomap.config import LossParams, ModelParams, Params, PreprocessParams, T
 from lithomap.datasets.features import input_stats
 from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.tfdata import input_spec, make_dataset
-from lithomap.errors import ConfigError, MissingSourceError
+from lithomap.errors import ConfigError, InputDataError, MissingSourceError
 from lithomap.models.convlstm import build_convlstm
 from lithomap.models.keras_metrics import MacroF1
 from lithomap.models.losses import THESIS_CLASS_WEIGHTS, class_weights_auto, make_loss
 from lithomap.models.normalisation import save_stats
 from lithomap.models.plots import plot_curves
+from lithomap.models.shift import REFERENCE_FILE, ShiftReference, save_reference
 from lithomap.models.unet import build_unet
 from lithomap.training.tuned import tuned_params
 
@@ -242,7 +244,7 @@ def fit(
         resumed_from_epoch=resumed_from,
         settings=settings,
     )
-    _save(model, out, manifests[0], arch, history, result)
+    _save(model, out, manifests[0], arch, history, result, shift_reference(folders, manifests[0], train.seed))
     shutil.rmtree(work, ignore_errors=True)
     return result
 
@@ -324,8 +326,49 @@ def _last_epoch(history: Path) -> int:
     return len(pd.read_csv(history))
 
 
+def shift_reference(
+    folders: list[Path], manifest: Manifest, seed: int, max_pixels: int = 200_000
+) -> ShiftReference | None:
+    """The domain-shift reference of the labelled training pixels of ``folders`` (None without summaries).
+
+    Fitted on the thermal-summary channels of the train shards (physical values), on a
+    seeded sample of at most ``max_pixels`` pixels.
+    """
+    from lithomap.datasets.scene import INVARIANT_SUMMARY, SUMMARY_CHANNELS
+
+    names = [n for n in manifest.static_channels if n in (*SUMMARY_CHANNELS, INVARIANT_SUMMARY)]
+    if not names:
+        return None
+    columns = [manifest.static_channels.index(n) for n in names]
+    rows = []
+    for folder in folders:
+        for path in sorted(folder.glob("train-*.npz")):
+            with np.load(path) as shard:
+                labelled = shard["label"] > 0
+                rows.append(shard["static"][..., columns][labelled].astype(np.float32))
+    values = np.concatenate(rows) if rows else np.zeros((0, len(names)), np.float32)
+    if len(values) > max_pixels:
+        values = values[np.random.default_rng(seed).choice(len(values), max_pixels, replace=False)]
+    try:
+        return ShiftReference.fit(values, names)
+    except InputDataError as error:
+        log.warning("no domain-shift reference for %s: %s", _folders_text(folders), error.problem)
+        return None
+
+
+def _folders_text(folders: list[Path]) -> str:
+    """The datasets' folders as one short string (for messages)."""
+    return ", ".join(f"{f.parent.name}/{f.name}" for f in folders)
+
+
 def _save(
-    model: keras.Model, out: Path, manifest: Manifest, arch: Architecture, history: pd.DataFrame, result: TrainResult
+    model: keras.Model,
+    out: Path,
+    manifest: Manifest,
+    arch: Architecture,
+    history: pd.DataFrame,
+    result: TrainResult,
+    shift: ShiftReference | None = None,
 ) -> None:
     """Assemble the model folder in a temporary folder and swap it in."""
     stats = input_stats(manifest.normalisation, manifest.sequence_length, manifest.static_channels, arch)
@@ -337,6 +380,8 @@ def _save(
         temporary.mkdir()
         model.save(temporary / MODEL_FILE)
         save_stats(stats, temporary / STATS_FILE)
+        if shift is not None:
+            save_reference(shift, temporary / REFERENCE_FILE)
         write_text(temporary / HISTORY_FILE, history.to_csv(index=False))
         plot_curves(
             {column: history[column].tolist() for column in history.columns if column != "epoch"},

@@ -5,22 +5,44 @@ region. Each training region keeps its own normalisation; class weights come fro
 pooled training counts (the thesis's per-region weights do not apply to a mix). The
 whole held-out scene is predicted by full-scene inference, and the baseline is trained on
 the labelled pixels of the other regions. Nothing is registered.
+
+Classes no training region holds cannot be learnt: besides macro-F1 over every class of
+the held-out region, the evaluation states macro-F1 over the *learnable* classes (present
+in the training regions' train blocks), with its block-bootstrap interval, and the
+held-out region's domain shift against the model's training pixels
+(``lithomap.models.shift``), in ``transfer.json`` beside the usual reports.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from lithomap.atomic import write_json
+from lithomap.classes import N_CLASSES, class_names
 from lithomap.config import Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
+from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
-from lithomap.training.evaluate import EvaluationResult, baseline_scores, fit_baselines, score_region
+from lithomap.models.metrics import bootstrap_macro_f1_over, macro_f1_over
+from lithomap.models.shift import REFERENCE_FILE, load_reference
+from lithomap.training.evaluate import (
+    EvaluationResult,
+    ScoredRegion,
+    baseline_scores,
+    fit_baselines,
+    score_region,
+)
 from lithomap.training.fit import HISTORY_FILE, TrainResult, class_weights, dataset_dir, fit
 from lithomap.training.reports import sample_images, write_reports
+from lithomap.training.scoring import per_block_confusions
+
+TRANSFER_FILE = "transfer.json"
 
 
 def leave_one_out_name(held_out: str) -> str:
@@ -52,22 +74,39 @@ def train_leave_one_out(
     return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
 
 
+def leave_one_out_dir(held_out: str, arch: Architecture, experiment: str, params: Params) -> Path:
+    """The model folder of a leave-one-region-out model."""
+    return params.training().models_dir / leave_one_out_name(held_out) / f"{arch}-{experiment}"
+
+
+def training_counts(held_out: str, experiment: str, params: Params) -> np.ndarray:
+    """(14,) labelled train-block pixels per class, pooled over the training regions."""
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
+    return np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
+
+
+def learnable_classes(held_out: str, experiment: str, params: Params) -> list[int]:
+    """Class ids (1–13) a leave-one-region-out model can learn: present in its training regions' train blocks."""
+    counts = training_counts(held_out, experiment, params)
+    return [c for c in range(1, N_CLASSES) if counts[c] > 0]
+
+
 def _auto_weights(held_out: str, experiment: str, params: Params) -> list[float]:
     """Class weights from the training regions' pooled train counts (one region's thesis table fits none)."""
-    folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
-    counts = np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
     auto = params.loss.model_copy(update={"class_weights": "auto"})
-    return class_weights(auto, leave_one_out_name(held_out), counts.tolist())
+    return class_weights(auto, leave_one_out_name(held_out), training_counts(held_out, experiment, params).tolist())
 
 
 def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, params: Params) -> EvaluationResult:
     """Score a leave-one-region-out model on every labelled pixel of the held-out region.
 
     Writes ``<evaluate.reports_dir>/loro-<held_out>/<arch>-<experiment>/``; ``coverage`` in
-    the metrics is the fraction of labelled pixels scored.
+    the metrics is the fraction of labelled pixels scored; ``transfer.json`` holds the
+    learnable and not-learnable classes, macro-F1 over the learnable ones (model, interval,
+    baseline) and the held-out region's domain shift.
     """
     name = leave_one_out_name(held_out)
-    trained = params.training().models_dir / name / f"{arch}-{experiment}"
+    trained = leave_one_out_dir(held_out, arch, experiment, params)
     scored = score_region(held_out, arch, experiment, trained, SPLITS, params, whole=True)
     scoring, label = scored.scoring, scored.label
     scoring.scores["coverage"] = float(scoring.scored.sum() / max(int((label > 0).sum()), 1))
@@ -84,9 +123,53 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
 
     out = params.evaluate.reports_dir / name / f"{arch}-{experiment}"
     history = pd.read_csv(trained / HISTORY_FILE)
+    learnable = learnable_classes(held_out, experiment, params)
+    blocks, _ = per_block_confusions(label, scoring.predicted, scoring.scored, scored.split.block_size)
+    scoring.scores["macro_f1_learnable"] = macro_f1_over(scoring.matrix, learnable)
+    scoring.intervals["macro_f1_learnable"] = bootstrap_macro_f1_over(
+        blocks, learnable, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
+    )
+    scoring.scores["domain_shift"] = held_out_shift(trained, scored)
     write_reports(
         out, scoring, baseline, history, sample_images(scored.cube, label, scoring), baseline_raw=baselines["raw"]
+    )
+    names = class_names()
+    present = [c for c in range(1, N_CLASSES) if scoring.scores["per_class"]["support"][c] > 0]
+    baseline_learnable = [c for c in learnable if baseline["per_class"]["support"][c] > 0]
+    write_json(
+        out / TRANSFER_FILE,
+        {
+            "held_out": held_out,
+            "model": arch,
+            "experiment": experiment,
+            "training_regions": training_regions(params, held_out),
+            "learnable": [names[c] for c in learnable if c in present],
+            "not_learnable": [names[c] for c in present if c not in learnable],
+            "macro_f1_learnable": _finite(scoring.scores["macro_f1_learnable"]),
+            "macro_f1_learnable_ci": [_finite(v) for v in scoring.intervals["macro_f1_learnable"]],
+            "baseline_macro_f1_learnable": _finite(
+                np.nanmean([baseline["per_class"]["f1"][c] for c in baseline_learnable])
+                if baseline_learnable
+                else float("nan")
+            ),
+            "domain_shift": _finite(scoring.scores["domain_shift"]),
+        },
     )
     return EvaluationResult(
         name, arch, experiment, scoring.scores, scoring.intervals, baseline, out, baseline_raw=baselines["raw"]
     )
+
+
+def held_out_shift(trained: Path, scored: ScoredRegion) -> float:
+    """The scored region's domain shift against the model's training pixels (NaN without a reference)."""
+    reference = load_reference(trained / REFERENCE_FILE)
+    if reference is None:
+        return float("nan")
+    channels = CubeChannels.from_manifest(scored.cube, scored.manifest)
+    _, static = channels.read(0, 0, channels.shape)
+    return reference.shift(reference.distance(static, channels.static_names))
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None
