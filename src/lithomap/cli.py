@@ -563,7 +563,16 @@ def cv(
     """
     from lithomap.config import load_params
     from lithomap.progress import progress_bar
-    from lithomap.training.cv import CvCell, check_failures, prepare_datasets, prepare_folds, run_cells
+    from lithomap.training.cv import (
+        cell_path,
+        check_failures,
+        has_dataset,
+        prepare_datasets,
+        prepare_folds,
+        region_cells,
+        run_cells,
+        saved_fold_count,
+    )
     from lithomap.training.cv_reports import build_report, comparisons
 
     def step() -> None:
@@ -576,36 +585,23 @@ def cv(
         names = experiment or settings.experiments or list(config.experiments)
         selections = {name: config.experiment(name) for name in names}
         comparisons(config, regions, models, names)  # a bad comparison fails before any training
-        k_of = {}
+        k_of, failed = {}, {}
         for name in regions:
-            made = prepare_folds(config, name, settings.folds) if not report_only else None
-            k_of[name] = made.k if made is not None else settings.folds
             if report_only:
+                k_of[name] = saved_fold_count(config, name) or settings.folds
                 continue
+            made = prepare_folds(config, name, settings.folds)
+            k_of[name] = made.k
             for skipped, why in prepare_datasets(config, name, made, selections).items():
                 console.print(f"[yellow]{name}[/] {skipped}: not possible, {why}")
-            cells = [
-                CvCell(name, arch, e, fold, seed)
-                for arch in models
-                for e in names
-                for fold in range(made.k)
-                for seed in range(settings.seeds)
-            ]
+            cells = region_cells(config, name, models, names, made.k)
+            done = [cell for cell in cells if cell_path(config, cell).is_file()]
+            if done:
+                console.print(f"[green]{name}[/]: {len(done)} of {len(cells)} cells already done, skipped")
+            runnable = [cell for cell in cells if cell not in done and has_dataset(config, cell)]
             with progress_bar(f"cv {name}", len(cells), enabled=not quiet) as advance:
-                from lithomap.training.cv import cell_path
-
-                done = [cell for cell in cells if cell_path(config, cell).is_file()]
-                advance(len(done))
-                if done:
-                    console.print(f"[green]{name}[/]: {len(done)} of {len(cells)} cells already done, skipped")
-                runnable = [
-                    c
-                    for c in cells
-                    if c not in done
-                    and (config.cv.data_dir / f"fold-{c.fold}" / name / c.experiment / "manifest.json").is_file()
-                ]
-                failed = run_cells(config, runnable, workers=workers, advance=advance)
-            check_failures(failed)
+                advance(len(cells) - len(runnable))
+                failed |= run_cells(config, runnable, workers=workers, advance=advance)
         report = build_report(config, regions, models, names, k_of, settings.seeds)
         for row in report.scores.itertuples():
             console.print(
@@ -616,6 +612,7 @@ def cv(
         for row in report.comparisons.itertuples():
             console.print(f"{row.region} {row.comparison}: {row.verdict}")
         console.print("written: " + ", ".join(str(p) for p in report.paths))
+        check_failures(failed)
 
     _run(step)
 

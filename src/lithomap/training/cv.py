@@ -139,6 +139,12 @@ def region_label(params: Params, region: str) -> np.ndarray:
     return label
 
 
+def saved_fold_count(params: Params, region: str) -> int | None:
+    """k of the region's saved folds, or None when it has none yet."""
+    path = region_dir(params, region) / FOLDS_FILE
+    return Folds.load(path).k if path.is_file() else None
+
+
 def prepare_folds(params: Params, region: str, k: int) -> Folds:
     """The region's saved folds, or new ones (saved, drawn) when there are none yet.
 
@@ -194,6 +200,25 @@ def prepare_datasets(
         except ExperimentNotPossibleError as exc:
             skipped.update(dict.fromkeys(missing, exc.problem))
     return skipped
+
+
+def region_cells(
+    params: Params, region: str, models: Iterable[str], experiments: Iterable[str], k: int
+) -> list[CvCell]:
+    """Every cell of a region: model × experiment × fold × seed (``cv.seeds``)."""
+    return [
+        CvCell(region, arch, experiment, fold, seed)
+        for arch in models
+        for experiment in experiments
+        for fold in range(k)
+        for seed in range(params.cv.seeds)
+    ]
+
+
+def has_dataset(params: Params, cell: CvCell) -> bool:
+    """Whether the cell's fold dataset exists (it does not for an experiment the region cannot make)."""
+    folder = fold_params(params, cell.fold).preprocess.processed_dir / cell.region / cell.experiment
+    return (folder / MANIFEST_FILE).is_file()
 
 
 def boundary_mask(label: np.ndarray) -> np.ndarray:
