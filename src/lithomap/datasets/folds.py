@@ -17,6 +17,7 @@ saved once per region and shared by every model and experiment.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,6 @@ class Folds:
     @classmethod
     def load(cls, path: Path) -> Folds:
         """Read folds written by :meth:`save`."""
-        import json
-
         meta = json.loads(path.with_suffix(".json").read_text())
         with np.load(path) as data:
             return cls(meta["block_size"], meta["buffer_px"], meta["val_share"], meta["seed"], data["blocks"])
