@@ -553,6 +553,94 @@ def matrix(
 
 
 @app.command()
+def cv(
+    region: RegionOption = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="cnn and/or convlstm; repeat. Default: cv.models.")
+    ] = None,
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option("--experiment", "-e", help="Experiment from params.yaml; repeat. Default: cv.experiments."),
+    ] = None,
+    folds: Annotated[int | None, typer.Option("--folds", "-k", help="Folds. Default: cv.folds.", min=2)] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="Seeds per fold. Default: cv.seeds.", min=1)] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Cap on each cell's epochs. Default: cv.epochs.", min=1)
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Cells trained at once (processes).", min=1)] = 1,
+    report_only: Annotated[
+        bool, typer.Option("--report-only", help="Only rebuild the reports from finished cells.")
+    ] = False,
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """K-fold blocked spatial cross-validation with paired comparisons (README "Cross-validation").
+
+    Every labelled block of a region is a test block exactly once (folds saved in
+    cv.data_dir/<region>/folds.npz and drawn in cv.reports_dir/<region>/folds.png, shared by
+    every model and experiment). Each region × model × experiment × fold × seed cell trains
+    with the normal training, predicts its fold's test pixels by full-scene inference and
+    keeps them (resumable: finished cells are skipped). Reports in cv.reports_dir: pooled
+    macro-F1 and OA with block-bootstrap intervals, fold mean ± sd, the per-pixel ceiling,
+    boundary vs interior, and the paired differences of cv.comparisons with verdicts.
+    """
+    from lithomap.config import load_params
+    from lithomap.progress import progress_bar
+    from lithomap.training.cv import (
+        cell_path,
+        check_failures,
+        has_dataset,
+        prepare_datasets,
+        prepare_folds,
+        region_cells,
+        run_cells,
+        saved_fold_count,
+    )
+    from lithomap.training.cv_reports import build_report, comparisons
+
+    def step() -> None:
+        config = load_params(params)
+        overrides = {"folds": folds, "seeds": seeds, "epochs": epochs}
+        settings = config.cv.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        config = config.model_copy(update={"cv": settings})
+        regions = _regions(config, region or settings.regions)
+        models = [_architecture(m) for m in (model or settings.models)]
+        names = experiment or settings.experiments or list(config.experiments)
+        selections = {name: config.experiment(name) for name in names}
+        comparisons(config, regions, models, names)  # a bad comparison fails before any training
+        k_of, failed = {}, {}
+        for name in regions:
+            if report_only:
+                k_of[name] = saved_fold_count(config, name) or settings.folds
+                continue
+            made = prepare_folds(config, name, settings.folds)
+            k_of[name] = made.k
+            for skipped, why in prepare_datasets(config, name, made, selections).items():
+                console.print(f"[yellow]{name}[/] {skipped}: not possible, {why}")
+            cells = region_cells(config, name, models, names, made.k)
+            done = [cell for cell in cells if cell_path(config, cell).is_file()]
+            if done:
+                console.print(f"[green]{name}[/]: {len(done)} of {len(cells)} cells already done, skipped")
+            runnable = [cell for cell in cells if cell not in done and has_dataset(config, cell)]
+            with progress_bar(f"cv {name}", len(cells), enabled=not quiet) as advance:
+                advance(len(cells) - len(runnable))
+                failed |= run_cells(config, runnable, workers=workers, advance=advance)
+        report = build_report(config, regions, models, names, k_of, settings.seeds)
+        for row in report.scores.itertuples():
+            console.print(
+                f"[green]{row.region}[/] {row.model}/{row.experiment}: macro-F1 {row.macro_f1:.3f} "
+                f"[{row.macro_f1_low:.3f}, {row.macro_f1_high:.3f}], folds {row.fold_macro_f1_mean:.3f} ± "
+                f"{row.fold_macro_f1_sd:.3f}; per-pixel ceiling {row.baseline_macro_f1:.3f}"
+            )
+        for row in report.comparisons.itertuples():
+            console.print(f"{row.region} {row.comparison}: {row.verdict}")
+        console.print("written: " + ", ".join(str(p) for p in report.paths))
+        check_failures(failed)
+
+    _run(step)
+
+
+@app.command()
 def summary(
     params: ParamsOption = None,
     experiment: ExperimentOption = "thermal",

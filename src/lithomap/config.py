@@ -413,6 +413,42 @@ class MatrixParams(Section):
     reports_dir: Path = Field(Path("reports/matrix"), description="Markdown, CSV and heatmap PNG.")
 
 
+class CvComparison(Section):
+    """One paired question of `lithomap cv`: A − B on the same folds, blocks and pixels."""
+
+    a: str = Field(description="A model (cnn, convlstm) or an experiment name; the difference is A − B.")
+    b: str = Field(description="The other model, or the other experiment (the same kind as `a`).")
+    per_class: bool = Field(False, description="Also report per-class F1 deltas with intervals.")
+
+
+class CvParams(Section):
+    """K-fold blocked spatial cross-validation with paired comparisons (`lithomap cv`)."""
+
+    folds: int = Field(5, ge=2, description="k: folds of labelled blocks; each block is a test block once.")
+    seeds: int = Field(1, ge=1, description="Training seeds per fold (train.seed, train.seed + 1, …).")
+    epochs: int | None = Field(None, ge=1, description="Cap on the epochs of every cell; null = the train preset's.")
+    val_share: float = Field(
+        0.15, gt=0, lt=1, description="Share of each fold's non-test labelled blocks used for early stopping."
+    )
+    seed: int = Field(0, description="Seed of the fold assignment (and of each fold's validation blocks).")
+    regions: list[str] | None = Field(None, description="Regions; null = all.")
+    models: list[Architecture] = Field(list(ARCHITECTURES), description="Architectures.")
+    experiments: list[str] | None = Field(None, description="Experiments; null = all.")
+    comparisons: list[CvComparison] = Field(
+        default_factory=lambda: [
+            CvComparison(a="convlstm", b="cnn"),
+            CvComparison(a="day", b="night"),
+            CvComparison(a="summer", b="winter"),
+            CvComparison(a="thermal_sar", b="thermal", per_class=True),
+            CvComparison(a="thermal_ndvi", b="thermal", per_class=True),
+        ],
+        description="Paired differences A − B; a model pair is compared per experiment, an experiment pair per "
+        "model. With − without the summaries is added for every experiment whose twin differs only in them.",
+    )
+    data_dir: Path = Field(Path("data/cv"), description="Folds, fold datasets, cell models and predictions.")
+    reports_dir: Path = Field(Path("reports/cv"), description="Tables, forest plot and summary.")
+
+
 class MapParams(Section):
     """Full-region maps from registered models (`lithomap map`)."""
 
@@ -517,6 +553,7 @@ class Params(Section):
     promote: PromoteParams = PromoteParams()
     tracking: TrackingParams = TrackingParams()
     matrix: MatrixParams = MatrixParams()
+    cv: CvParams = CvParams()
     map: MapParams = MapParams()
     loro: LoroParams = LoroParams()
     report: ReportParams = ReportParams()

@@ -68,3 +68,31 @@ def draw_class_counts(counts: dict[str, dict[str, int]], path: Path, title: str 
 def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def draw_folds(label: np.ndarray, blocks: np.ndarray, block_size: int, path: Path, title: str = "") -> Path:
+    """Label map (left) and the blocks numbered and tinted by cross-validation fold (right)."""
+    import matplotlib
+
+    fig = Figure(figsize=(15, 6.5))
+    axes = fig.subplots(1, 2)
+    show_classes(axes[0], label, f"{title} labels")
+    k = int(blocks.max()) + 1
+    colours = matplotlib.colormaps["tab10"]
+    tint = np.zeros((*blocks.shape, 4))
+    for fold in range(k):
+        tint[blocks == fold] = (*colours(fold % 10)[:3], 0.9)
+    full = np.repeat(np.repeat(tint, block_size, axis=0), block_size, axis=1)[: label.shape[0], : label.shape[1]]
+    axes[1].imshow(full, interpolation="nearest")
+    for (row, col), fold in np.ndenumerate(blocks):
+        if fold >= 0:
+            centre = ((col + 0.5) * block_size - 0.5, (row + 0.5) * block_size - 0.5)
+            axes[1].text(*centre, str(fold), ha="center", va="center", fontsize=8, color="white")
+    axes[1].set_xlim(-0.5, label.shape[1] - 0.5)
+    axes[1].set_ylim(label.shape[0] - 0.5, -0.5)
+    axes[1].set_axis_off()
+    axes[1].set_title(f"{k} cross-validation folds of {block_size} px blocks (each block tested once)")
+    handles = [Patch(color=colours(f % 10), label=f"fold {f} ({int((blocks == f).sum())} blocks)") for f in range(k)]
+    handles.append(Patch(color="white", label="no labels"))
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return _save(fig, path)

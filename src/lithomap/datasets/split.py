@@ -71,14 +71,20 @@ def block_histograms(label: np.ndarray, block_size: int) -> np.ndarray:
     return counts.reshape(rows, cols, N_CLASSES)
 
 
-def assign_blocks(histograms: np.ndarray, fractions: tuple[float, float, float], seed: int) -> np.ndarray:
+def assign_blocks(
+    histograms: np.ndarray, fractions: tuple[float, float, float], seed: int, crowding: np.ndarray | None = None
+) -> np.ndarray:
     """Greedy, stratified assignment of whole blocks to train/val/test.
 
-    Test and validation each get their share of the labelled blocks. They first take,
-    rarest class first, a block holding a class they still lack, provided that leaves the
-    class in at least one block for training; the remaining places go to random blocks.
+    Test and validation each get their share of the labelled blocks (none for a share of
+    0). They first take, rarest class first, a block holding a class they still lack,
+    provided that leaves the class in at least one block for training; the remaining
+    places go to random blocks.
     Among equal candidates, blocks with fewer labelled neighbours (edges, corners) are
-    preferred, since their buffers cost the training split fewer pixels.
+    preferred, since their buffers cost the training split fewer pixels; ``crowding``
+    ((block rows, block cols), lower preferred) replaces that count when given (the
+    cross-validation folds pass the number of neighbouring test blocks, whose buffers
+    would eat a validation block).
     """
     rng = np.random.default_rng(seed)
     counts = histograms.reshape(-1, N_CLASSES)[:, 1:]
@@ -86,12 +92,14 @@ def assign_blocks(histograms: np.ndarray, fractions: tuple[float, float, float],
     labelled = np.flatnonzero(has_labels)
     grid = has_labels.reshape(histograms.shape[:2]).astype(int)
     neighbours = (ndimage.convolve(grid, np.ones((3, 3), int), mode="constant") - grid).ravel()
+    if crowding is not None:
+        neighbours = np.asarray(crowding).ravel()
     assignment = np.full(counts.shape[0], NONE, dtype=np.int8)
     assignment[labelled] = TRAIN
     total = counts.sum(axis=0)
     rarity = np.argsort(np.where(total > 0, total, np.inf))
     for split, share in ((TEST, fractions[2]), (VAL, fractions[1])):
-        wanted = max(1, round(share * labelled.size)) if labelled.size >= 3 else 0
+        wanted = max(1, round(share * labelled.size)) if labelled.size >= 3 and share > 0 else 0
         taken: list[int] = []
         for cls in rarity:
             if total[cls] == 0 or len(taken) >= wanted:
