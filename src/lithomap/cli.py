@@ -587,6 +587,7 @@ def cv(
     from lithomap.config import load_params
     from lithomap.progress import progress_bar
     from lithomap.training.cv import (
+        CvCell,
         cell_path,
         check_failures,
         has_dataset,
@@ -608,7 +609,8 @@ def cv(
         names = experiment or settings.experiments or list(config.experiments)
         selections = {name: config.experiment(name) for name in names}
         comparisons(config, regions, models, names)  # a bad comparison fails before any training
-        k_of, failed = {}, {}
+        k_of: dict[str, int] = {}
+        failed: dict[CvCell, str] = {}
         for name in regions:
             if report_only:
                 k_of[name] = saved_fold_count(config, name) or settings.folds

@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from lithomap.atomic import temporary_path
 from lithomap.config import ExperimentParams, Params
+from lithomap.datasets.features import Architecture
 from lithomap.datasets.folds import FOLDS_FILE, Folds, fold_split, make_folds
 from lithomap.datasets.manifest import MANIFEST_FILE
 from lithomap.datasets.preprocess import SPLIT_FILE, preprocess_region
@@ -96,10 +98,15 @@ class CellPredictions:
         """Read a cell file."""
         with np.load(path) as data:
             return cls(
-                int(data["fold"]),
-                int(data["seed"]),
-                *(data[key] for key in ("rows", "cols", "truth", "predicted", "baseline", "boundary")),
-                int(data["block_size"]),
+                fold=int(data["fold"]),
+                seed=int(data["seed"]),
+                rows=data["rows"],
+                cols=data["cols"],
+                truth=data["truth"],
+                predicted=data["predicted"],
+                baseline=data["baseline"],
+                boundary=data["boundary"],
+                block_size=int(data["block_size"]),
             )
 
     def key(self) -> np.ndarray:
@@ -263,10 +270,9 @@ def run_cell(params: Params, cell: CvCell) -> Path:
     folder = dataset_dir(own.preprocess, cell.region, cell.experiment)
     weights = class_weights(own.loss, cell.region, load_manifest(folder).class_pixels["train"])
     trained = region_dir(params, cell.region) / "models" / cell.name
-    result = fit(
-        cell.region, cell.arch, cell.experiment, [folder], weights, trained, own.training(), own.model, own.loss, 0
-    )
-    scored = score_region(cell.region, cell.arch, cell.experiment, trained, (SPLITS[TEST],), own)
+    arch = cast(Architecture, cell.arch)
+    result = fit(cell.region, arch, cell.experiment, [folder], weights, trained, own.training(), own.model, own.loss, 0)
+    scored = score_region(cell.region, arch, cell.experiment, trained, (SPLITS[TEST],), own)
     baseline = PixelBaseline(
         BASELINE_FEATURES["fair"](scored.cube, scored.manifest),
         np.where(scored.split.pixels == TRAIN, scored.label, 0).reshape(-1),

@@ -235,11 +235,12 @@ def build_report(
                         | {"seed": cell.seed, "macro_f1": model["macro_f1"], "oa": model["oa"]}
                         | {"baseline_macro_f1": base["macro_f1"], "pixels": int(cell.truth.size)}
                     )
-    compared, deltas = [], []
+    compared: list[dict[str, object]] = []
+    deltas: list[dict[str, object]] = []
     names = class_names()
     for comparison in comparisons(params, regions, models, experiments):
         a, b = groups.get((comparison.region, *comparison.a)), groups.get((comparison.region, *comparison.b))
-        entry = {"region": comparison.region, "comparison": comparison.label}
+        entry: dict[str, object] = {"region": comparison.region, "comparison": comparison.label}
         if a is None or b is None:
             missing = [f"{m}/{e}" for (m, e), g in ((comparison.a, a), (comparison.b, b)) if g is None]
             compared.append(

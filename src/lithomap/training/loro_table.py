@@ -242,10 +242,10 @@ def _baseline_row(held_out: str, experiment: str, metrics: dict, transfer: dict)
 
 
 def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
-    def number(value: object) -> str:
+    def number(value: Any) -> str:
         return "" if value is None or pd.isna(value) else f"{float(value):.3f}"
 
-    def interval(low: object, high: object) -> str:
+    def interval(low: Any, high: Any) -> str:
         return "" if pd.isna(low) or pd.isna(high) else f" [{float(low):.2f}, {float(high):.2f}]"
 
     lines = [
