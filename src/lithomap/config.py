@@ -151,7 +151,6 @@ class RealismParams(Section):
     label_generalisation_m: float = Field(
         210.0, ge=0, description="Window of the majority filter that generalises the written geology map, m."
     )
-
     veneer_fraction: float = Field(
         0.1,
         ge=0,

@@ -105,8 +105,7 @@ class SyntheticScene:
         shape = (self.grid.height, self.grid.width)
         self.class_map = paint_class_map(self.grid, site.class_mix, self.rng_landscape)
         length_px = settings.texture_length_m / self.grid.resolution
-        self._fields = {name: gaussian_random_field(shape, length_px, self.rng_fields) for name in PARAMETER_FIELDS}
-        self.pixels = soil.draw_pixel_parameters(self.class_map, self._fields)
+        fields = {name: gaussian_random_field(shape, length_px, self.rng_fields) for name in PARAMETER_FIELDS}
         patches = gaussian_random_field(shape, 2 * length_px, self.rng_cover)
         self.cover = vegetation.draw_cover(self.class_map, site_name, self.rng_cover, patches)
         self.ndvi_noise = gaussian_random_field(shape, length_px / 2, self.rng_cover)
@@ -124,7 +123,9 @@ class SyntheticScene:
         self.label_map = self.class_map
         self.veneer: np.ndarray | None = None
         self.interbeds: np.ndarray | None = None
+        self.surface_map = self.class_map
         self._draw_realism()
+        self.pixels = soil.draw_pixel_parameters(self.surface_map, fields)
 
     def _draw_realism(self) -> None:
         """Terrain, rain and the generalised geology map, from streams of their own."""
@@ -160,7 +161,7 @@ class SyntheticScene:
         self._draw_surface(rng_veneer)
 
     def _draw_surface(self, rng: np.random.Generator) -> None:
-        """Where the surface is not the mapped rock: soil veneers on rock, shale beds in detritic units."""
+        """Set ``surface_map``, the class whose physics each pixel has: veneers on rock, shale beds in detritic."""
         level, realism = self.nuisance, self.realism
         surface = self.class_map
         veneer_share = min(level * realism.veneer_fraction, 0.9)
@@ -173,8 +174,7 @@ class SyntheticScene:
             spacing_px = realism.bed_spacing_m / self.grid.resolution
             self.interbeds = map_labels.interbed_mask(self.class_map, INTERBEDDED_HOST, shale_share, spacing_px, rng)
             surface = np.where(self.interbeds, SHALE_CLASS, surface)
-        if surface is not self.class_map:
-            self.pixels = soil.draw_pixel_parameters(surface, self._fields)
+        self.surface_map = surface
 
     def date_rng(self, stream: int, utc: datetime) -> np.random.Generator:
         """A realism random stream of one date: the same date draws the same, whatever its index."""
