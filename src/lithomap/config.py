@@ -288,6 +288,11 @@ class PreprocessParams(Section):
         description="Months of each season (SCIENCE.md 1.5 allows the wide May–Sep / Nov–Mar seasons).",
     )
 
+    @property
+    def split_buffer_px(self) -> int:
+        """The gap kept between splits (and folds): ``buffer_px``, or half a patch when null."""
+        return self.buffer_px if self.buffer_px is not None else self.patch_size // 2
+
 
 class ValidateParams(Section):
     """Great Expectations gates on raw and processed data."""

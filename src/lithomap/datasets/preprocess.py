@@ -56,7 +56,7 @@ def split_region(name: str, region: RegionParams, ingest: IngestParams, settings
     path = cube_path(ingest.interim_dir, name)
     cube = open_cube(path, region, TRAINING_VARIABLES, "split")
     label = cube["label"].values.astype(np.uint8)
-    buffer_px = settings.buffer_px if settings.buffer_px is not None else settings.patch_size // 2
+    buffer_px = settings.split_buffer_px
     patch_origins(label.shape, settings.patch_size, settings.overlap, path)
     split = block_split(label, settings.block_size, buffer_px, settings.split_fractions, settings.split_seed)
     folder = settings.processed_dir / name

@@ -172,7 +172,7 @@ def prepare_folds(params: Params, region: str, k: int) -> Folds:
         return folds
     settings = params.preprocess
     label = region_label(params, region)
-    buffer_px = settings.buffer_px if settings.buffer_px is not None else settings.patch_size // 2
+    buffer_px = settings.split_buffer_px
     folds = make_folds(label, settings.block_size, buffer_px, k, params.cv.val_share, params.cv.seed)
     folds.save(path)
     draw_folds(label, folds.blocks, folds.block_size, params.cv.reports_dir / region / "folds.png", title=region)
