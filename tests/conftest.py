@@ -62,6 +62,8 @@ def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed
             "sentinel1_dates": 1,
             "sentinel2_dates": 1,
             "quicklook_dir": str(root / "quicklook"),
+            # the clean scenes: the shared fixture tests the pipeline, not the nuisances
+            "realism": {"nuisance": 0.0},
         },
         "ingest": {"interim_dir": str(root / "interim"), "chunk_px": 64},
         "experiments": {

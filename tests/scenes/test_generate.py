@@ -55,6 +55,7 @@ def small_params(tmp_path, seed=5, size_px=48, mix=MIX):
                 "sentinel1_dates": 2,
                 "sentinel2_dates": 1,
                 "quicklook_dir": str(tmp_path / "quicklook"),
+                "realism": {"nuisance": 0.0},  # the clean generator's physics
             },
         }
     )
