@@ -204,6 +204,23 @@ def test_canopy_is_the_zero_inertia_solution_and_cooler_than_bare_sand(summer):
     assert canopy < thermal.surface_temperature(summer, solar_hour=13.5, **SAND)
 
 
+def test_sunshine_is_extra_shortwave_in_the_same_balance(summer):
+    """A pixel weighted w on the extra series S gets what flat ground gets under (1 + w)·shortwave."""
+    from dataclasses import replace
+
+    weights = np.array([-0.3, 0.0, 0.25])
+    hours = np.array([6.0, 13.5, 22.0])[:, None]
+    sunny = thermal.surface_temperature(summer, solar_hour=hours, sunshine=([summer.shortwave], [weights]), **SAND)
+    for i, w in enumerate(weights):
+        brighter = replace(summer, shortwave=summer.shortwave * (1.0 + w))
+        np.testing.assert_allclose(
+            sunny[:, i], thermal.surface_temperature(brighter, solar_hour=hours[:, 0], **SAND), atol=1e-9
+        )
+    assert sunny[1, 2] > sunny[1, 1] + 1.0 > sunny[1, 0] + 2.0  # a sunlit slope is warmer at midday
+    canopy = thermal.canopy_temperature(summer, 13.5, beta_v=0.7, sunshine=([summer.shortwave], [weights]))
+    assert canopy[2] > canopy[1] > canopy[0]
+
+
 def test_mixing_weights_radiance_by_emissivity():
     t_soil, t_canopy = np.array([320.0, 320.0, 320.0]), np.array([300.0, 300.0, 300.0])
     t_pix, emissivity = thermal.mix_temperatures(t_soil, t_canopy, np.array([0.0, 0.5, 1.0]), 0.92)

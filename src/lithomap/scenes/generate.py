@@ -241,12 +241,10 @@ class SyntheticScene:
         forcing = replace(
             thermal.daily_forcing(self.thermal_site, doy, cloudiness=acquisition.cloud_cover), sensible=sensible
         )
-        t_soil = thermal.surface_temperature(forcing, self.pixels.albedo, emissivity, beta, inertia, hour)
         sunshine = self._slope_sunshine(forcing, doy)
-        if sunshine is not None:
-            t_soil = t_soil + thermal.shortwave_response(
-                forcing, *sunshine, self.pixels.albedo, emissivity, beta, inertia, hour
-            )
+        t_soil = thermal.surface_temperature(
+            forcing, self.pixels.albedo, emissivity, beta, inertia, hour, sunshine=sunshine
+        )
         if self.water.any():
             w = self.water
             lagged = replace(
@@ -261,11 +259,7 @@ class SyntheticScene:
         ndvi = self.ndvi(doy)
         fraction = np.where(self.water, 0.0, vegetation.cover_fraction(ndvi))
         beta_v = vegetation.canopy_beta(doy)
-        t_canopy = thermal.canopy_temperature(forcing, hour, beta_v=beta_v)
-        if sunshine is not None:
-            t_canopy = t_canopy + thermal.shortwave_response(
-                forcing, *sunshine, thermal.CANOPY_ALBEDO, thermal.CANOPY_EMISSIVITY, beta_v, 0.0, hour
-            )
+        t_canopy = thermal.canopy_temperature(forcing, hour, beta_v=beta_v, sunshine=sunshine)
         offset = self.air_offset(acquisition)
         if not np.isscalar(offset) or offset != 0.0:
             land = ~self.water
@@ -273,9 +267,7 @@ class SyntheticScene:
             t_canopy = t_canopy + offset
         return thermal.mix_temperatures(t_soil, t_canopy, fraction, emissivity)
 
-    def _slope_sunshine(
-        self, forcing: thermal.DailyForcing, doy: int
-    ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    def _slope_sunshine(self, forcing: thermal.DailyForcing, doy: int) -> thermal.Sunshine | None:
         """Series and weights of the extra sunshine on slopes, or None (flat or effect off)."""
         if self.terrain is None or not self.realism.terrain_illumination:
             return None

@@ -155,7 +155,7 @@ def illumination_components(
     Self-shading (n·s < 0) is not clipped, which matters only for low sun on steep slopes.
 
     Returns:
-        (series, weights) for :func:`lithomap.scenes.thermal.shortwave_response`.
+        (series, weights): the ``sunshine`` of :func:`lithomap.scenes.thermal.surface_temperature`.
     """
     east, north, up = sun
     direct = (1.0 - DIFFUSE_FRACTION) * shortwave

@@ -29,6 +29,8 @@ N_HARMONICS = 24
 """Harmonics summed by :func:`surface_temperature`; the truncation error is < 0.05 K."""
 OMEGA = 2.0 * np.pi / 86400.0
 """Angular frequency of the daily cycle (s-1)."""
+Sunshine = tuple[Sequence[np.ndarray], Sequence[np.ndarray]]
+"""Extra shortwave per pixel: (series S_k at the forcing's hours, per-pixel weights w_k)."""
 DAYS_PER_YEAR = 365.0
 WARMEST_DOY = 200.0
 AIR_MAX_HOUR = 15.0
@@ -258,6 +260,7 @@ def surface_temperature(
     inertia: np.ndarray | float,
     solar_hour: np.ndarray | float,
     n_harmonics: int = N_HARMONICS,
+    sunshine: Sunshine | None = None,
 ) -> np.ndarray:
     """Surface temperature (K) of the periodic steady state at local solar time ``solar_hour``.
 
@@ -273,13 +276,31 @@ def surface_temperature(
         inertia: thermal inertia P (TIU); 0 for a canopy, ~5e4 for water.
         solar_hour: local solar time (h); any shape broadcastable with the parameters.
         n_harmonics: harmonics kept (at most N_SAMPLES/2 − 1).
+        sunshine: extra shortwave per pixel, Σ_k w_k·S_k(t) (W m-2 before albedo), as
+            (series S_k at ``forcing.hours``, per-pixel weights w_k): the sunshine a slope
+            gains or loses against flat ground. The balance is linear in the forcing, so
+            it joins the forcing harmonics and the series is summed once.
 
     Returns:
         T_s in kelvin, the broadcast shape of the inputs.
     """
     spectra = _spectra(forcing)
     weights = _weights(forcing, albedo, emissivity, beta)
-    return _harmonic_sum(lambda n: _forcing_harmonic(spectra, weights, n), weights.h, inertia, solar_hour, n_harmonics)
+    if sunshine is None:
+        return _harmonic_sum(
+            lambda n: _forcing_harmonic(spectra, weights, n), weights.h, inertia, solar_hour, n_harmonics
+        )
+    series, pixel_weights = sunshine
+    extra = np.stack([np.fft.rfft(s) for s in series])  # (K, N/2 + 1)
+    stacked = np.stack([np.asarray(w, dtype=np.float64) for w in pixel_weights])  # (K, *pixels)
+
+    def harmonic(n: int) -> tuple[np.ndarray, np.ndarray]:
+        real, imag = _forcing_harmonic(spectra, weights, n)
+        real = real + weights.absorbed * np.tensordot(extra[:, n].real, stacked, axes=1)
+        imag = imag + weights.absorbed * np.tensordot(extra[:, n].imag, stacked, axes=1)
+        return real, imag
+
+    return _harmonic_sum(harmonic, weights.h, inertia, solar_hour, n_harmonics)
 
 
 def _harmonic_sum(
@@ -317,45 +338,6 @@ def sun_vector(lat_deg: float, doy: float, hours: np.ndarray) -> tuple[np.ndarra
     return east, north, cos_zenith(lat_deg, doy, hours)
 
 
-def shortwave_response(
-    forcing: DailyForcing,
-    series: Sequence[np.ndarray],
-    pixel_weights: Sequence[np.ndarray],
-    albedo: np.ndarray | float,
-    emissivity: np.ndarray | float,
-    beta: np.ndarray | float,
-    inertia: np.ndarray | float,
-    solar_hour: np.ndarray | float,
-    n_harmonics: int = N_HARMONICS,
-) -> np.ndarray:
-    """Change of T_s (K) when each pixel receives an extra shortwave Σ_k w_k·S_k(t).
-
-    The balance is linear in the forcing, so the response to extra sunshine (a sloping
-    surface facing towards or away from the sun) adds to :func:`surface_temperature`
-    computed with the same impedance.
-
-    Args:
-        forcing: the day's forcing (gives h).
-        series: base series S_k at ``forcing.hours`` (W m-2, before albedo).
-        pixel_weights: per-pixel weight w_k of each series.
-        albedo: broadband albedo.
-        emissivity: broadband emissivity.
-        beta: evaporation efficiency (0–1).
-        inertia: thermal inertia (TIU).
-        solar_hour: local solar time (h).
-        n_harmonics: harmonics kept.
-    """
-    weights = _weights(forcing, albedo, emissivity, beta)
-    spectra = [np.fft.rfft(s) for s in series]
-
-    def harmonic(n: int) -> tuple[np.ndarray, np.ndarray]:
-        real = sum(w * spectrum[n].real for w, spectrum in zip(pixel_weights, spectra, strict=True))
-        imag = sum(w * spectrum[n].imag for w, spectrum in zip(pixel_weights, spectra, strict=True))
-        return weights.absorbed * real, weights.absorbed * imag
-
-    return _harmonic_sum(harmonic, weights.h, inertia, solar_hour, n_harmonics)
-
-
 def diurnal_cycle(
     forcing: DailyForcing,
     albedo: np.ndarray | float,
@@ -385,9 +367,10 @@ def canopy_temperature(
     beta_v: np.ndarray | float,
     albedo_v: np.ndarray | float = CANOPY_ALBEDO,
     emissivity_v: np.ndarray | float = CANOPY_EMISSIVITY,
+    sunshine: Sunshine | None = None,
 ) -> np.ndarray:
     """Canopy temperature (K): the same balance with no heat storage (P = 0)."""
-    return surface_temperature(forcing, albedo_v, emissivity_v, beta_v, 0.0, solar_hour)
+    return surface_temperature(forcing, albedo_v, emissivity_v, beta_v, 0.0, solar_hour, sunshine=sunshine)
 
 
 def mix_temperatures(
