@@ -68,6 +68,20 @@ def test_bad_value_is_a_config_error_naming_the_field(raw):
         parse_params(broken)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("rule", "pairwise", r"promote\.rule: Input should be 'margin' or 'paired'"),
+        ("paired_confidence", 95, r"promote\.paired_confidence: .*less than 1"),
+    ],
+)
+def test_a_bad_promotion_rule_or_confidence_is_a_config_error(raw, key, value, message):
+    broken = copy.deepcopy(raw)
+    broken["promote"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        parse_params(broken, source="params.yaml")
+
+
 def test_unknown_region_lists_known_ones():
     params = load_params(REPO_PARAMS)
     with pytest.raises(ConfigError, match="did you mean 'puertollano'"):

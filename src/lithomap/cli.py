@@ -493,11 +493,12 @@ def promote(
 ) -> None:
     """Promote each region/model challenger to champion if it beats the champion (the gate).
 
-    The challenger must beat the champion's test macro-F1 on the same test blocks by
-    promote.margin, and no class's F1 may fall by more than promote.max_class_drop. A
-    champion scored on older data (new acquisitions, another split) is re-scored on the
-    challenger's current test data first. The decision is tagged on the model version and
-    written to promote.reports_dir.
+    The challenger must beat the champion on the same test blocks (promote.rule: margin —
+    test macro-F1 higher by more than promote.margin; paired — the paired block-bootstrap
+    interval of challenger − champion macro-F1 lies above 0), and no class's F1 may fall by
+    more than promote.max_class_drop. A champion scored on older data (new acquisitions,
+    another split) is re-scored on the challenger's current test data first. The decision
+    is tagged on the model version and written to promote.reports_dir.
     """
     from lithomap.config import load_params
     from lithomap.registry.promotion import promote_model
@@ -513,7 +514,7 @@ def promote(
                 def rescore(uri: str, experiment: str, name: str = name, arch: Architecture = arch) -> dict:
                     return score_registered_model(name, arch, experiment, config, uri)
 
-                decision = promote_model(name, arch, config.promote, rescore)
+                decision = promote_model(name, arch, config.promote, rescore, n_boot=config.evaluate.n_boot)
                 verdict = "[green]promoted[/]" if decision["promoted"] else "[yellow]kept champion[/]"
                 console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
 

@@ -389,7 +389,19 @@ class EvaluateParams(Section):
 class PromoteParams(Section):
     """The promotion gate."""
 
-    margin: float = Field(0.01, ge=0, description="Macro-F1 gain over the champion needed to promote.")
+    rule: Literal["margin", "paired"] = Field(
+        "margin",
+        description="How the challenger must beat the champion: 'margin' (stored test macro-F1 gain > margin) or "
+        "'paired' (lower bound of the paired block-bootstrap interval of challenger − champion macro-F1 > 0).",
+    )
+    margin: float = Field(0.01, ge=0, description="Macro-F1 gain over the champion needed to promote (rule margin).")
+    paired_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="Confidence level of the paired interval (rule paired), a fraction such as 0.95; the bootstrap "
+        "draws evaluate.n_boot replicates.",
+    )
     max_class_drop: float = Field(0.05, ge=0, le=1, description="Largest allowed fall of any class's F1.")
     beat_baseline: bool = Field(
         True, description="Refuse a model whose test macro-F1 does not beat the per-pixel baseline on the same pixels."

@@ -63,3 +63,10 @@ def test_the_summary_names_new_dates_the_gate_and_the_failure():
         "puertollano: FAILED at ingest@puertollano: no overlap; 1 later stages not run",
     ]
     assert decision_text(decision | {"promoted": True}).endswith("promoted the challenger (margin 0.01)")
+    paired = decision | {
+        "rule": "paired",
+        "margin": None,
+        "paired_difference": 0.008,
+        "paired_interval": [-0.02, 0.041],
+    }
+    assert decision_text(paired).endswith("kept the champion (paired +0.008 [-0.020, 0.041])")

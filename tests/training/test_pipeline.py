@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from lithomap.datasets.features import raw_inputs
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from lithomap.errors import LithomapError
 from lithomap.registry.promotion import promote_model
 from lithomap.registry.registry import model_name
 from lithomap.training.evaluate import evaluate_model
@@ -155,3 +158,45 @@ def test_gate_rescores_a_champion_that_was_scored_on_other_data(cnn_run):
     tags = client.get_model_version("lithomap-tiny-cnn", champion.version).tags
     assert float(tags["lithomap.rescored_test_macro_f1"]) == pytest.approx(decision["champion_macro_f1"], abs=1e-6)
     assert tags["lithomap.rescored_for_version"] == evaluation.model_version
+
+
+def test_paired_gate_pairs_the_logged_blocks_with_a_rescored_champion(cnn_run):
+    """Rule paired on the real pipeline: evaluate logs each test block's confusion matrix; a champion
+    scored on other data is re-scored with its blocks (the pyfunc path); the same model is not shown better."""
+    from lithomap.registry.registry import version_block_confusions
+    from lithomap.training.evaluate import score_registered_model
+
+    params, _, _ = cnn_run
+    client = mlflow.MlflowClient()
+    name = model_name("tiny", "cnn")
+
+    def rescore(uri: str, experiment: str) -> dict:
+        return score_registered_model("tiny", "cnn", experiment, params, uri)
+
+    promote_model("tiny", "cnn", params.promote, rescore)  # make sure a champion exists (idempotent)
+    champion = client.get_model_version_by_alias(name, "champion")
+    evaluation = evaluate_model("tiny", "cnn", "thermal", params)  # the same model: a new challenger
+    run_id = client.get_model_version(name, evaluation.model_version).run_id
+    blocks = version_block_confusions(name, evaluation.model_version, client)
+    assert blocks is not None and len(blocks) >= 2
+    confusion = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/scores.json")["confusion"]
+    np.testing.assert_array_equal(sum(blocks.values()), confusion)
+    client.set_tag(champion.run_id, "lithomap.data_version", "older-data")
+
+    settings = params.promote.model_copy(update={"rule": "paired"})
+    decision = promote_model("tiny", "cnn", settings, rescore, n_boot=200)
+    assert decision["champion_rescored"] and decision["paired_blocks"] == len(blocks)
+    low, high = decision["paired_interval"]
+    assert decision["paired_difference"] == pytest.approx(0.0, abs=1e-6) and low <= 0 <= high
+    assert not decision["promoted"] and decision["reason"].startswith("not shown better: ")
+
+    # A champion on the same data whose run has no per-block matrices (logged by an older lithomap).
+    artifacts = Path(urlparse(client.get_run(champion.run_id).info.artifact_uri).path)
+    (artifacts / "evaluation" / "block_confusions.json").unlink()
+    data_version = client.get_run(run_id).data.tags["lithomap.data_version"]
+    client.set_tag(champion.run_id, "lithomap.data_version", data_version)
+    assert version_block_confusions(name, champion.version, client) is None
+    with pytest.raises(LithomapError, match="no per-block test confusions"):
+        promote_model("tiny", "cnn", settings, None, n_boot=200)
+    decision = promote_model("tiny", "cnn", settings, rescore, n_boot=200)
+    assert decision["champion_rescored"] and decision["paired_difference"] == pytest.approx(0.0, abs=1e-6)

@@ -61,7 +61,11 @@ class RegionOutcome:
 
 
 def decision_text(decision: dict) -> str:
-    """A promotion decision in words: ``cnn: challenger 0.86 vs champion 0.85, kept the champion (margin 0.01)``."""
+    """A promotion decision in words: ``cnn: challenger 0.86 vs champion 0.85, kept the champion (margin 0.01)``.
+
+    Under ``promote.rule: paired`` the bracket holds the paired difference and its interval
+    (``paired +0.012 [-0.020, 0.041]``).
+    """
     model = str(decision.get("model", "model")).rsplit("-", 1)[-1]
     candidate = decision.get("candidate_macro_f1")
     champion = decision.get("champion_macro_f1")
@@ -73,7 +77,16 @@ def decision_text(decision: dict) -> str:
             scores += " (re-scored on the current test data)"
     else:
         scores += " (no champion yet)"
-    return f"{model}: {scores}, {verdict} (margin {decision.get('margin', 0):g})"
+    interval = decision.get("paired_interval")
+    if decision.get("rule") == "paired":
+        rule = (
+            f"paired {decision['paired_difference']:+.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+            if interval
+            else "paired rule"
+        )
+    else:
+        rule = f"margin {decision.get('margin', 0):g}"
+    return f"{model}: {scores}, {verdict} ({rule})"
 
 
 def read_decisions(root: Path, outputs: list[str]) -> list[dict]:

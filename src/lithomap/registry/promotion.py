@@ -2,9 +2,12 @@
 
 ``promote`` moves the alias ``champion`` to the candidate (default: the ``challenger``)
 only when it beats the per-pixel baseline on the same test pixels, beats the current
-champion's test macro-F1 on the same test blocks by more than ``margin``, and no class's F1
-falls by more than ``max_class_drop``; the first version of a model that beats the
-baseline becomes champion. Every decision is written as tags on the candidate version
+champion on the same test blocks, and no class's F1 falls by more than ``max_class_drop``;
+the first version of a model that beats the baseline becomes champion. "Beats the
+champion" follows ``rule``: ``margin`` — the stored test macro-F1 gain exceeds ``margin``;
+``paired`` — the lower bound of the paired block-bootstrap interval of challenger −
+champion macro-F1 (``models.paired``: each replicate resamples the same test blocks for
+both) is above zero. Every decision is written as tags on the candidate version
 (``promotion.*``). ``promote_model`` is the pipeline step (``lithomap promote``): it also
 writes the decision to ``<promote.reports_dir>/<region>-<arch>.json``.
 """
@@ -15,17 +18,20 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lithomap.atomic import write_json
 from lithomap.config import PromoteParams
-from lithomap.errors import LithomapError
+from lithomap.errors import ConfigError, LithomapError
+from lithomap.models.paired import paired_block_bootstrap
 from lithomap.registry.registry import (
     CHALLENGER,
     CHAMPION,
     HEADLINE,
     alias_version,
     model_name,
+    version_block_confusions,
     version_run,
     version_scores,
 )
@@ -33,28 +39,45 @@ from lithomap.registry.tracking import configure_tracking
 
 Rescorer = Callable[[str, str], Mapping[str, Any]]
 COMPARED_TAGS = ("lithomap.data_version", "lithomap.test_blocks")
+RULES = ("margin", "paired")
+BlockConfusions = Mapping[str, np.ndarray]
 
 
-def promote_model(region: str, arch: str, settings: PromoteParams, rescore: Rescorer | None = None) -> dict[str, Any]:
+def promote_model(
+    region: str, arch: str, settings: PromoteParams, rescore: Rescorer | None = None, n_boot: int = 1000
+) -> dict[str, Any]:
     """Run the gate for the region/arch challenger and write the decision's JSON report.
 
     A fair gate compares both models on the same current data: when the champion's run
     was scored on other data than the challenger's (another DVC data version or other
     test blocks, e.g. after new acquisitions), ``rescore(model_uri, experiment)`` scores
     the champion on the challenger's current test data first (as ``version_scores``
-    returns scores), and the new number is tagged on the champion's version
-    (``lithomap.rescored_*``). Without ``rescore`` the gate refuses such a comparison.
+    returns scores, with ``block_confusions``), and the new number is tagged on the
+    champion's version (``lithomap.rescored_*``). Without ``rescore`` the gate refuses such
+    a comparison. With ``settings.rule == "paired"`` a champion whose run logged no
+    per-block test confusions (evaluated by an older lithomap) is re-scored the same way.
+
+    Args:
+        region: study region.
+        arch: ``cnn`` or ``convlstm``.
+        settings: the ``promote`` section.
+        rescore: scores a registered model on the region's current test data
+            (``training.evaluate.score_registered_model``).
+        n_boot: bootstrap replicates of the paired interval (``evaluate.n_boot``).
 
     Returns:
         The decision (see ``promote``), plus ``champion_rescored`` and
         ``champion_stored_macro_f1`` (the champion's own stored score).
     """
     configure_tracking()
-    rescored, stored = _rescored_champion(region, arch, rescore)
+    rescored, stored = _rescored_champion(region, arch, rescore, need_blocks=settings.rule == "paired")
     decision = promote(
         region,
         arch,
+        rule=settings.rule,
         margin=settings.margin,
+        confidence=settings.paired_confidence,
+        n_boot=n_boot,
         max_class_drop=settings.max_class_drop,
         beat_baseline=settings.beat_baseline,
         baseline=settings.baseline,
@@ -66,9 +89,12 @@ def promote_model(region: str, arch: str, settings: PromoteParams, rescore: Resc
 
 
 def _rescored_champion(
-    region: str, arch: str, rescore: Rescorer | None
+    region: str, arch: str, rescore: Rescorer | None, need_blocks: bool = False
 ) -> tuple[Mapping[str, Any] | None, float | None]:
-    """(the champion re-scored on the challenger's data or None when its stored score is comparable, stored score)."""
+    """(the champion re-scored on the challenger's data or None when its stored score is comparable, stored score).
+
+    With ``need_blocks`` a champion without stored per-block confusions is re-scored too.
+    """
     client = MlflowClient()
     name = model_name(region, arch)
     champion_version = alias_version(client, name, CHAMPION)
@@ -78,7 +104,10 @@ def _rescored_champion(
     stored = version_scores(name, champion_version, client)[HEADLINE]
     _, champion_run = version_run(client, name, champion_version)
     _, challenger_run = version_run(client, name, challenger_version)
-    if rescore is None or all(champion_run.data.tags.get(t) == challenger_run.data.tags.get(t) for t in COMPARED_TAGS):
+    comparable = all(champion_run.data.tags.get(t) == challenger_run.data.tags.get(t) for t in COMPARED_TAGS)
+    if rescore is None or (
+        comparable and not (need_blocks and version_block_confusions(name, champion_version, client) is None)
+    ):
         return None, stored
     experiment = challenger_run.data.tags.get("lithomap.experiment", "thermal")
     scores = rescore(f"models:/{name}/{champion_version}", experiment)
@@ -104,24 +133,14 @@ def gate_decision(
         (passed, reason, numbers): numbers holds ``gain``, ``class_f1_drops``,
         ``worst_class`` and ``worst_class_drop``.
     """
-    gain = candidate[HEADLINE] - champion[HEADLINE]
-    drops = {
-        class_name: champion_f1 - candidate["per_class_f1"].get(class_name, 0.0)
-        for class_name, champion_f1 in champion["per_class_f1"].items()
-    }
-    worst = max(drops, key=drops.__getitem__) if drops else None
-    numbers = {
-        "gain": gain,
-        "class_f1_drops": drops,
-        "worst_class": worst,
-        "worst_class_drop": drops[worst] if worst else 0.0,
-    }
+    numbers = _class_numbers(candidate, champion)
+    gain, worst = numbers["gain"], numbers["worst_class"]
     if champion["test_blocks"] != candidate["test_blocks"]:
-        return False, "test blocks differ from the champion's: re-evaluate the champion on the same blocks", numbers
+        return False, BLOCKS_DIFFER, numbers
     if gain <= margin:
         return False, f"macro-F1 gain {gain:+.4f} does not exceed the margin {margin:.4f}", numbers
-    if worst is not None and drops[worst] > max_class_drop:
-        return False, f"F1 of class {worst} falls by {drops[worst]:.4f} > {max_class_drop:.4f}", numbers
+    if worst is not None and numbers["worst_class_drop"] > max_class_drop:
+        return False, f"F1 of class {worst} falls by {numbers['worst_class_drop']:.4f} > {max_class_drop:.4f}", numbers
     return (
         True,
         f"macro-F1 gain {gain:+.4f} > margin {margin:.4f}; no class F1 falls by more than {max_class_drop}",
@@ -129,11 +148,112 @@ def gate_decision(
     )
 
 
+BLOCKS_DIFFER = "test blocks differ from the champion's: re-evaluate the champion on the same blocks"
+
+
+def _class_numbers(candidate: Mapping[str, Any], champion: Mapping[str, Any]) -> dict[str, Any]:
+    """``gain`` (macro-F1), ``class_f1_drops`` per class the champion scored, ``worst_class`` and its drop."""
+    drops = {
+        class_name: champion_f1 - candidate["per_class_f1"].get(class_name, 0.0)
+        for class_name, champion_f1 in champion["per_class_f1"].items()
+    }
+    worst = max(drops, key=drops.__getitem__) if drops else None
+    return {
+        "gain": candidate[HEADLINE] - champion[HEADLINE],
+        "class_f1_drops": drops,
+        "worst_class": worst,
+        "worst_class_drop": drops[worst] if worst else 0.0,
+    }
+
+
+def paired_gate_decision(
+    candidate: Mapping[str, Any],
+    champion: Mapping[str, Any],
+    candidate_blocks: BlockConfusions,
+    champion_blocks: BlockConfusions,
+    *,
+    confidence: float = 0.95,
+    max_class_drop: float = 0.05,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[bool, str, dict[str, Any]]:
+    """The promotion gate with the paired rule: challenger − champion on the same test blocks.
+
+    The two versions' per-block confusion matrices are paired by block id and resampled
+    together (``models.paired.paired_block_bootstrap``); the gate passes when the lower
+    bound of the ``confidence`` interval of the macro-F1 difference is above zero and no
+    class the champion scored loses more than ``max_class_drop`` F1.
+
+    Args:
+        candidate: the candidate's scores (as ``version_scores`` returns them).
+        champion: the champion's scores on the same test blocks.
+        candidate_blocks: test block id → the candidate's confusion matrix there.
+        champion_blocks: the same for the champion.
+        confidence: confidence level of the interval.
+        max_class_drop: the largest allowed fall of any class's F1.
+        n_boot: bootstrap replicates.
+        seed: seed of the resampling.
+
+    Returns:
+        (passed, reason, numbers): numbers holds what ``gate_decision`` gives plus
+        ``paired_difference``, ``paired_interval`` ([low, high]) and ``paired_blocks``;
+        the paired numbers are None when the two were not scored on the same pixels.
+    """
+    numbers = _class_numbers(candidate, champion)
+    numbers.update(paired_difference=None, paired_interval=None, paired_blocks=None)
+    blocks = sorted(candidate_blocks)
+    if set(blocks) != set(champion_blocks) or champion["test_blocks"] != candidate["test_blocks"]:
+        return False, BLOCKS_DIFFER, numbers
+    ours = np.stack([np.asarray(candidate_blocks[block]) for block in blocks])
+    theirs = np.stack([np.asarray(champion_blocks[block]) for block in blocks])
+    if not np.array_equal(ours.sum(axis=2), theirs.sum(axis=2)):
+        return (
+            False,
+            "the champion was scored on other test pixels of the same blocks: re-score it on the challenger's data",
+            numbers,
+        )
+    difference = paired_block_bootstrap(ours, theirs, n_boot=n_boot, seed=seed, alpha=1 - confidence)
+    value, (low, high) = difference.difference[HEADLINE], difference.intervals[HEADLINE]
+    numbers.update(paired_difference=value, paired_interval=[low, high], paired_blocks=difference.blocks)
+    where = f"({confidence:.0%} paired block bootstrap over {difference.blocks} test blocks)"
+    if low <= 0:
+        return False, f"not shown better: {value:.3f} [{low:.3f}, {high:.3f}] {where}", numbers
+    shown = f"challenger better by {value:.3f} [{low:.3f}, {high:.3f}] {where}"
+    worst = numbers["worst_class"]
+    if worst is not None and numbers["worst_class_drop"] > max_class_drop:
+        return False, f"{shown}, but F1 of class {worst} falls by {numbers['worst_class_drop']:.4f}", numbers
+    return True, f"{shown}; no class F1 falls by more than {max_class_drop}", numbers
+
+
+def _paired_blocks(
+    client: MlflowClient, name: str, version: str, scores: Mapping[str, Any] | None, fix: str
+) -> BlockConfusions:
+    """The per-block confusions of a version: from its re-scored ``scores`` if given, else from its run."""
+    if scores is not None:
+        blocks, source = scores.get("block_confusions"), "its re-scoring returned no per-block test confusions"
+    else:
+        blocks = version_block_confusions(name, version, client)
+        source = (
+            "its run logged no per-block test confusions (evaluation/block_confusions.json; evaluated by an "
+            "older lithomap)"
+        )
+    if blocks is None:
+        raise LithomapError(
+            f"{name} version {version}: {source}, which promote.rule: paired needs. Fix: {fix}, or set "
+            "promote.rule: margin"
+        )
+    return blocks
+
+
 def promote(
     region: str,
     arch: str,
     *,
+    rule: str = "margin",
     margin: float = 0.01,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
     max_class_drop: float = 0.05,
     beat_baseline: bool = True,
     baseline: str = "raw",
@@ -146,7 +266,12 @@ def promote(
     Args:
         region: study region.
         arch: ``cnn`` or ``convlstm``.
-        margin: the macro-F1 gain over the champion must exceed this.
+        rule: ``margin`` (``gate_decision``) or ``paired`` (``paired_gate_decision``, on
+            the per-block test confusions both versions' runs logged).
+        margin: rule margin: the macro-F1 gain over the champion must exceed this.
+        confidence: rule paired: confidence level of the challenger − champion interval.
+        n_boot: rule paired: bootstrap replicates.
+        seed: rule paired: seed of the resampling (the same inputs give the same decision).
         max_class_drop: the largest allowed fall of any class's F1 (classes the champion
             scored; a class the candidate does not score counts as F1 0).
         beat_baseline: refuse a candidate whose test macro-F1 does not exceed the per-pixel
@@ -156,18 +281,27 @@ def promote(
             ``registry.BASELINE_METRICS``).
         version: candidate version (default: the ``challenger`` alias).
         champion_scores: the champion re-evaluated on the candidate's test blocks, as
-            ``version_scores`` returns it; default: read from the champion's run.
+            ``version_scores`` returns it (with ``block_confusions`` for rule paired);
+            default: read from the champion's run.
         client: MLflow client (default: the configured store).
 
     Returns:
         The decision: ``model``, ``candidate_version``, ``champion_version`` (before),
-        ``promoted``, ``reason``, ``candidate_macro_f1``, ``champion_macro_f1``, ``gain``,
-        ``margin``, ``max_class_drop``, ``class_f1_drops``, ``worst_class``,
-        ``worst_class_drop``, ``baseline``, ``baseline_macro_f1``, ``test_blocks``, ``decided_at``.
+        ``promoted``, ``reason``, ``rule``, ``candidate_macro_f1``, ``champion_macro_f1``,
+        ``gain``, ``margin`` (None under rule paired), ``paired_confidence``,
+        ``paired_difference``, ``paired_interval``, ``paired_blocks``, ``n_boot`` (None
+        under rule margin, and the paired numbers None without a champion),
+        ``max_class_drop``, ``class_f1_drops``, ``worst_class``, ``worst_class_drop``,
+        ``baseline``, ``baseline_macro_f1``, ``test_blocks``, ``decided_at``.
 
     Raises:
-        LithomapError: no candidate version, or a version without test metrics.
+        ConfigError: an unknown ``rule``.
+        LithomapError: no candidate version, a version without test metrics, or (rule
+            paired) a version whose run logged no per-block test confusions.
     """
+    if rule not in RULES:
+        raise ConfigError(f"promote.rule {rule!r} is not a promotion rule. Fix: use one of {', '.join(RULES)}")
+    paired = rule == "paired"
     client = client or MlflowClient()
     name = model_name(region, arch)
     candidate_version = version or alias_version(client, name, CHALLENGER)
@@ -182,7 +316,13 @@ def promote(
         "candidate_macro_f1": candidate[HEADLINE],
         "champion_macro_f1": None,
         "gain": None,
-        "margin": margin,
+        "rule": rule,
+        "margin": None if paired else margin,
+        "paired_confidence": confidence if paired else None,
+        "n_boot": n_boot if paired else None,
+        "paired_difference": None,
+        "paired_interval": None,
+        "paired_blocks": None,
         "max_class_drop": max_class_drop,
         "class_f1_drops": {},
         "worst_class": None,
@@ -207,7 +347,21 @@ def promote(
         champion = dict(champion_scores) if champion_scores else version_scores(name, champion_version, client)
         if champion_scores:
             champion.setdefault("test_blocks", candidate["test_blocks"])
-        promoted, reason, numbers = gate_decision(candidate, champion, margin, max_class_drop)
+        if paired:
+            promoted, reason, numbers = paired_gate_decision(
+                candidate,
+                champion,
+                _paired_blocks(client, name, str(candidate_version), None, "re-run `lithomap evaluate` for it"),
+                _paired_blocks(
+                    client, name, champion_version, champion_scores, "run `lithomap promote`, which re-scores it"
+                ),
+                confidence=confidence,
+                max_class_drop=max_class_drop,
+                n_boot=n_boot,
+                seed=seed,
+            )
+        else:
+            promoted, reason, numbers = gate_decision(candidate, champion, margin, max_class_drop)
         decision.update(numbers, champion_macro_f1=champion[HEADLINE])
         if promoted:
             reason += _baseline_note(candidate[HEADLINE], floor, baseline, beat_baseline)
@@ -241,6 +395,7 @@ def _baseline_note(score: float, floor: float | None, name: str, beat_baseline: 
 def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> None:
     """Write the decision and its numbers as ``promotion.*`` tags on the candidate version."""
     version = decision["candidate_version"]
+    interval = decision["paired_interval"]
     tags = {
         "promotion.decision": "promoted" if decision["promoted"] else "refused",
         "promotion.reason": decision["reason"],
@@ -248,7 +403,12 @@ def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> Non
         "promotion.candidate_macro_f1": decision["candidate_macro_f1"],
         "promotion.champion_macro_f1": decision["champion_macro_f1"],
         "promotion.gain": decision["gain"],
+        "promotion.rule": decision["rule"],
         "promotion.margin": decision["margin"],
+        "promotion.paired_confidence": decision["paired_confidence"],
+        "promotion.paired_difference": decision["paired_difference"],
+        "promotion.paired_ci_low": interval[0] if interval else None,
+        "promotion.paired_ci_high": interval[1] if interval else None,
         "promotion.max_class_drop": decision["max_class_drop"],
         "promotion.worst_class": decision["worst_class"],
         "promotion.worst_class_drop": decision["worst_class_drop"],

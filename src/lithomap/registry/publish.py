@@ -70,7 +70,8 @@ def publish_evaluation(
         evaluation: ``scores``, ``intervals``, ``matrix``, ``baseline`` (the fair per-pixel
             baseline: ``baseline_*`` metrics, the gate's), ``baseline_raw`` (optional:
             ``baseline_raw_*``), ``history`` (Keras keys → values), ``sample`` (three
-            images) and ``block_ids`` of the test blocks.
+            images), ``block_ids`` of the test blocks and optionally ``block_matrices``
+            (their confusion matrices, in the same order).
         artifact_root: local artifact folder for a new MLflow experiment.
         shift_reference: the model's domain-shift reference (``ShiftReference.to_dict``), kept
             in the registered model's metadata for ``lithomap map``; None when it has none.
@@ -104,6 +105,11 @@ def publish_evaluation(
             history=evaluation["history"],
             sample=evaluation["sample"],
             stats=stats,
+            block_confusions=(
+                dict(zip(evaluation["block_ids"], evaluation["block_matrices"], strict=True))
+                if evaluation.get("block_matrices") is not None
+                else None
+            ),
         )
         for name in ("baseline", "baseline_raw"):
             if evaluation.get(name) is not None:

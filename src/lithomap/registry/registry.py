@@ -7,10 +7,12 @@ that name is built). A newly registered version gets the alias ``challenger``; t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
 import mlflow
+import numpy as np
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -19,7 +21,13 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from lithomap.errors import ConfigError, LithomapError
-from lithomap.registry.tracking import TAG_PREFIX, TEST_PREFIX, tracking_failure
+from lithomap.registry.tracking import (
+    BLOCK_CONFUSIONS_FILE,
+    EVALUATION_ARTIFACTS,
+    TAG_PREFIX,
+    TEST_PREFIX,
+    tracking_failure,
+)
 
 Arch = Literal["cnn", "convlstm"]
 ARCHES: tuple[str, ...] = ("cnn", "convlstm")
@@ -131,6 +139,23 @@ def version_scores(name: str, version: str, client: MlflowClient | None = None) 
         "test_blocks": run.data.tags.get(f"{TAG_PREFIX}test_blocks", "unknown"),
         "baselines": {name: metrics.get(metric) for name, metric in BASELINE_METRICS.items()},
     }
+
+
+def version_block_confusions(
+    name: str, version: str, client: MlflowClient | None = None
+) -> dict[str, np.ndarray] | None:
+    """Test block id → confusion matrix of a version, from its run; None when the run logged none.
+
+    Versions evaluated before the per-block matrices were logged have none; the gate then
+    re-scores them (``promotion.promote_model``).
+    """
+    client = client or MlflowClient()
+    _, run = version_run(client, name, version)
+    path = f"{EVALUATION_ARTIFACTS}/{BLOCK_CONFUSIONS_FILE}"
+    if path not in {item.path for item in client.list_artifacts(run.info.run_id, EVALUATION_ARTIFACTS)}:
+        return None
+    text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/{path}")
+    return {block: np.asarray(matrix, dtype=np.int64) for block, matrix in json.loads(text).items()}
 
 
 ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # no such model / no such alias

@@ -14,6 +14,8 @@ named ``<arch>-<experiment>``. It records:
   ``test_f1_<class>``, ``test_iou_<class>``, ``test_support_<class>``, and the block
   bootstrap intervals ``test_oa_ci_low``/``_high``, ``test_macro_f1_ci_low``/``_high``;
 - artifacts: ``evaluation/scores.json`` (all scores and the confusion matrix),
+  ``evaluation/block_confusions.json`` (the confusion matrix of each test block, by block
+  id: what the paired promotion gate resamples),
   ``figures/confusion_matrix.png``, ``figures/curves.png``, ``figures/sample_prediction.png``,
   ``normalisation/normalisation.json``, and the model (see ``pyfunc``).
 
@@ -44,6 +46,8 @@ DEFAULT_ARTIFACT_ROOT = Path("mlartifacts")
 TAG_PREFIX = "lithomap."
 TEST_PREFIX = "test_"
 FLOW_RUN_ENV = "LITHOMAP_FLOW_RUN_ID"
+EVALUATION_ARTIFACTS = "evaluation"
+BLOCK_CONFUSIONS_FILE = "block_confusions.json"
 _MAX_PARAM_LENGTH = 6000
 # MLflow retries an unreachable server 7 times with backoff (about four minutes) before it
 # says so; lithomap fails within seconds instead. Both stay configurable through MLflow's own
@@ -251,6 +255,7 @@ def log_evaluation(
     history: Mapping[str, Sequence[float]] | None = None,
     sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     stats: Mapping[str, ChannelStats] | None = None,
+    block_confusions: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Log the final test metrics, the scores JSON, the figures and the normalisation stats.
 
@@ -261,6 +266,8 @@ def log_evaluation(
         history: Keras history, for the curves figure.
         sample: (input channel (H, W), reference (H, W), prediction (H, W)) of one test patch.
         stats: normalisation statistics per model input.
+        block_confusions: test block id → that block's confusion matrix (they sum to
+            ``confusion``), logged as ``evaluation/block_confusions.json``.
 
     Returns:
         The metrics logged.
@@ -273,7 +280,11 @@ def log_evaluation(
         root = Path(folder)
         document = {"scores": _jsonable(scores), "intervals": _jsonable(intervals or {}), "confusion": confusion}
         (root / "scores.json").write_text(json.dumps(_jsonable(document), indent=2), encoding="utf-8")
-        mlflow.log_artifact(str(root / "scores.json"), artifact_path="evaluation")
+        mlflow.log_artifact(str(root / "scores.json"), artifact_path=EVALUATION_ARTIFACTS)
+        if block_confusions is not None:
+            blocks = root / BLOCK_CONFUSIONS_FILE
+            blocks.write_text(json.dumps(_jsonable(dict(block_confusions))), encoding="utf-8")
+            mlflow.log_artifact(str(blocks), artifact_path=EVALUATION_ARTIFACTS)
         figures = [plot_confusion(confusion, root / "confusion_matrix.png")]
         if history:
             figures.append(plot_curves(history, root / "curves.png"))

@@ -139,7 +139,8 @@ def score_registered_model(region: str, arch: Architecture, experiment: str, par
 
     The model keeps the normalisation it was trained with (the pyfunc applies it). Returns
     what ``lithomap.registry.registry.version_scores`` returns: ``macro_f1``,
-    ``per_class_f1`` (classes present in the test pixels) and ``test_blocks``.
+    ``per_class_f1`` (classes present in the test pixels) and ``test_blocks``, plus
+    ``block_confusions`` (block id → confusion matrix, for the paired gate).
     """
     import mlflow
 
@@ -168,6 +169,7 @@ def score_registered_model(region: str, arch: Architecture, experiment: str, par
             names[c]: float(per_class["f1"][c]) for c in range(1, N_CLASSES) if per_class["support"][c] > 0
         },
         "test_blocks": blocks_fingerprint(scoring.block_ids),
+        "block_confusions": scoring.block_confusions(),
     }
 
 
@@ -250,6 +252,7 @@ def evaluate_model(
                 "history": history_columns(history),
                 "sample": sample,
                 "block_ids": scoring.block_ids,
+                "block_matrices": scoring.block_matrices,
             },
             artifact_root=params.tracking.artifact_root,
             shift_reference=_reference_document(trained),

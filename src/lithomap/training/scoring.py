@@ -27,6 +27,8 @@ class Scoring:
         scores: ``scores_from_confusion`` of it.
         intervals: block-bootstrap intervals per score.
         block_ids: ids of the spatial blocks holding scored pixels.
+        block_matrices: (blocks, 14, 14) confusion matrix of each of those blocks (they sum
+            to ``matrix``): what a paired comparison on the same blocks resamples.
     """
 
     predicted: np.ndarray
@@ -35,6 +37,11 @@ class Scoring:
     scores: dict
     intervals: dict
     block_ids: list[str]
+    block_matrices: np.ndarray
+
+    def block_confusions(self) -> dict[str, np.ndarray]:
+        """Block id → that block's confusion matrix."""
+        return dict(zip(self.block_ids, self.block_matrices, strict=True))
 
 
 def per_block_confusions(
@@ -77,4 +84,12 @@ def score_map(
     matrix = confusion_matrix(label[scored], predicted[scored], n_classes=N_CLASSES)
     blocks, block_ids = per_block_confusions(label, predicted, scored, block_size)
     intervals = block_bootstrap(blocks, n_boot=settings.n_boot, seed=seed, alpha=settings.alpha)
-    return Scoring(predicted, scored, matrix, scores_from_confusion(matrix), intervals, block_ids)
+    return Scoring(
+        predicted,
+        scored,
+        matrix,
+        scores_from_confusion(matrix),
+        intervals,
+        block_ids,
+        np.asarray(blocks, dtype=np.int64).reshape(-1, N_CLASSES, N_CLASSES),
+    )
