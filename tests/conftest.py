@@ -134,7 +134,8 @@ def tiny_region(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_sar_region(tmp_path_factory):
-    """A smaller region with three Sentinel-1 dates: (params, root)."""
+    """A smaller region with three Sentinel-1 dates and the experiment ``thermal_sar_series``: (params, root)."""
     root = tmp_path_factory.mktemp("tiny_sar_region")
     raw = tiny_params_dict(root, size_px=48, sentinel1_dates=3)
+    raw["experiments"]["thermal_sar_series"] = {"sar_series": True}
     return generated_region(raw), root
