@@ -40,7 +40,7 @@ def build_champion(arch: str, params, workdir: Path) -> None:
     import mlflow
     import numpy as np
 
-    from lithomap.datasets.features import channel_names
+    from lithomap.datasets.features import STEP_CHANNELS, channel_names
     from lithomap.datasets.scene import SUMMARY_CHANNELS
     from lithomap.models.normalisation import stats_for_inputs
     from lithomap.registry.pyfunc import log_pyfunc_model
@@ -51,7 +51,7 @@ def build_champion(arch: str, params, workdir: Path) -> None:
     configure_tracking()
     steps, patch = params.preprocess.sequence_length, params.preprocess.patch_size
     static = list(SUMMARY_CHANNELS)
-    names = channel_names(steps, static, arch)
+    names = channel_names(steps, STEP_CHANNELS, static, arch)
     stats = stats_for_inputs(names, {})
     spec = {key: (patch, patch, len(value)) for key, value in names.items()}
     if arch == "convlstm":

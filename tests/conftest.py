@@ -29,7 +29,9 @@ def realdata():
     return folder
 
 
-def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed: int = 7) -> dict:
+def tiny_params_dict(
+    root: Path, size_px: int = 96, acquisitions: int = 10, seed: int = 7, sentinel1_dates: int = 1
+) -> dict:
     """Params of one small synthetic region whose outputs all live under ``root``."""
     return {
         "regions": {
@@ -59,7 +61,7 @@ def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed
             "size_px": size_px,
             "thermal_acquisitions": acquisitions,
             "cloudy_fraction": 0.0,
-            "sentinel1_dates": 1,
+            "sentinel1_dates": sentinel1_dates,
             "sentinel2_dates": 1,
             "quicklook_dir": str(root / "quicklook"),
             # the clean scenes: the shared fixture tests the pipeline, not the nuisances
@@ -112,16 +114,30 @@ def tiny_params_dict(root: Path, size_px: int = 96, acquisitions: int = 10, seed
     }
 
 
-@pytest.fixture(scope="session")
-def tiny_region(tmp_path_factory):
-    """A generated and ingested small synthetic region: (params, root), shared by many tests."""
+def generated_region(raw: dict):
+    """Generate and ingest the region ``tiny`` of params ``raw``; return the parsed params."""
     from lithomap.config import parse_params
     from lithomap.io.ingest import ingest_region
     from lithomap.scenes.generate import generate_region
 
-    root = tmp_path_factory.mktemp("tiny_region")
-    params = parse_params(tiny_params_dict(root))
+    params = parse_params(raw)
     region = params.region("tiny")
     generate_region("tiny", region, params.generate, quicklook=False, progress=False)
     ingest_region("tiny", region, params.ingest, progress=False)
-    return params, root
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny_region(tmp_path_factory):
+    """A generated and ingested small synthetic region: (params, root), shared by many tests."""
+    root = tmp_path_factory.mktemp("tiny_region")
+    return generated_region(tiny_params_dict(root)), root
+
+
+@pytest.fixture(scope="session")
+def tiny_sar_region(tmp_path_factory):
+    """A smaller region with three Sentinel-1 dates and the experiment ``thermal_sar_series``: (params, root)."""
+    root = tmp_path_factory.mktemp("tiny_sar_region")
+    raw = tiny_params_dict(root, size_px=48, sentinel1_dates=3)
+    raw["experiments"]["thermal_sar_series"] = {"sar_series": True}
+    return generated_region(raw), root

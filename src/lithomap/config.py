@@ -248,6 +248,13 @@ class ExperimentParams(Section):
         "spatial spread, emissivity minus the date's scene median, and the relative diurnal range (an "
         "apparent-thermal-inertia proxy) as one more summary (README 'Mapping a region without labels').",
     )
+    sar_series: bool = Field(
+        False,
+        description="Add the Sentinel-1 time series to the sequence: per step vv_step and vh_step, the backscatter "
+        "(dB) of the latest acquisition at or before the step's thermal date (the earliest if none is before; per "
+        "pixel, acquisitions without valid VV and VH there are passed over). Needs dated Sentinel-1 files in the "
+        "region; the SAR time mean as static layers is static: [vv, vh].",
+    )
 
 
 class PreprocessParams(Section):

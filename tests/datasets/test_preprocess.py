@@ -19,7 +19,7 @@ from lithomap.datasets.preprocess import (
     preprocess_region,
     split_region,
 )
-from lithomap.datasets.scene import SUMMARY_CHANNELS
+from lithomap.datasets.scene import SUMMARY_CHANNELS, CubeChannels
 from lithomap.datasets.split import (
     NONE,
     TEST,
@@ -127,10 +127,10 @@ def test_normalisation_ignores_validation_and_test_pixels():
     pixels[:, 4:6] = VAL
     sequence = rng.normal(5, 2, (3, 8, 8, 2)).astype(np.float32)
     static = rng.normal(-10, 3, (8, 8, 1)).astype(np.float32)
-    before = fit_normalisation(sequence, static, ["vv"], pixels == TRAIN)
+    before = fit_normalisation(sequence, static, ["lst_anomaly", "emissivity"], ["vv"], pixels == TRAIN)
     sequence[:, :, 4:] += 100
     static[:, 4:] -= 50
-    after = fit_normalisation(sequence, static, ["vv"], pixels == TRAIN)
+    after = fit_normalisation(sequence, static, ["lst_anomaly", "emissivity"], ["vv"], pixels == TRAIN)
     assert before == after
     assert before["vv"]["mean"] == pytest.approx(float(static[:, :4].mean()), rel=1e-5)
 
@@ -294,3 +294,86 @@ def test_equal_dates_give_every_experiment_the_smallest_selections_count(options
     smallest = min(unequal.dates, equal.built[1].dates)
     assert [report.dates for report in equal.built] == [smallest, smallest]
     assert len(flags) == smallest < 10, "thermal drew as many of its 10 dates as the smaller of day and night"
+
+
+@pytest.fixture(scope="module")
+def sar_series(tiny_sar_region):
+    """``thermal`` and ``thermal_sar_series`` datasets of the region with three Sentinel-1 dates."""
+    params, _ = tiny_sar_region
+    region = params.region("tiny")
+    split_region("tiny", region, params.ingest, params.preprocess)
+    names = ("thermal", "thermal_sar_series")
+    reports = {
+        name: preprocess_experiment("tiny", region, params.ingest, params.preprocess, name, params.experiment(name))
+        for name in names
+    }
+    return params, {name: load_manifest(report.output) for name, report in reports.items()}
+
+
+def test_sar_series_adds_two_channels_to_every_step(sar_series):
+    params, manifests = sar_series
+    plain, series = manifests["thermal"], manifests["thermal_sar_series"]
+    assert series.step_channels == ["lst_anomaly", "emissivity", "vv_step", "vh_step"]
+    assert plain.step_channels == ["lst_anomaly", "emissivity"] and series.selection["sar_series"] is True
+    assert {"vv_step", "vh_step"} <= set(series.normalisation) and "vv_step" not in plain.normalisation
+    assert -25 < series.normalisation["vv_step"]["mean"] < 0, "fitted on the backscatter in dB"
+    steps, static = params.preprocess.sequence_length, len(plain.static_channels)
+    folders = {name: params.preprocess.processed_dir / "tiny" / name for name in manifests}
+    for name, per_step in (("thermal", 7), ("thermal_sar_series", 9)):
+        cnn, _ = next(iter(make_dataset(folders[name], "train", "cnn", batch_size=2)))
+        lstm, _ = next(iter(make_dataset(folders[name], "train", "convlstm", batch_size=2)))
+        assert cnn["features"].shape[-1] == per_step * steps + static
+        assert lstm["sequence"].shape[-1] == per_step
+        with np.load(sorted(folders[name].glob("train-*.npz"))[0]) as shard:
+            assert shard["sequence"].shape[-1] == per_step - 5
+
+
+def test_a_sar_series_dataset_is_rebuilt_from_its_manifest(sar_series):
+    params, manifests = sar_series
+    series = manifests["thermal_sar_series"]
+    path = cube_path(params.ingest.interim_dir, "tiny")
+    cube = open_cube(path)
+    picked = CubeChannels.select(
+        cube, "thermal_sar_series", params.experiment("thermal_sar_series"), params.preprocess, path
+    )
+    restored = CubeChannels.from_manifest(cube, series)
+    assert restored.sar_series and restored.step_names == series.step_channels
+    expected, _ = picked.read(0, 0, picked.shape)
+    sequence, _ = restored.read(0, 0, restored.shape)
+    np.testing.assert_array_equal(sequence, expected)
+    covered, present = cube["sar_valid"].values, restored.steps >= 0
+    assert np.isfinite(sequence[present][:, covered, 2:]).all(), "every step has backscatter where S1 covers"
+    assert np.isnan(sequence[:, ~covered, 2:]).all()
+    old = manifests["thermal"].model_copy(
+        update={"selection": {k: v for k, v in manifests["thermal"].selection.items() if k != "sar_series"}}
+    )
+    assert not CubeChannels.from_manifest(cube, old).sar_series, "a manifest from before the option: no series"
+    confused = series.model_copy(update={"step_channels": ["lst_anomaly", "emissivity"]})
+    with pytest.raises(InputDataError, match=r"step channels .* are not those of its selection.*preprocess"):
+        CubeChannels.from_manifest(cube, confused)
+
+
+def test_sar_series_without_per_date_sentinel1_is_a_clear_error(tiny_sar_region):
+    params, _ = tiny_sar_region
+    path = cube_path(params.ingest.interim_dir, "tiny")
+    cube = open_cube(path)
+    experiment = params.experiment("thermal_sar_series")
+    per_date = ["vv_dates", "vh_dates", "sar_time"]
+    cases = {
+        "no SAR": (cube.drop_vars([*per_date, "vv", "vh", "sar_valid"]), ExperimentNotPossibleError, "region lacks"),
+        "undated": (
+            cube.drop_vars(per_date).assign_attrs(s1_dates=["undated"]),
+            ExperimentNotPossibleError,
+            r"1 Sentinel-1 file\(s\) are undated",
+        ),
+        "old cube": (cube.drop_vars(per_date), InputDataError, r"older lithomap.*lithomap ingest --region tiny"),
+    }
+    for name, (lacking, error, message) in cases.items():
+        with pytest.raises(
+            error, match=rf"experiment 'thermal_sar_series' needs the Sentinel-1 time series.*{message}"
+        ):
+            CubeChannels.select(lacking, "thermal_sar_series", experiment, params.preprocess, path)
+        if error is InputDataError:
+            with pytest.raises(InputDataError) as caught:
+                CubeChannels.select(lacking, "thermal_sar_series", experiment, params.preprocess, path)
+            assert not isinstance(caught.value, ExperimentNotPossibleError), f"{name}: re-ingest, not skip"

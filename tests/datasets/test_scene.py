@@ -67,3 +67,61 @@ def test_relative_diurnal_range_separates_the_materials_around_one():
     assert relative.shape == (20, 20)
     assert np.nanmean(relative[:, 10:]) > 1.2 > 0.8 > np.nanmean(relative[:, :10])
     assert _channels(_cube(), "anomaly").static_names == list(SUMMARY_CHANNELS)
+
+
+SAR_TIMES = np.array(["2023-06-01T18:00", "2023-06-02T12:00", "2023-06-03T06:00"], dtype="datetime64[ns]")
+SAR_DB = ((-10.0, -20.0), (-12.0, -22.0), (-14.0, -24.0))  # (vv, vh) of each acquisition
+
+
+def _with_sar(cube: xr.Dataset) -> xr.Dataset:
+    """The cube with three acquisitions of distinct constant values (thermal dates: 12 h apart from 06-01 12:00)."""
+    shape = (len(SAR_TIMES), cube.sizes["y"], cube.sizes["x"])
+    vv = np.stack([np.full(shape[1:], value[0], np.float32) for value in SAR_DB])
+    vh = np.stack([np.full(shape[1:], value[1], np.float32) for value in SAR_DB])
+    return cube.assign(vv_dates=(("sar_time", "y", "x"), vv), vh_dates=(("sar_time", "y", "x"), vh)).assign_coords(
+        sar_time=SAR_TIMES
+    )
+
+
+def _series_channels(cube: xr.Dataset) -> CubeChannels:
+    chosen = np.arange(cube.sizes["time"])
+    steps = np.concatenate([chosen, [-1]])  # six dates, then a padded step
+    day = chosen % 2 == 0
+    return CubeChannels(cube, chosen, day, steps, [], summaries=False, sar_series=True)
+
+
+def test_sar_steps_carry_the_latest_acquisition_at_or_before_each_date():
+    channels = _series_channels(_with_sar(_cube()))
+    assert channels.step_names == ["lst_anomaly", "emissivity", "vv_step", "vh_step"]
+    sequence, _ = channels.read(0, 0, (20, 20))
+    assert sequence.shape == (7, 20, 20, 4)
+    # thermal 06-01 12:00 precedes every acquisition: the earliest; 06-02 12:00 equals the second ("at")
+    expected = [SAR_DB[k] for k in (0, 0, 1, 1, 2, 2)]
+    for step, (vv, vh) in enumerate(expected):
+        assert (sequence[step, ..., 2] == vv).all() and (sequence[step, ..., 3] == vh).all(), f"step {step}"
+    assert np.isnan(sequence[6]).all(), "a padded step is NaN in every channel"
+    plain = CubeChannels(channels.cube, channels.chosen, channels.day, channels.steps, [], summaries=False)
+    plain_sequence, _ = plain.read(0, 0, (20, 20))
+    assert plain.step_names == ["lst_anomaly", "emissivity"] and plain_sequence.shape[-1] == 2
+    np.testing.assert_array_equal(sequence[..., :2], plain_sequence)
+
+
+def test_a_pixel_without_a_valid_acquisition_keeps_its_latest_known_backscatter():
+    cube = _with_sar(_cube())
+    cube["vv_dates"][1, :5, :5] = np.nan  # the second acquisition misses a corner (another frame)
+    cube["vh_dates"][0, 10:, 10:] = np.nan  # the first misses another: VV alone is not a valid acquisition
+    sequence, _ = _series_channels(cube).read(0, 0, (20, 20))
+    assert (sequence[2:4, :5, :5, 2] == SAR_DB[0][0]).all(), "the first acquisition, the latest valid one there"
+    assert (sequence[2:4, 5:, 5:, 2] == SAR_DB[1][0]).all()
+    assert (sequence[0:2, 10:, 10:, 2:] == SAR_DB[1]).all(), "none valid before: the earliest valid after"
+    assert (sequence[0:2, :10, :10, 2:] == SAR_DB[0]).all()
+
+
+def test_read_windows_of_a_sar_series_match_one_read():
+    channels = _series_channels(_with_sar(_cube()))
+    channels.cube["vv_dates"][2, 7:9, :] = np.nan
+    whole, _ = channels.read(0, 0, (20, 20))
+    windows, _ = channels.read_windows(np.array([[0, 0], [8, 4], [-2, 12]]), 8)
+    np.testing.assert_array_equal(windows[1], whole[:, 8:16, 4:12])
+    np.testing.assert_array_equal(windows[2, :, 2:, :8], whole[:, 0:6, 12:20])
+    assert np.isnan(windows[2, :, :2]).all()

@@ -36,7 +36,7 @@ def test_tiny_region_cube_layout(fake_region: RegionParams, ingest_params: Inges
     cube = xr.open_zarr(report.output)
     assert report.output == ingest_params.interim_dir / "tiny" / "cube.zarr"
     assert cube.rio.crs.to_epsg() == 32630
-    assert cube.sizes == {"time": 3, "y": REGION_PX, "x": REGION_PX}
+    assert cube.sizes == {"time": 3, "sar_time": 2, "y": REGION_PX, "x": REGION_PX}
     assert cube.lst.dims == ("time", "y", "x") and cube.lst.dtype == np.float32
     assert cube.lst.encoding["chunks"] == (1, 32, 32)
     assert {"vv", "vh", "ndvi", "label", "lst_valid", "sar_valid", "ndvi_valid", "label_valid"} <= set(cube.data_vars)
@@ -50,6 +50,14 @@ def test_tiny_region_cube_layout(fake_region: RegionParams, ingest_params: Inges
     # SAR: gamma mean 0.1 and 0.02 in power → about −10 and −17 dB
     assert float(cube.vv.median()) == pytest.approx(-10.0, abs=0.4)
     assert float(cube.vh.median()) == pytest.approx(-17.0, abs=0.4)
+    # each of the two HyP3 dates on its own, at the same chunking as the thermal stack
+    assert [str(t)[:19] for t in cube.sar_time.values] == ["2023-05-05T18:00:00", "2023-05-17T18:00:00"]
+    assert cube.vv_dates.dims == ("sar_time", "y", "x") and cube.vv_dates.dtype == np.float32
+    assert cube.vh_dates.encoding["chunks"] == (1, 32, 32)
+    assert not np.allclose(cube.vv_dates[0].values, cube.vv_dates[1].values)
+    for pol in ("vv", "vh"):
+        power = 10 ** (cube[f"{pol}_dates"].values.astype(np.float64) / 10)
+        np.testing.assert_allclose(10 * np.log10(power.mean(axis=0)), cube[pol].values, atol=1e-4)
     # NDVI from the offset-corrected reflectances 0.08 / 0.32, cloud strip dropped
     assert float(cube.ndvi.median()) == pytest.approx(0.6, abs=1e-3)
     assert not bool(cube.ndvi_valid[0].any()) and bool(cube.ndvi_valid[-1].all())
@@ -58,6 +66,23 @@ def test_tiny_region_cube_layout(fake_region: RegionParams, ingest_params: Inges
     assert "Zona sin clasificar XYZ" in report.unmapped_geology_km2
     assert report.unmapped_geology_km2["Zona sin clasificar XYZ"] > 0
     assert not report.missing
+
+
+def test_generated_sentinel1_dates_are_stored_one_by_one(tiny_sar_region) -> None:
+    params, _ = tiny_sar_region
+    cube = open_cube(params.ingest.interim_dir / "tiny" / "cube.zarr")
+    assert cube.sizes["sar_time"] == params.generate.sentinel1_dates == 3
+    assert [str(t)[:19] for t in cube.sar_time.values] == cube.attrs["s1_dates"]
+    assert cube.vv_dates.sizes == {"sar_time": 3, "y": cube.sizes["y"], "x": cube.sizes["x"]}
+    covered = cube.sar_valid.values
+    assert 0.5 < covered.mean() < 1, "the Sentinel-1 footprint covers most of the grid"
+    vv = cube.vv_dates.values.astype(np.float64)
+    assert np.std(vv[0][covered] - vv[1][covered]) > 0.5, "each date has its own speckle"
+    for pol in ("vv", "vh"):
+        dates = cube[f"{pol}_dates"].values.astype(np.float64)
+        assert np.isfinite(dates[:, covered]).all() and np.isnan(dates[:, ~covered]).all()
+        mean_db = 10 * np.log10((10 ** (dates[:, covered] / 10)).mean(axis=0))
+        np.testing.assert_allclose(mean_db, cube[pol].values[covered], atol=1e-4)
 
 
 def test_missing_sources_are_reported_and_absent(fake_region: RegionParams, ingest_params: IngestParams) -> None:
@@ -147,6 +172,7 @@ def test_real_sen1floods11_region(realdata, tmp_path: Path) -> None:
     cube = xr.open_zarr(report.output)
     assert "lst" not in cube and "label" not in cube
     assert float(cube.vv.median()) == pytest.approx(-10.48, abs=0.1)
+    assert "vv_dates" not in cube and "sar_time" not in cube.coords  # an undated chip joins the mean only
     assert float(cube.vh.median()) == pytest.approx(-17.73, abs=0.1)
     assert float(cube.ndvi.median()) == pytest.approx(0.171, abs=0.01)
     # on a 20 m UTM grid: linear-power averaging lifts the dB median a little

@@ -152,7 +152,7 @@ def test_fair_baseline_sees_the_networks_channels(all_dataset):
     features = network_features(cube, manifest)
     steps, width = manifest.sequence_length, manifest.shape[1]
     assert features.shape == (manifest.shape[0] * width, 2 * steps + len(manifest.static_channels))
-    networks = channel_names(steps, manifest.static_channels, "cnn")["features"]
+    networks = channel_names(steps, manifest.step_channels, manifest.static_channels, "cnn")["features"]
     _, names = channel_features(
         np.zeros((steps, 1, 1, 2)), np.zeros((1, 1, 7)), manifest.step_channels, manifest.static_channels
     )

@@ -20,7 +20,6 @@ import numpy as np
 from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import ExperimentParams, IngestParams, PreprocessParams, RegionParams
-from lithomap.datasets.features import STEP_CHANNELS
 from lithomap.datasets.manifest import LAYOUT, MANIFEST_FILE, Manifest, SelectedDate, Step, write_manifest
 from lithomap.datasets.patches import assign_patches, pad, padded_shape, patch_origins
 from lithomap.datasets.scene import CubeChannels, region_date_count
@@ -121,7 +120,8 @@ def preprocess_experiment(
     static_names = channels.static_names
     hours, doys = channels.step_clock()
     clock = channels.time_features()
-    stats = fit_normalisation(sequence, static, static_names, (split.pixels == TRAIN) & (label > 0))
+    step_names = channels.step_names
+    stats = fit_normalisation(sequence, static, step_names, static_names, (split.pixels == TRAIN) & (label > 0))
 
     origins = patch_origins(label.shape, settings.patch_size, settings.overlap, path)
     patch_split = assign_patches(origins, split.pixels, label, settings.patch_size, settings.min_labelled_fraction)
@@ -162,7 +162,7 @@ def preprocess_experiment(
                 SelectedDate(utc=str(times[i]), solar_hour=float(solar[i]), day=bool(flag))
                 for i, flag in zip(chosen, day, strict=True)
             ],
-            step_channels=list(STEP_CHANNELS),
+            step_channels=step_names,
             static_channels=static_names,
             time_features=clock.tolist(),
             normalisation=stats,
@@ -265,18 +265,19 @@ def built_experiments(name: str, experiments: Iterable[str], settings: Preproces
 
 
 def fit_normalisation(
-    sequence: np.ndarray, static: np.ndarray, static_names: list[str], train: np.ndarray
+    sequence: np.ndarray, static: np.ndarray, step_names: list[str], static_names: list[str], train: np.ndarray
 ) -> dict[str, dict[str, float]]:
     """Mean and std of every physical channel over the (labelled) training pixels only.
 
     Args:
         sequence: (T, H, W, C) stored step channels.
         static: (H, W, Cs) static channels.
+        step_names: names of the C step channels.
         static_names: names of the static channels.
         train: (H, W) bool, the pixels to fit on.
     """
     stats = {}
-    for k, channel in enumerate(STEP_CHANNELS):
+    for k, channel in enumerate(step_names):
         values = sequence[:, train, k]
         stats[channel] = _mean_std(values)
     for k, channel in enumerate(static_names):

@@ -3,8 +3,9 @@
 ``preprocess`` cuts its shards from these channels and full-scene inference reads them
 window by window, so a model sees the same inputs in training, evaluation and maps:
 
-- ``sequence`` (T, h, w, 2): per step the LST anomaly (LST minus that date's scene mean)
-  and the emissivity; padded steps are NaN;
+- ``sequence`` (T, h, w, C): per step the LST anomaly (LST minus that date's scene mean)
+  and the emissivity, then with ``sar_series: true`` ``vv_step`` and ``vh_step`` (below);
+  padded steps are NaN;
 - ``static`` (h, w, Cs): the per-pixel summaries over every selected date
   (``SUMMARY_CHANNELS``; left out when the experiment says ``summaries: false``), then the
   experiment's static layers (VV, VH, NDVI).
@@ -17,6 +18,13 @@ by that date's spatial standard deviation over valid pixels) and the emissivity 
 scene's median of that difference. Its inverse is the apparent thermal inertia (Price
 1977) relative to the scene; the range stays finite where the difference nears 0. A scene
 warmed by an offset and scaled by a gain (a cooler, higher region) gives the same values.
+
+With ``sar_series: true`` each step also carries the Sentinel-1 backscatter (dB) a
+sequence model could know at the step's thermal date: per pixel, that of the latest
+acquisition (``sar_time``) at or before the date with valid VV and VH, or, where none is
+before, of the earliest valid one after it. With full SAR coverage that is one acquisition
+per step; where an acquisition has a gap (another frame, layover) the pixel keeps its
+latest valid value.
 
 Windows may run past the scene's bottom/right edge; the part outside is NaN (no data).
 Scene statistics (each date's mean, spread, median emissivity; the median diurnal range)
@@ -36,10 +44,10 @@ import xarray as xr
 
 from lithomap.config import ExperimentParams, PreprocessParams
 from lithomap.datasets.experiments import equal_date_count, select_dates, sequence_steps
-from lithomap.datasets.features import time_features
-from lithomap.datasets.manifest import Manifest
-from lithomap.errors import ExperimentNotPossibleError
-from lithomap.io.cube import cube_daytime
+from lithomap.datasets.features import SAR_STEP_CHANNELS, STEP_CHANNELS, time_features
+from lithomap.datasets.manifest import Manifest, rerun_hint
+from lithomap.errors import ExperimentNotPossibleError, InputDataError
+from lithomap.io.cube import SAR_DATE_VARIABLES, SAR_TIME, cube_daytime
 from lithomap.timing import day_of_year
 
 SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "lst_anomaly_std")
@@ -60,6 +68,8 @@ class CubeChannels:
         static_layers: the experiment's static layers (cube variables).
         summaries: whether the all-date thermal summaries lead the static channels.
         thermal_features: ``anomaly`` or the climate-invariant ``standardised`` (module docstring).
+        sar_series: whether each step also carries ``vv_step`` and ``vh_step`` (module docstring);
+            the cube must hold ``vv_dates``, ``vh_dates`` and ``sar_time``.
     """
 
     cube: xr.Dataset
@@ -69,6 +79,7 @@ class CubeChannels:
     static_layers: Sequence[str]
     summaries: bool = True
     thermal_features: ThermalFeatures = "anomaly"
+    sar_series: bool = False
     _means: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _spreads: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _emissivity_medians: dict[int, float] = field(default_factory=dict, init=False, repr=False)
@@ -76,12 +87,44 @@ class CubeChannels:
 
     @classmethod
     def from_manifest(cls, cube: xr.Dataset, manifest: Manifest) -> CubeChannels:
-        """The channels a dataset was built from, for the same region's cube."""
+        """The channels a dataset was built from, for the same region's cube.
+
+        Raises:
+            InputDataError: a date of the manifest is not in the cube, the cube lacks the
+                per-date SAR the dataset used, or the manifest's step channels are not the
+                ones its selection gives (the dataset must be rebuilt).
+        """
         chosen, steps = manifest.date_index(cube["time"].values)
         day = np.array([d.day for d in manifest.dates], dtype=bool)
         static = manifest.selection.get("static", [])
         features = cast("ThermalFeatures", manifest.selection.get("thermal_features", "anomaly"))
-        return cls(cube, chosen, day, steps, list(static), bool(manifest.selection.get("summaries", True)), features)
+        sar_series = bool(manifest.selection.get("sar_series", False))
+        source = f"{manifest.region}/{manifest.experiment}"
+        if sar_series and not has_sar_series(cube):
+            raise InputDataError(
+                source,
+                "the dataset uses the Sentinel-1 series, but the region cube holds no per-date SAR (vv_dates)",
+                f"run `lithomap ingest --region {manifest.region}`, then "
+                + rerun_hint(manifest.region, manifest.experiment).removeprefix("run "),
+            )
+        channels = cls(
+            cube,
+            chosen,
+            day,
+            steps,
+            list(static),
+            bool(manifest.selection.get("summaries", True)),
+            features,
+            sar_series,
+        )
+        if channels.step_names != list(manifest.step_channels):
+            raise InputDataError(
+                source,
+                f"the manifest's step channels {manifest.step_channels} are not those of its selection "
+                f"({channels.step_names})",
+                rerun_hint(manifest.region, manifest.experiment),
+            )
+        return channels
 
     @classmethod
     def select(
@@ -98,8 +141,9 @@ class CubeChannels:
         ``date_count`` (from ``region_date_count``) draws that many of the selected dates.
 
         Raises:
-            ExperimentNotPossibleError: the cube lacks a static layer the experiment needs, or
-                the selection keeps no date.
+            ExperimentNotPossibleError: the cube lacks a static layer the experiment needs (or,
+                with ``sar_series``, dated Sentinel-1), or the selection keeps no date.
+            InputDataError: ``sar_series`` on a cube ingested before the per-date SAR was stored.
         """
         for layer in experiment.static:
             if layer not in cube:
@@ -109,12 +153,21 @@ class CubeChannels:
                     "add the source to the region's raw folder and ingest again, or leave the experiment out for "
                     "this region",
                 )
+        if experiment.sar_series:
+            check_sar_series(cube, name, source)
         times = cube["time"].values
         day = cube_daytime(cube, settings.day_sun_elevation)
         chosen = select_dates(times, day, experiment, settings, name, source, date_count)
         steps = sequence_steps(chosen, settings.sequence_length)
         return cls(
-            cube, chosen, day[chosen], steps, list(experiment.static), experiment.summaries, experiment.thermal_features
+            cube,
+            chosen,
+            day[chosen],
+            steps,
+            list(experiment.static),
+            experiment.summaries,
+            experiment.thermal_features,
+            experiment.sar_series,
         )
 
     @property
@@ -130,6 +183,11 @@ class CubeChannels:
         return [*SUMMARY_CHANNELS, *((INVARIANT_SUMMARY,) if self.standardised else ())]
 
     @property
+    def step_names(self) -> list[str]:
+        """Names of the stored channels of each sequence step."""
+        return [*STEP_CHANNELS, *(SAR_STEP_CHANNELS if self.sar_series else ())]
+
+    @property
     def static_names(self) -> list[str]:
         """Names of the static channels: the summaries (if used), then the static layers."""
         return [*self.summary_names, *self.static_layers]
@@ -141,6 +199,11 @@ class CubeChannels:
         hours = np.array([solar[i] if i >= 0 else 0.0 for i in self.steps])
         doys = np.array([day_of_year(times[i]) if i >= 0 else 0 for i in self.steps])
         return hours, doys
+
+    def step_times(self) -> np.ndarray:
+        """UTC time (datetime64) of each sequence step; NaT for padded steps."""
+        times = self.cube["time"].values.astype("datetime64[ns]")
+        return np.array([times[i] if i >= 0 else np.datetime64("NaT", "ns") for i in self.steps], "datetime64[ns]")
 
     def time_features(self) -> np.ndarray:
         """(T, 4) sin/cos of solar hour and day of year of the steps; zeros for padded steps."""
@@ -211,11 +274,13 @@ class CubeChannels:
             emissivity = emissivity - medians[:, None, None]
         position = {index: k for k, index in enumerate(used)}
 
-        sequence = np.full((len(self.steps), *lst.shape[1:], 2), np.nan, dtype=np.float32)
+        sequence = np.full((len(self.steps), *lst.shape[1:], len(self.step_names)), np.nan, dtype=np.float32)
         for t, index in enumerate(self.steps):
             if index >= 0:
                 sequence[t, ..., 0] = anomaly[position[int(index)]]
                 sequence[t, ..., 1] = emissivity[position[int(index)]]
+        if self.sar_series:
+            sequence[..., len(STEP_CHANNELS) :] = self._sar_steps(rows, cols)
         picked = [position[int(i)] for i in self.chosen]
         layers = [_summaries(anomaly[picked], emissivity[picked], self.day)] if self.summaries else []
         if self.summaries and self.standardised:
@@ -237,7 +302,7 @@ class CubeChannels:
         chunks again; the values are those of reading each window alone.
         """
         origins = np.asarray(origins, dtype=np.int64).reshape(-1, 2)
-        sequences = np.empty((len(origins), len(self.steps), patch, patch, 2), np.float32)
+        sequences = np.empty((len(origins), len(self.steps), patch, patch, len(self.step_names)), np.float32)
         statics = np.empty((len(origins), patch, patch, len(self.static_names)), np.float32)
         for row in np.unique(origins[:, 0]):
             members = np.flatnonzero(origins[:, 0] == row)
@@ -257,7 +322,7 @@ class CubeChannels:
         inside = (size[0] - top, size[1] - left)
         if min(inside) <= 0 or row + top >= height or col + left >= width:
             return (
-                np.full((len(self.steps), *size, 2), np.nan, np.float32),
+                np.full((len(self.steps), *size, len(self.step_names)), np.nan, np.float32),
                 np.full((*size, len(self.static_names)), np.nan, np.float32),
             )
         sequence, static = self.read(row + top, col + left, inside)
@@ -267,6 +332,84 @@ class CubeChannels:
 
     def _window(self, name: str, times: list[int], rows: slice, cols: slice) -> np.ndarray:
         return self.cube[name].isel(time=times, y=rows, x=cols).values.astype(np.float32)
+
+    def _sar_steps(self, rows: slice, cols: slice) -> np.ndarray:
+        """(T, h, w, 2) VV and VH (dB) known at each step's date (module docstring); NaN for padded steps."""
+        vv, vh = (self.cube[name].isel(y=rows, x=cols).values.astype(np.float32) for name in SAR_DATE_VARIABLES)
+        return latest_known(np.stack([vv, vh], axis=-1), self.cube[SAR_TIME].values, self.step_times())
+
+
+def latest_known(series: np.ndarray, series_times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per pixel, the values of the latest acquisition at or before each time that has all channels valid.
+
+    Where no valid acquisition is at or before a time, the earliest valid one after it is
+    taken; NaN where the pixel has none at all, and for NaT times (padded steps).
+
+    Args:
+        series: (S, h, w, C) values of the acquisitions, NaN = invalid.
+        series_times: (S,) their times (datetime64), ascending.
+        at: (T,) times to look up (datetime64; NaT = none).
+
+    Returns:
+        (T, h, w, C) float32.
+    """
+    count = len(series_times)
+    valid = np.isfinite(series).all(axis=-1)  # (S, h, w)
+    order = np.arange(count)[:, None, None]
+    latest = np.maximum.accumulate(np.where(valid, order, -1), axis=0)  # latest valid index ≤ s, else −1
+    earliest = np.minimum.accumulate(np.where(valid, order, count)[::-1], axis=0)[::-1]  # earliest valid ≥ s
+    out = np.full((len(at), *series.shape[1:]), np.nan, np.float32)
+    if count == 0:
+        return out
+    before = np.searchsorted(series_times, at, side="right") - 1  # last acquisition at or before each time
+    for t, (time, last) in enumerate(zip(at, before, strict=True)):
+        if np.isnat(time):
+            continue
+        pick = latest[last] if last >= 0 else np.full(series.shape[1:3], -1)
+        if last + 1 < count:
+            pick = np.where(pick < 0, earliest[last + 1], pick)
+        found = (pick >= 0) & (pick < count)
+        taken = np.take_along_axis(series, np.clip(pick, 0, count - 1)[None, ..., None], axis=0)[0]
+        out[t] = np.where(found[..., None], taken, np.nan)
+    return out
+
+
+def has_sar_series(cube: xr.Dataset) -> bool:
+    """Whether the cube holds the per-date Sentinel-1 backscatter (``vv_dates``, ``vh_dates``, ``sar_time``)."""
+    return all(name in cube for name in SAR_DATE_VARIABLES) and SAR_TIME in cube.coords
+
+
+def check_sar_series(cube: xr.Dataset, name: str, source: Path) -> None:
+    """Refuse experiment ``name`` (``sar_series: true``) on a cube without per-date Sentinel-1.
+
+    Raises:
+        ExperimentNotPossibleError: the region has no Sentinel-1 data, or only undated files.
+        InputDataError: the cube has the SAR mean but was ingested before the per-date SAR was stored.
+    """
+    if has_sar_series(cube):
+        return
+    needs = f"experiment {name!r} needs the Sentinel-1 time series (sar_series: true)"
+    if "vv" not in cube:
+        raise ExperimentNotPossibleError(
+            source,
+            f"{needs}, which the region lacks",
+            "add the source to the region's raw folder and ingest again, or leave the experiment out for this region",
+        )
+    dates = list(cube.attrs.get("s1_dates", []))
+    if dates and all(date == "undated" for date in dates):
+        raise ExperimentNotPossibleError(
+            source,
+            f"{needs}, but the region's {len(dates)} Sentinel-1 file(s) are undated (e.g. Sen1Floods11 chips), so "
+            "the cube holds only their mean",
+            "add dated Sentinel-1 files (e.g. ASF HyP3 RTC) and ingest again, or leave the experiment out for this "
+            "region",
+        )
+    region = cube.attrs.get("region", source.parent.name)
+    raise InputDataError(
+        source,
+        f"{needs}, but the region cube holds no per-date Sentinel-1 (vv_dates): it was ingested by an older lithomap",
+        f"run `lithomap ingest --region {region}` again",
+    )
 
 
 def region_date_count(

@@ -41,7 +41,7 @@ def shard_files(folder: Path, split: str) -> list[Path]:
 
 def input_spec(manifest: Manifest, architecture: Architecture) -> dict[str, tuple[int, ...]]:
     """Shape (without batch) of every model input."""
-    names = channel_names(manifest.sequence_length, manifest.static_channels, architecture)
+    names = channel_names(manifest.sequence_length, manifest.step_channels, manifest.static_channels, architecture)
     patch = manifest.patch_size
     if architecture == "convlstm":
         spec: dict[str, tuple[int, ...]] = {
@@ -87,7 +87,7 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
     files = [str(p) for p in shard_files(folder, split)]
     times = manifest.times()
     stats = manifest.normalisation
-    static_names = manifest.static_channels
+    step_names, static_names = manifest.step_channels, manifest.static_channels
     spec = input_spec(manifest, architecture)
     patch = manifest.patch_size
     steps = manifest.sequence_length
@@ -98,13 +98,13 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
 
     def load(path: tf.Tensor) -> tf.data.Dataset:
         sequence, static, label = tf.numpy_function(read, [path], [tf.float32, tf.float32, tf.uint8])
-        sequence.set_shape([None, steps, patch, patch, 2])
+        sequence.set_shape([None, steps, patch, patch, len(step_names)])
         static.set_shape([None, patch, patch, len(static_names)])
         label.set_shape([None, patch, patch])
         return tf.data.Dataset.from_tensor_slices((sequence, static, label))
 
     def layout(sequence: np.ndarray, static: np.ndarray) -> list[np.ndarray]:
-        inputs = model_inputs(sequence[None], static[None], times, stats, static_names, architecture)
+        inputs = model_inputs(sequence[None], static[None], times, stats, step_names, static_names, architecture)
         return [inputs[name][0] for name in spec]
 
     def prepare(sequence: tf.Tensor, static: tf.Tensor, label: tf.Tensor):

@@ -10,6 +10,8 @@ variable        dims            dtype      meaning
 ``lst_valid``   time, y, x      bool       finite ``lst``
 ``vv``, ``vh``  y, x            float32    Sentinel-1 backscatter, dB: time mean in linear power
 ``sar_valid``   y, x            bool       both ``vv`` and ``vh`` finite
+``vv_dates``,   sar_time, y, x  float32    Sentinel-1 backscatter of each dated acquisition, dB (NaN =
+``vh_dates``                               invalid); their time mean in linear power is ``vv``/``vh``
 ``ndvi``        y, x            float32    time mean of the per-date NDVI (cloud-masked)
 ``ndvi_valid``  y, x            bool       finite ``ndvi``
 ``label``       y, x            uint8      lithology class 0–13 (0 = background / unmapped)
@@ -18,10 +20,13 @@ variable        dims            dtype      meaning
 
 Coordinates: ``time`` (UTC datetime64), ``solar_time`` (local solar hour 0–24 at the grid
 centre longitude, per time), ``solar_datetime`` (local solar date and time), ``thermal_product``
-(product of each date, e.g. ``ECO2LSTE.001``), ``x``/``y`` (pixel centres), ``spatial_ref``
-(CF grid mapping: ``xr.open_zarr(p).rio.crs`` gives the CRS). Variables of a source the region
-lacks are absent; the thermal variables and the time coordinates exist only with thermal data.
-Chunks are ``(1, chunk_px, chunk_px)`` and ``(chunk_px, chunk_px)``.
+(product of each date, e.g. ``ECO2LSTE.001``), ``sar_time`` (UTC datetime64 of each dated
+Sentinel-1 acquisition, ascending), ``x``/``y`` (pixel centres), ``spatial_ref`` (CF grid
+mapping: ``xr.open_zarr(p).rio.crs`` gives the CRS). Variables of a source the region lacks are
+absent; the thermal variables and the time coordinates exist only with thermal data, the
+per-date SAR and ``sar_time`` only with dated Sentinel-1 files (undated ones, e.g. Sen1Floods11
+chips, join the means ``vv``/``vh`` only). Chunks are ``(1, chunk_px, chunk_px)`` for the
+per-date variables and ``(chunk_px, chunk_px)`` for the others.
 Attributes: ``region``, ``crs``, ``resolution``, ``bounds``, ``sources`` (product → files),
 ``s1_dates``, ``s2_dates``, ``missing_sources``, ``unmapped_geology_km2``.
 """
@@ -51,6 +56,8 @@ CUBE_NAME = "cube.zarr"
 GRID_TOLERANCE = 1e-6
 TRAINING_VARIABLES = ("label", "lst")  # what every dataset, model and evaluation needs from a cube
 TIME_VARIABLES = ("lst", "emissivity", "lst_valid")
+SAR_DATE_VARIABLES = ("vv_dates", "vh_dates")  # dims (SAR_TIME, y, x)
+SAR_TIME = "sar_time"
 FIX_OF = {
     "lst": "add ECOSTRESS (or Landsat thermal) files to the region's raw folder and run `lithomap ingest` again",
     "label": "add a geological map (GPKG/Shapefile/GeoJSON) or a lithology label raster to the region's raw folder "
@@ -68,6 +75,7 @@ class CubeWriter:
         thermal_products: product of each time.
         chunk_px: chunk side.
         attrs: dataset attributes.
+        sar_times: UTC times of the dated Sentinel-1 acquisitions, ascending (may be empty).
     """
 
     def __init__(
@@ -78,6 +86,7 @@ class CubeWriter:
         thermal_products: Sequence[str],
         chunk_px: int,
         attrs: dict[str, object],
+        sar_times: Sequence[datetime] = (),
     ) -> None:
         self.path = path
         self.grid = grid
@@ -91,21 +100,22 @@ class CubeWriter:
                 "solar_datetime": ("time", local, {"long_name": "local solar date and time at the grid centre"}),
                 "thermal_product": ("time", np.array(thermal_products, dtype=str)),
             }
+        if sar_times:
+            coords[SAR_TIME] = (SAR_TIME, np.array(sar_times, dtype="datetime64[ns]"))
         template = xr.Dataset(coords=coords, attrs=_jsonable(attrs)).rio.write_crs(grid.crs)
         template["spatial_ref"].attrs["GeoTransform"] = " ".join(str(v) for v in grid.transform.to_gdal())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             template.to_zarr(path, mode="w", zarr_format=3, consolidated=False)
         self.group = zarr.open_group(path, mode="r+")
-        self.n_times = len(times)
+        self.lengths = {"time": len(times), SAR_TIME: len(sar_times)}
 
     def create(self, name: str, dims: tuple[str, ...], dtype: str, fill: object, attrs: Mapping[str, JSON]) -> None:
-        """Create an empty variable (``dims`` is ``("time", "y", "x")`` or ``("y", "x")``)."""
+        """Create an empty variable (``dims`` is ``("time" | "sar_time", "y", "x")`` or ``("y", "x")``)."""
         spatial = (self.grid.height, self.grid.width)
-        shape: tuple[int, ...] = (self.n_times, *spatial) if dims[0] == "time" else spatial
-        chunks: tuple[int, ...] = (
-            (1, self.chunk_px, self.chunk_px) if dims[0] == "time" else (self.chunk_px, self.chunk_px)
-        )
+        stacked = dims[0] in self.lengths
+        shape: tuple[int, ...] = (self.lengths[dims[0]], *spatial) if stacked else spatial
+        chunks: tuple[int, ...] = (1, self.chunk_px, self.chunk_px) if stacked else (self.chunk_px, self.chunk_px)
         chunks = tuple(min(c, max(s, 1)) for c, s in zip(chunks, shape, strict=True))
         self.group.create_array(
             name,
@@ -118,7 +128,7 @@ class CubeWriter:
         )
 
     def write(self, name: str, window: Window, data: np.ndarray, time_index: int | None = None) -> None:
-        """Write one window of a variable (and one time step of a time variable)."""
+        """Write one window of a variable (and one step of a ``time``/``sar_time`` variable)."""
         rows, cols = window.toslices()
         array = self.group[name]
         if not isinstance(array, zarr.Array):

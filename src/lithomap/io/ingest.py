@@ -17,7 +17,8 @@ Steps of :func:`ingest_region`:
    refuses) and after deleting what an interrupted ingest left behind, the cube (layout in
    :mod:`lithomap.io.cube`) is written window by window into a
    temporary folder that replaces ``<interim_dir>/<region>/cube.zarr`` only when complete:
-   thermal one date at a time; SAR and NDVI as time means accumulated per window; labels
+   thermal one date at a time; SAR and NDVI as time means accumulated per window (each dated
+   Sentinel-1 acquisition is also written as it is read, ``vv_dates``/``vh_dates``); labels
    burnt per window. Memory depends on ``IngestParams.window_px``, not on the region size.
 
 A source the region lacks is reported (``IngestReport.missing``) and its variables are
@@ -49,7 +50,7 @@ from lithomap.classes import BACKGROUND, load_mapper
 from lithomap.config import IngestParams, RegionParams
 from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
-from lithomap.io.cube import CUBE_NAME, CubeWriter
+from lithomap.io.cube import CUBE_NAME, SAR_TIME, CubeWriter
 from lithomap.io.ecostress import AppeearsReader, L2TReader
 from lithomap.io.geology import GeologyMap, load_geology
 from lithomap.io.grid import Bounds, RegionGrid, outlying, reproject_bounds, union_bounds
@@ -330,6 +331,7 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
     attrs = _attributes(name, region, grid, catalog, geology, missing)
     attrs["ignored_files"] = {str(path): why for path, why in ignored.items()}
     final = ingest.interim_dir / name / CUBE_NAME
+    sar_slots = _sar_slots(catalog.sar)
     variables: list[str] = []
     with (
         folder_lock(final, "ingest"),
@@ -343,10 +345,13 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
             [scene.product for _, scene in catalog.thermal],
             ingest.chunk_px,
             attrs,
+            sar_times=[time for time, _ in sar_slots],
         )
         fill = _CubeFill(writer, grid, windows, ingest, bar)
         variables += _write_thermal(fill, catalog.thermal)
-        variables += _write_time_means(fill, catalog.sar, SAR_ATTRS, "sar_valid", power_to_db)
+        variables += _write_time_means(
+            fill, catalog.sar, SAR_ATTRS, "sar_valid", power_to_db, _SarSeries(fill.writer, sar_slots)
+        )
         variables += _write_time_means(fill, catalog.optical, NDVI_ATTRS, "ndvi_valid")
         variables += _write_labels(fill, geology, catalog.label_rasters)
         writer.close()
@@ -467,14 +472,55 @@ def _write_thermal(fill: _CubeFill, scenes: list[tuple[type[SceneReader], Scene]
     return ["lst", "emissivity", "lst_valid"]
 
 
+SAR_SERIES_ATTRS = {
+    f"{pol}_dates": {"units": "dB", "long_name": f"Sentinel-1 {pol.upper()} backscatter of each dated acquisition"}
+    for pol in ("vv", "vh")
+}
+
+
+def _sar_slots(scenes: list[tuple[type[SceneReader], Scene]]) -> list[tuple[datetime, int]]:
+    """(time, index in ``scenes``) of every dated Sentinel-1 scene, in time order: the cube's ``sar_time``."""
+    return sorted((scene.time, index) for index, (_, scene) in enumerate(scenes) if scene.time is not None)
+
+
+@dataclass(frozen=True)
+class _SarSeries:
+    """Writes each dated acquisition's VV and VH (dB) at its ``sar_time`` position as the means are accumulated."""
+
+    writer: CubeWriter
+    slots: list[tuple[datetime, int]]
+
+    def create(self) -> list[str]:
+        """Create ``vv_dates``/``vh_dates`` (none without a dated scene); return their names."""
+        if not self.slots:
+            return []
+        for name, attrs in SAR_SERIES_ATTRS.items():
+            self.writer.create(name, (SAR_TIME, "y", "x"), "float32", np.nan, attrs)
+        return list(SAR_SERIES_ATTRS)
+
+    def __call__(self, scene_index: int, window: Window, values: dict[str, np.ndarray]) -> None:
+        """Write one window of scene ``scene_index`` (linear power ``values``) if it is dated."""
+        positions = [k for k, (_, index) in enumerate(self.slots) if index == scene_index]
+        for position in positions:
+            for pol in ("vv", "vh"):
+                self.writer.write(f"{pol}_dates", window, power_to_db(values[pol]), position)
+
+
 def _time_means(
-    readers: list[SceneReader], grid: RegionGrid, window: Window, names: Sequence[str]
+    readers: list[SceneReader],
+    grid: RegionGrid,
+    window: Window,
+    names: Sequence[str],
+    each: Callable[[int, Window, dict[str, np.ndarray]], None] | None = None,
 ) -> dict[str, np.ndarray]:
+    """Per-pixel mean of each layer over the readers' valid values; ``each`` also gets every reader's values."""
     shape = (int(window.height), int(window.width))
     total = {n: np.zeros(shape, np.float64) for n in names}
     count = {n: np.zeros(shape, np.int32) for n in names}
-    for opened in readers:
+    for index, opened in enumerate(readers):
         values = opened.read(grid, window)
+        if each is not None:
+            each(index, window, values)
         for n in names:
             ok = np.isfinite(values[n])
             total[n][ok] += values[n][ok]
@@ -489,8 +535,12 @@ def _write_time_means(
     attrs: dict[str, dict[str, str]],
     valid_name: str,
     convert: Callable[[np.ndarray], np.ndarray] = lambda values: values,
+    series: _SarSeries | None = None,
 ) -> list[str]:
-    """Write the time mean of each layer in ``attrs`` (then ``convert``) and a mask where all are valid."""
+    """Write the time mean of each layer in ``attrs`` (then ``convert``) and a mask where all are valid.
+
+    With ``series`` each dated scene is also written on its own (read once for both).
+    """
     if not scenes:
         fill.bar.update(len(fill.windows))
         return []
@@ -498,10 +548,11 @@ def _write_time_means(
     for name in names:
         fill.writer.create(name, ("y", "x"), "float32", np.nan, attrs[name])
     fill.writer.create(valid_name, ("y", "x"), "bool", False, {"long_name": f"{' and '.join(names)} valid"})
+    written = series.create() if series is not None else []
     with ExitStack() as stack:
         readers = [stack.enter_context(reader(scene, fill.ingest)) for reader, scene in scenes]
         for window in fill.windows:
-            means = _time_means(readers, fill.grid, window, names)
+            means = _time_means(readers, fill.grid, window, names, series)
             values = {name: convert(means[name]) for name in names}
             for name, array in values.items():
                 fill.writer.write(name, window, array)
@@ -509,7 +560,7 @@ def _write_time_means(
             fill.bar.update()
         for opened in readers:
             opened.check_not_empty()
-    return [*names, valid_name]
+    return [*names, valid_name, *written]
 
 
 def _write_labels(fill: _CubeFill, geology: Sequence[GeologyMap], rasters: Sequence[Path]) -> list[str]:

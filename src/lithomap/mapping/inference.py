@@ -66,6 +66,7 @@ class SceneInputs:
             static,
             self.manifest.times(),
             self.manifest.normalisation,
+            self.manifest.step_channels,
             self.manifest.static_channels,
             self.architecture,
         )

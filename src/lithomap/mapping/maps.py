@@ -216,7 +216,7 @@ def check_model_inputs(model: RegisteredModel, metadata: dict, inputs: RegionInp
     if model.static_channels is not None and list(model.static_channels) != inputs.static_names:
         problems.append(f"its static layers are {model.static_channels}, the region's are {inputs.static_names}")
     expected = metadata.get("input_channels")
-    given = channel_names(steps, inputs.static_names, inputs.architecture)
+    given = channel_names(steps, inputs.channels.step_names, inputs.static_names, inputs.architecture)
     if expected is not None and {k: list(v) for k, v in expected.items()} != given:
         problems.append("its input channels differ from the region's")
     if problems:

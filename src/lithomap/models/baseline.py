@@ -5,7 +5,8 @@ Two feature sets, both evaluated on the same test pixels as the networks:
 - **fair** (``network_features``, the gate's baseline, metrics ``baseline_*``): exactly the
   per-pixel channels the networks get, read by the same ``CubeChannels`` path — per
   sequence step the LST anomaly and the emissivity (``t00_lst_anomaly``, ``t00_emissivity``,
-  …; padded steps are empty and dropped), then the static channels of the dataset (the
+  …, and ``t00_vv_step``, ``t00_vh_step`` with ``sar_series``; padded steps are empty and
+  dropped), then the static channels of the dataset (the
   all-date thermal summaries when the experiment uses them, then VV, VH, NDVI). The
   per-step clock and valid mask are the same for every pixel or implied by NaN, so they
   add nothing per pixel. It tells how much of the networks' score needs spatial context.

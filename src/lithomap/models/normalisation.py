@@ -6,7 +6,8 @@ inputs. The file names every input's channels, so a model always knows what it r
 
     {"inputs": {"features": {"channels": ["lst_t00", ...], "mean": [...], "std": [...]}}}
 
-for the CNN, and ``"sequence"`` (the 7 channels of each step: lst_anomaly, emissivity, valid, time features) plus
+for the CNN, and ``"sequence"`` (the channels of each step: lst_anomaly, emissivity, with ``sar_series`` vv_step and
+vh_step, then valid and the time features) plus
 ``"static"`` (vv, vh, ndvi; absent when there are none) for the ConvLSTM. Statistics apply
 to the last axis. After normalisation non-finite values (no-data) become 0, the channel mean.
 """

@@ -371,7 +371,9 @@ def _save(
     shift: ShiftReference | None = None,
 ) -> None:
     """Assemble the model folder in a temporary folder and swap it in."""
-    stats = input_stats(manifest.normalisation, manifest.sequence_length, manifest.static_channels, arch)
+    stats = input_stats(
+        manifest.normalisation, manifest.sequence_length, manifest.step_channels, manifest.static_channels, arch
+    )
     payload = asdict(result) | {
         "model_dir": str(out),
         "inputs": {k: list(v) for k, v in input_spec(manifest, arch).items()},

@@ -259,6 +259,7 @@ def processed_tables(
                     arrays["static"],
                     manifest.times(),
                     manifest.normalisation,
+                    manifest.step_channels,
                     manifest.static_channels,
                     arch,
                 )
