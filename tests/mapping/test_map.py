@@ -13,18 +13,24 @@ import pytest
 import rasterio
 import xarray as xr
 
+from lithomap.classes import N_CLASSES
 from lithomap.config import MapParams
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
+from lithomap.datasets.split import TEST
 from lithomap.errors import InputDataError, LithomapError
 from lithomap.io.cube import cube_path, open_cube
-from lithomap.mapping.maps import make_map
+from lithomap.mapping.cube import open_region_cube
+from lithomap.mapping.maps import make_map, map_scores, region_inputs, strip_distances
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import LAYER
 from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, PROBABILITIES_FILE, SHIFT_RASTER
+from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
+from lithomap.models.shift import ShiftReference
 from lithomap.registry.promotion import promote_model
 from lithomap.training.evaluate import evaluate_model
 from lithomap.training.fit import train_model
 from lithomap.training.loro_table import COLUMNS, TABLE_CSV
+from lithomap.training.scoring import per_block_confusions
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +186,34 @@ def test_bad_inputs_name_what_to_run(champion):
     shorter = params.model_copy(update={"preprocess": params.preprocess.model_copy(update={"sequence_length": 3})})
     with pytest.raises(InputDataError, match="lithomap preprocess -r tiny -e thermal"):
         make_map("tiny", "cnn", shorter)
+
+
+def test_map_scores_from_block_matrices_equal_the_whole_map_confusion():
+    rng = np.random.default_rng(8)
+    label = rng.integers(0, N_CLASSES, size=(70, 50)).astype(np.uint8)
+    classes = np.where(rng.random(label.shape) < 0.6, label, rng.integers(0, N_CLASSES, size=label.shape))
+    classes = classes.astype(np.uint8)
+    split = rng.integers(-1, 3, size=(5, 4)).astype(np.int8).repeat(16, axis=0).repeat(16, axis=1)[:70, :50]
+    result = map_scores(classes, label, split, 16, n_boot=50, seed=1, alpha=0.1)
+    scored = (split == TEST) & (label > 0) & (classes > 0)
+    scores = scores_from_confusion(confusion_matrix(label[scored].astype(np.int64), classes[scored].astype(np.int64)))
+    blocks, _ = per_block_confusions(label.astype(np.int64), classes.astype(np.int64), scored, 16)
+    low, high = block_bootstrap(blocks, n_boot=50, seed=1, alpha=0.1)["macro_f1"]
+    assert result == {
+        **{key: round(float(scores[key]), 6) for key in ("oa", "macro_f1", "weighted_f1", "kappa")},
+        "macro_f1_ci": [round(low, 6), round(high, 6)],
+        "pixels": int(scored.sum()),
+    }
+    assert 0 < result["oa"] < 1 and result["pixels"] > 500
+
+
+def test_strip_distances_read_in_column_blocks_equal_the_whole_strip(tiny_region):
+    params, _ = tiny_region
+    inputs = region_inputs(open_region_cube("tiny", params), "tiny", "thermal", "cnn", params, margin=0)
+    height, width = inputs.channels.shape
+    _, static = inputs.channels.read(0, 0, (height, width))
+    reference = ShiftReference.fit(static.reshape(-1, static.shape[-1]), inputs.static_names)
+    _, strip = inputs.channels.read(5, 0, (40, width))
+    whole = reference.distance(strip, inputs.static_names)
+    assert width > 48 and np.isfinite(whole).mean() > 0.9
+    np.testing.assert_array_equal(strip_distances(inputs, reference, 5, 40, columns=24), whole)

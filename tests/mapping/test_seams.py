@@ -27,3 +27,38 @@ def test_invalid_pixels_are_ignored_and_a_uniform_map_is_nan():
     valid = np.zeros(classes.shape, dtype=bool)
     assert np.isnan(seam_index(classes, spacing=8, valid=valid))
     assert np.isnan(seam_index(np.ones((32, 32), dtype=int), spacing=8))
+
+
+def _whole_map_index(classes: np.ndarray, spacing: int, offset: tuple[int, int], valid: np.ndarray) -> float:
+    """The index from whole-map pair arrays (what ``seam_index`` computed before it went band by band)."""
+    counts = np.zeros(4)
+    for axis in (0, 1):
+        first = classes[:-1] if axis == 0 else classes[:, :-1]
+        second = classes[1:] if axis == 0 else classes[:, 1:]
+        both = (valid[:-1] & valid[1:]) if axis == 0 else (valid[:, :-1] & valid[:, 1:])
+        line = (np.arange(1, classes.shape[axis]) - offset[axis]) % spacing == 0
+        on_line = np.broadcast_to(line[:, None] if axis == 0 else line[None, :], both.shape)
+        changed = (first != second) & both
+        counts += [
+            (changed & on_line).sum(),
+            (both & on_line).sum(),
+            (changed & ~on_line).sum(),
+            (both & ~on_line).sum(),
+        ]
+    return (counts[0] / counts[1]) / (counts[2] / counts[3])
+
+
+def test_bands_of_rows_give_the_whole_map_index(monkeypatch):
+    import lithomap.mapping.seams as seams
+
+    rng = np.random.default_rng(4)
+    tiles = np.kron(rng.integers(1, 5, size=(6, 5)), np.ones((8, 8), dtype=int))[:45, :38]
+    tiles = np.roll(tiles, (3, 5), axis=(0, 1))  # tile edges on the grid lines of offset (3, 5)
+    classes = np.where(rng.random(tiles.shape) < 0.2, rng.integers(1, 5, size=tiles.shape), tiles)
+    valid = rng.random(classes.shape) > 0.1
+    expected = _whole_map_index(classes, 8, (3, 5), valid)
+    monkeypatch.setattr(seams, "BAND_ROWS", 7)
+    assert seam_index(classes, spacing=8, offset=(3, 5), valid=valid) == expected
+    monkeypatch.setattr(seams, "BAND_ROWS", 1)
+    assert seam_index(classes, spacing=8, offset=(3, 5), valid=valid) == expected
+    assert expected > 1.2

@@ -60,8 +60,8 @@ from lithomap.mapping.inference import infer_scene
 from lithomap.mapping.picture import draw_map
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import vectorise
-from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters
-from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
+from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters, bounded_gdal_cache
+from lithomap.models.metrics import block_bootstrap, scores_from_confusion
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
 from lithomap.registry.registry import model_name
 from lithomap.registry.tracking import TAG_PREFIX
@@ -295,8 +295,7 @@ def make_map(
                 label = cube["label"].isel(y=rows).values if labelled else None
                 distances = None
                 if reference is not None and accumulator is not None:
-                    _, static = inputs.channels.read(row, 0, (len(probabilities), width))
-                    distances = reference.distance(static, inputs.static_names)
+                    distances = strip_distances(inputs, reference, row, len(probabilities), params.ingest.chunk_px)
                     accumulator.add(np.where(valid, distances, np.nan))
                 rasters.write(row, probabilities, valid, label, distances)
                 if progress:
@@ -305,9 +304,7 @@ def make_map(
             trust = map_trust(accumulator, transfer, arch, model.experiment, params)
             rasters.tag(trust_tags(trust))
             rasters.finish()
-        classes = _read_band(folder / CLASSES_FILE)
-        seams = seam_index(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
-        scores = _test_scores(classes, cube, region, params) if labelled else None
+        seams, scores = _map_quality(folder / CLASSES_FILE, stride, margin, cube, region, params, labelled)
         vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
         title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
         if trust["warning"]:
@@ -417,37 +414,93 @@ def _strips(pyfunc, inputs: RegionInputs, patch: int, overlap: float, batch_size
         pending.append(strip.probabilities[top - strip.row : bottom - strip.row, margin : margin + width])
         if sum(len(p) for p in pending) >= strip_px:
             block = np.concatenate(pending)
+            pending = []  # the pieces go before the block is written, not after
             yield first, block
-            first, pending = first + len(block), []
+            first += len(block)
     if pending:
         yield first, np.concatenate(pending)
+
+
+def strip_distances(inputs: RegionInputs, reference: ShiftReference, row: int, rows: int, columns: int) -> np.ndarray:
+    """(rows, width) domain-shift distances of the rows from ``row``, read ``columns`` columns at a time.
+
+    A pixel's summaries need all its dates: the strip's full width at once would hold
+    several (dates, rows, width) arrays, growing with the scene's width. ``columns`` is
+    the cube's chunk side, so each chunk the strip touches is still read once.
+    """
+    width = inputs.channels.shape[1]
+    distances = np.empty((rows, width), dtype=np.float32)
+    for left in range(0, width, columns):
+        _, static = inputs.channels.read(row, left, (rows, min(columns, width - left)))
+        distances[:, left : left + columns] = reference.distance(static, inputs.static_names)
+    return distances
 
 
 def _read_band(path: Path) -> np.ndarray:
     import rasterio
 
-    with rasterio.open(path) as source:
+    with bounded_gdal_cache(), rasterio.open(path) as source:
         return source.read(1)
+
+
+def _map_quality(
+    classes_path: Path, stride: int, margin: int, cube: xr.Dataset, region: str, params: Params, labelled: bool
+) -> tuple[float, dict[str, Any] | None]:
+    """Seam index and test-block scores (labelled regions) of the finished class raster."""
+    classes = _read_band(classes_path)
+    seams = seam_index(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
+    return seams, _test_scores(classes, cube, region, params) if labelled else None
 
 
 def _test_scores(classes: np.ndarray, cube: xr.Dataset, region: str, params: Params) -> dict[str, Any] | None:
     """Scores of the full map on the region's test blocks (None without a split)."""
-    from lithomap.training.scoring import per_block_confusions
-
     path = params.preprocess.processed_dir / region / SPLIT_FILE
     if not path.is_file():
         return None
     split = SpatialSplit.load(path)
-    label = cube["label"].values.astype(np.int64)
+    label = cube["label"].values
     if split.pixels.shape != label.shape:
         return None
-    scored = (split.pixels == TEST) & (label > 0) & (classes > 0)
-    matrix = confusion_matrix(label[scored], classes[scored], n_classes=N_CLASSES)
-    scores = scores_from_confusion(matrix)
-    blocks, _ = per_block_confusions(label, classes.astype(np.int64), scored, split.block_size)
-    intervals = block_bootstrap(
-        blocks, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
+    settings = params.evaluate
+    return map_scores(
+        classes,
+        label,
+        split.pixels,
+        split.block_size,
+        n_boot=settings.n_boot,
+        seed=params.training().seed,
+        alpha=settings.alpha,
     )
+
+
+def map_scores(
+    classes: np.ndarray,
+    label: np.ndarray,
+    split: np.ndarray,
+    block_size: int,
+    *,
+    n_boot: int,
+    seed: int,
+    alpha: float,
+) -> dict[str, Any]:
+    """OA, macro-F1 (with its block-bootstrap interval), weighted F1 and kappa of a map on the test pixels.
+
+    Args:
+        classes: (H, W) mapped classes, 0 = no data.
+        label: (H, W) reference classes, 0 = unlabelled.
+        split: (H, W) split id per pixel (``SpatialSplit.pixels``).
+        block_size: side of the split's blocks, which the bootstrap resamples.
+        n_boot, seed, alpha: the bootstrap's replicates, seed and 1 − confidence level.
+    """
+    from lithomap.training.scoring import per_block_confusions
+
+    scored = split == TEST
+    scored &= label > 0
+    scored &= classes > 0
+    blocks, _ = per_block_confusions(label, classes, scored, block_size)
+    matrix = np.sum(blocks, axis=0) if blocks else np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    scores = scores_from_confusion(matrix)
+    intervals = block_bootstrap(blocks, n_boot=n_boot, seed=seed, alpha=alpha)
     result: dict[str, object] = {key: _plain(scores[key]) for key in ("oa", "macro_f1", "weighted_f1", "kappa")}
     result["macro_f1_ci"] = [_plain(v) for v in intervals.get("macro_f1", (np.nan, np.nan))]
     result["pixels"] = int(scored.sum())

@@ -13,6 +13,7 @@ from rasterio.enums import Resampling
 from lithomap.atomic import save_figure
 from lithomap.classes import N_CLASSES
 from lithomap.mapping.legend import add_class_legend, class_colormap
+from lithomap.mapping.writers import bounded_gdal_cache
 
 MAX_PICTURE_PX = 1600
 NICE_LENGTHS_M = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -20,7 +21,7 @@ NICE_LENGTHS_M = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 10
 
 def read_overview(path: Path, max_px: int = MAX_PICTURE_PX) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A class raster read at most ``max_px`` on a side (nearest), and its extent in map units."""
-    with rasterio.open(path) as source:
+    with bounded_gdal_cache(), rasterio.open(path) as source:
         factor = max(1, int(np.ceil(max(source.height, source.width) / max_px)))
         out_shape = (source.height // factor or 1, source.width // factor or 1)
         array = source.read(1, out_shape=out_shape, resampling=Resampling.nearest)
@@ -79,13 +80,23 @@ def add_north_arrow(ax: Axes) -> None:
     )
 
 
+def class_colours(array: np.ndarray) -> np.ndarray:
+    """(h, w, 4) uint8 RGBA of a class raster in the class colours, no data (0) transparent.
+
+    The pixels ``imshow`` draws from the class ids with the class colour map, without the
+    float copies of the image it makes on the way.
+    """
+    cmap, norm = class_colormap()
+    rgba = cmap(norm(array), bytes=True)
+    rgba[array == 0] = 0
+    return rgba
+
+
 def draw_map(classes_path: Path, destination: Path, title: str) -> Path:
     """Write the PNG of a class raster with the full legend, scale bar and north arrow."""
     array, extent = read_overview(classes_path)
-    cmap, norm = class_colormap()
     figure, ax = plt.subplots(figsize=(9, 6.5))
-    shown = np.ma.masked_equal(array, 0)
-    ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
+    ax.imshow(class_colours(array), interpolation="nearest", extent=extent)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("easting (m)", fontsize=8)
     ax.set_ylabel("northing (m)", fontsize=8)

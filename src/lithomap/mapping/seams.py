@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
+BAND_ROWS = 256
+
 
 def seam_index(
     classes: np.ndarray, spacing: int, offset: tuple[int, int] = (0, 0), valid: np.ndarray | None = None
 ) -> float:
     """Change rate across grid lines over the change rate elsewhere.
+
+    Pairs are counted in bands of ``BAND_ROWS`` rows, so the temporaries follow the band,
+    not the map.
 
     Args:
         classes: (H, W) class map.
@@ -27,22 +32,39 @@ def seam_index(
     Returns:
         The ratio; NaN when no class changes away from the lines (nothing to compare).
     """
-    valid = np.ones(classes.shape, dtype=bool) if valid is None else valid
-    across_changes = across_pairs = other_changes = other_pairs = 0
-    for axis in (0, 1):
-        first = [slice(None), slice(None)]
-        second = [slice(None), slice(None)]
-        first[axis], second[axis] = slice(None, -1), slice(1, None)
-        changed = classes[tuple(first)] != classes[tuple(second)]
-        both = valid[tuple(first)] & valid[tuple(second)]
-        position = np.arange(1, classes.shape[axis])  # index of the second pixel of each pair
-        on_line = (position - offset[axis]) % spacing == 0
-        on_line = on_line[:, None] if axis == 0 else on_line[None, :]
-        on_line = np.broadcast_to(on_line, changed.shape)
-        across_changes += int((changed & both & on_line).sum())
-        across_pairs += int((both & on_line).sum())
-        other_changes += int((changed & both & ~on_line).sum())
-        other_pairs += int((both & ~on_line).sum())
+    valid = np.broadcast_to(True, classes.shape) if valid is None else valid
+    height, width = classes.shape
+    across_line = (np.arange(1, width) - offset[1]) % spacing == 0  # columns of the second pixel of each pair
+    counts = np.zeros(4, dtype=np.int64)
+    for top in range(0, height, BAND_ROWS):
+        rows = slice(top, top + BAND_ROWS)
+        counts += _pair_counts(
+            classes[rows, :-1], classes[rows, 1:], valid[rows, :-1] & valid[rows, 1:], across_line[None, :]
+        )
+        stop = min(top + BAND_ROWS, height - 1)  # vertical pairs (row, row + 1) for rows top..stop - 1
+        if stop > top:
+            down_line = (np.arange(top + 1, stop + 1) - offset[0]) % spacing == 0
+            counts += _pair_counts(
+                classes[top:stop],
+                classes[top + 1 : stop + 1],
+                valid[top:stop] & valid[top + 1 : stop + 1],
+                down_line[:, None],
+            )
+    across_changes, across_pairs, other_changes, other_pairs = (int(count) for count in counts)
     if across_pairs == 0 or other_pairs == 0 or other_changes == 0:
         return float("nan")
     return (across_changes / across_pairs) / (other_changes / other_pairs)
+
+
+def _pair_counts(first: np.ndarray, second: np.ndarray, both: np.ndarray, on_line: np.ndarray) -> np.ndarray:
+    """Changes and pairs across the grid lines, then away from them, of neighbour pairs both valid."""
+    on_line = np.broadcast_to(on_line, both.shape)
+    changed = (first != second) & both
+    return np.array(
+        [
+            np.count_nonzero(changed & on_line),
+            np.count_nonzero(both & on_line),
+            np.count_nonzero(changed & ~on_line),
+            np.count_nonzero(both & ~on_line),
+        ]
+    )

@@ -50,10 +50,24 @@ SHIFT_RASTER = "shift.tif"
 FILES = (CLASSES_FILE, PROBABILITIES_FILE, CONFIDENCE_FILE, MARGIN_FILE, DIFFERENCE_FILE, SHIFT_RASTER)
 UNLABELLED, CORRECT, WRONG = 0, 1, 2
 BLOCK_PX = 256
+CHUNK_PX = 65_536
+GDAL_CACHE_BYTES = 64 * 2**20
+
+
+def bounded_gdal_cache() -> rasterio.Env:
+    """GDAL's block cache bounded to ``GDAL_CACHE_BYTES`` while map rasters are converted or read.
+
+    GDAL's default (5 % of the RAM) lets a COG conversion or a whole-raster read keep the
+    entire scene's blocks in memory beside the arrays made from them.
+    """
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
 
 
 def strip_products(probabilities: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
     """Class, scaled probabilities, confidence and margin of one strip.
+
+    Computed ``CHUNK_PX`` pixels at a time, so the float temporaries stay small however
+    wide the scene.
 
     Args:
         probabilities: (h, w, 14) blended probabilities (rows sum to 1).
@@ -63,6 +77,23 @@ def strip_products(probabilities: np.ndarray, valid: np.ndarray) -> dict[str, np
         ``classes`` (h, w) uint8, ``probabilities`` (14, h, w) uint8, ``confidence`` and
         ``margin`` (h, w) float32.
     """
+    height, width = valid.shape
+    products: dict[str, np.ndarray] = {
+        "classes": np.empty((height, width), dtype=np.uint8),
+        "probabilities": np.empty((probabilities.shape[-1], height, width), dtype=np.uint8),
+        "confidence": np.empty((height, width), dtype=np.float32),
+        "margin": np.empty((height, width), dtype=np.float32),
+    }
+    rows = max(1, CHUNK_PX // max(width, 1))
+    for top in range(0, height, rows):
+        part = slice(top, top + rows)
+        for name, array in _chunk_products(probabilities[part], valid[part]).items():
+            products[name][..., part, :] = array
+    return products
+
+
+def _chunk_products(probabilities: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """``strip_products`` of a few rows at once."""
     lithology = np.nan_to_num(probabilities[..., 1:], nan=0.0)
     ranked = np.sort(lithology, axis=-1)
     classes = np.where(valid, lithology.argmax(axis=-1) + 1, 0).astype(np.uint8)
@@ -203,13 +234,14 @@ class MapRasters:
     def finish(self) -> list[Path]:
         """Close the working files, convert each to a COG and move it into place."""
         finished = []
-        for name, dataset in self._datasets.items():
-            dataset.close()
-            finished.append(
-                _publish_cog(
-                    Path(dataset.name), self.folder / name, categorical=name in (CLASSES_FILE, DIFFERENCE_FILE)
+        with bounded_gdal_cache():
+            for name, dataset in self._datasets.items():
+                dataset.close()
+                finished.append(
+                    _publish_cog(
+                        Path(dataset.name), self.folder / name, categorical=name in (CLASSES_FILE, DIFFERENCE_FILE)
+                    )
                 )
-            )
         write_text(self.folder / f"{CLASSES_FILE}.aux.xml", category_names_xml([c.name for c in all_classes()]))
         self._datasets.clear()
         return finished

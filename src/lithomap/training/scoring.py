@@ -47,16 +47,21 @@ class Scoring:
 def per_block_confusions(
     truth: np.ndarray, predicted: np.ndarray, mask: np.ndarray, block_size: int
 ) -> tuple[list[np.ndarray], list[str]]:
-    """Confusion matrices of each spatial block holding masked pixels, and the block ids."""
-    rows, cols = np.nonzero(mask)
-    block = (rows // block_size) * 10_000 + cols // block_size
+    """Confusion matrices of each spatial block holding masked pixels, and the block ids.
+
+    Blocks come row by row, ids are ``"<block row>-<block col>"``; each block is cut from
+    the maps in place, so memory follows the block, not the map.
+    """
     matrices, ids = [], []
-    for value in np.unique(block):
-        here = block == value
-        matrices.append(
-            confusion_matrix(truth[rows[here], cols[here]], predicted[rows[here], cols[here]], n_classes=N_CLASSES)
-        )
-        ids.append(f"{value // 10_000}-{value % 10_000}")
+    height, width = mask.shape
+    for top in range(0, height, block_size):
+        rows = slice(top, top + block_size)
+        for left in range(0, width, block_size):
+            cols = slice(left, left + block_size)
+            here = mask[rows, cols]
+            if here.any():
+                matrices.append(confusion_matrix(truth[rows, cols][here], predicted[rows, cols][here], N_CLASSES))
+                ids.append(f"{top // block_size}-{left // block_size}")
     return matrices, ids
 
 
