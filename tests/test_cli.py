@@ -34,6 +34,7 @@ VERBS = (
     "train",
     "evaluate",
     "loro",
+    "train-global",
     "promote",
     "matrix",
     "summary",

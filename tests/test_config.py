@@ -202,6 +202,13 @@ def test_region_and_experiment_names_must_be_identifiers(raw, name):
         parse_params(broken)
 
 
+def test_region_name_global_is_reserved_for_the_global_model(raw):
+    broken = copy.deepcopy(raw)
+    broken["regions"]["global"] = broken["regions"].pop("villoslada")
+    with pytest.raises(ConfigError, match=r"regions\.global: 'global' is reserved.*lithomap-global-<model>.*rename"):
+        parse_params(broken)
+
+
 def write_params(folder: Path, raw: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "params.yaml"

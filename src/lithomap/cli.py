@@ -388,7 +388,9 @@ def loro(
         list[str] | None,
         typer.Option("--held-out", help="A region left out of training and tested whole; repeat for several."),
     ] = None,
-    all_regions: Annotated[bool, typer.Option("--all", help="Hold out every region of params.yaml in turn.")] = False,
+    all_regions: Annotated[
+        bool, typer.Option("--all", help="Hold out every labelled region of params.yaml in turn.")
+    ] = False,
     model: Annotated[
         list[str] | None,
         typer.Option("--model", "-m", help="cnn or convlstm; repeat for both. Default: loro.models (both)."),
@@ -413,6 +415,7 @@ def loro(
     registered.
     """
     from lithomap.config import load_params
+    from lithomap.training.leave_one_out import labelled_regions
     from lithomap.training.loro_table import run_loro
 
     def step() -> None:
@@ -421,7 +424,7 @@ def loro(
         config = load_params(params)
         if all_regions == bool(held_out):
             raise ConfigError("lithomap loro: give --held-out REGION (repeatable) or --all, not both or neither")
-        regions = list(config.regions) if all_regions else list(dict.fromkeys(held_out or []))
+        regions = labelled_regions(config) if all_regions else list(dict.fromkeys(held_out or []))
         for name in regions:
             config.region(name)
         config.experiment(experiment)
@@ -430,6 +433,41 @@ def loro(
             regions, archs, experiment, config, retrain=retrain, verbose=0 if quiet else 2, say=console.print
         )
         console.print(table.summary(), highlight=False)
+
+    _run(step)
+
+
+@app.command(name="train-global")
+def train_global(
+    model: ModelOption = "convlstm",
+    experiment: ExperimentOption = "thermal",
+    params: ParamsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the global model on every labelled region, register it and gate it on its leave-one-region-out score.
+
+    Trains on the train/val blocks of every region of params.yaml that holds labels, pooled
+    as `lithomap loro` trains (each region keeps its own normalisation; class weights from
+    the pooled counts), into models/global/<model>-<experiment>/. Logs an MLflow run and
+    registers lithomap-global-<model>@challenger, tagged with its expected macro-F1 on a new
+    region: the leave-one-region-out table's learnable macro-F1 for this model and
+    experiment (mean over the held-out regions, and the span of their intervals). The gate
+    makes it champion when there is none, or when that score beats the champion's recorded
+    one by promote.margin (and the fair per-pixel baseline's in the same runs); the decision
+    goes to promote.reports_dir/global-<model>.json. `lithomap map` uses the champion for a
+    region without a model of its own. Needs the table: run `lithomap loro --all -m <model>`
+    first.
+    """
+    from lithomap.config import load_params
+    from lithomap.training.global_model import train_global as train_global_model
+
+    def step() -> None:
+        config = load_params(params)
+        config.experiment(experiment)
+        result = train_global_model(
+            _architecture(model), experiment, config, verbose=0 if quiet else 2, say=console.print
+        )
+        console.print(result.summary(), highlight=False)
 
     _run(step)
 
@@ -692,15 +730,22 @@ def map_region(
         str | None,
         typer.Option("--model-region", help="Use this region's registered model (to map a region without labels)."),
     ] = None,
+    use_global: Annotated[
+        bool,
+        typer.Option("--global", help="Use the global model lithomap-global-<model> even if the region has its own."),
+    ] = False,
     params: ParamsOption = None,
 ) -> None:
     """Map a region with a registered model: class, probability, confidence rasters, vectors and a picture.
 
     Loads lithomap-<region>-<model>@<alias> (or --version) through MLflow with its
-    normalisation, slides overlapping windows over the whole region and blends them
-    seam-free, strip by strip. Writes COGs on the region grid, map.gpkg, map.png and map.json
-    (seam index; test-block scores where labels exist) under map.maps_dir/<region>/<model>-<experiment>/
-    and logs them to the model's MLflow run.
+    normalisation; a region without a model of its own (none registered, or none at the
+    default alias) is mapped with the global model lithomap-global-<model> at that alias
+    (`lithomap train-global`), which --global also forces. Slides overlapping windows over
+    the whole region and blends them seam-free, strip by strip. Writes COGs on the region
+    grid, map.gpkg, map.png and map.json (model scope, seam index; test-block scores where
+    labels exist; domain shift and expected accuracy) under
+    map.maps_dir/<region>/<model>-<experiment>/ and logs them to the model's MLflow run.
     """
     from lithomap.config import load_params
     from lithomap.mapping.maps import make_map
@@ -725,8 +770,9 @@ def map_region(
             alias=alias,
             version=version,
             model_region=model_region,
+            use_global=use_global,
         )
-        console.print(f"[green]{region}[/] {result.summary()}")
+        console.print(f"[green]{region}[/] {result.summary()}", highlight=False)
 
     _run(step)
 

@@ -23,6 +23,8 @@ PARAMS_ENV = "LITHOMAP_PARAMS"
 DEFAULT_PARAMS = Path("params.yaml")
 Architecture = Literal["cnn", "convlstm"]
 ARCHITECTURES: tuple[Architecture, ...] = typing.get_args(Architecture)
+GLOBAL_MODEL = "global"
+"""Reserved region name: the model trained on every labelled region (``lithomap-global-<arch>``, ``models/global/``)."""
 
 
 class Section(BaseModel):

@@ -19,7 +19,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from lithomap.classes import N_CLASSES, class_names, load_mapper
-from lithomap.config import ARCHITECTURES, Params, RegionParams, SyntheticSite
+from lithomap.config import ARCHITECTURES, GLOBAL_MODEL, Params, RegionParams, SyntheticSite
 from lithomap.errors import ConfigError
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -63,6 +63,14 @@ def _check_names(params: Params, source: str) -> None:
                     f"{name!r} is not a valid name (it becomes a folder and a model name)",
                     "use a letter followed by letters, digits or underscores, e.g. 'santa_olalla'",
                 )
+    if GLOBAL_MODEL in params.regions:
+        raise fail(
+            source,
+            f"regions.{GLOBAL_MODEL}",
+            f"{GLOBAL_MODEL!r} is reserved: the model trained on every labelled region is registered as "
+            f"lithomap-{GLOBAL_MODEL}-<model>",
+            "rename the region, e.g. 'global_area'",
+        )
 
 
 def _check_region(name: str, region: RegionParams, source: str) -> None:

@@ -3,7 +3,11 @@
 The model is the registry's ``lithomap-<region>-<arch>`` at an alias (default
 ``champion``) or a version, loaded through MLflow as the pyfunc that normalises its raw
 inputs itself, so the map is made by exactly the model the registry names. A region
-without labels (a new area) is mapped with another region's model (``model_region``).
+without a model of its own (a new area without labels) is mapped with the global model
+``lithomap-global-<arch>`` (trained on every labelled region, ``lithomap train-global``)
+at the same alias, which ``use_global`` also forces, or with another region's model
+(``model_region``). ``choose_model`` makes that choice; map.json and the GeoTIFF tags say
+which (``model_scope``: ``region`` or ``global``).
 
 The region's inputs are read from its cube window by window, as the experiment the model
 was trained on selects them, and predicted and blended by the one full-scene inference
@@ -23,7 +27,8 @@ pixel's distance to the training pixels, and the region's shift (median distance
 the training pixels' own; about 0 for the model's own region) in map.json and the GeoTIFF
 tags. A *transfer* map (a region the model was not trained on, or one without labels)
 also states the expected macro-F1 from the leave-one-region-out table of that
-architecture and experiment (``reports/loro``, ``lithomap loro``) with its interval, and
+architecture and experiment (``reports/loro``, ``lithomap loro``; for the global model the
+score its version was registered and gated with) with its interval, and
 carries a warning in map.json, the tags and the picture's title when no such table exists
 or the region's shift is beyond the largest shift the leave-one-region-out runs covered.
 """
@@ -48,12 +53,12 @@ from mlflow.tracking import MlflowClient
 
 from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
-from lithomap.config import Params
+from lithomap.config import GLOBAL_MODEL, Params
 from lithomap.datasets.features import Architecture, channel_names, raw_inputs
 from lithomap.datasets.preprocess import SPLIT_FILE, cube_path
 from lithomap.datasets.scene import CubeChannels, region_date_count
 from lithomap.datasets.split import TEST, SpatialSplit
-from lithomap.errors import InputDataError, LithomapError
+from lithomap.errors import ConfigError, InputDataError, LithomapError
 from lithomap.mapping.cube import open_region_cube
 from lithomap.mapping.folders import MAP_JSON, PICTURE_FILE, VECTOR_FILE, map_folder
 from lithomap.mapping.inference import infer_scene
@@ -63,8 +68,8 @@ from lithomap.mapping.vector import vectorise
 from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters, bounded_gdal_cache
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
-from lithomap.registry.registry import model_name
-from lithomap.registry.tracking import TAG_PREFIX
+from lithomap.registry.registry import ABSENT, model_name, recorded_expectation
+from lithomap.registry.tracking import TAG_PREFIX, tracking_failure
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,8 @@ class MapResult:
     seconds: float
     pixels: int
     trust: dict[str, Any] | None = None
+    model_scope: str = "region"
+    model_choice: str | None = None
 
     def summary(self) -> str:
         scores = self.scores or {}
@@ -97,8 +104,9 @@ class MapResult:
             low, high = expected["macro_f1_interval"]
             shift += f"; expected macro-F1 {expected['macro_f1_learnable']:.2f} [{low:.2f}, {high:.2f}]"
         warning = f"\nWARNING: {trust['warning']}" if trust.get("warning") else ""
+        scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
         return (
-            f"{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
+            f"{scope}{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
             f"seam index {self.seam_index:.3f}{scored}{shift}; {self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
             f"{warning}"
         )
@@ -115,10 +123,87 @@ class RegisteredModel:
     patch_size: int | None
     sequence_length: int | None
     static_channels: list[str] | None
+    scope: str = "region"
 
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version.version}"
+
+    @property
+    def training_regions(self) -> list[str]:
+        """The regions a global model was trained on (from its tags; empty for a region's model)."""
+        return [r for r in self.version.tags.get(f"{TAG_PREFIX}training_regions", "").split(",") if r]
+
+
+def make_model_hint(region: str, arch: str) -> str:
+    """The commands that register ``lithomap-<region>-<arch>`` (or the global model) and give it a champion."""
+    if region == GLOBAL_MODEL:
+        return f"`lithomap loro --all -m {arch}` and `lithomap train-global -m {arch}` (which registers and gates it)"
+    return (
+        f"`lithomap train -r {region} -m {arch}`, `lithomap evaluate -r {region} -m {arch}` (which registers it) "
+        f"and `lithomap promote -r {region} -m {arch}`"
+    )
+
+
+def choose_model(
+    region: str,
+    arch: str,
+    alias: str | None,
+    default_alias: str,
+    version: str | None = None,
+    model_region: str | None = None,
+    use_global: bool = False,
+) -> tuple[RegisteredModel, str | None]:
+    """The registered model to map ``region`` with, and why it is the global one (None when it is not).
+
+    ``model_region`` names another region's model and ``use_global`` the global model;
+    otherwise the region's own model is used, or the global model's version at the same
+    alias when the region has none: no registered ``lithomap-<region>-<arch>``, or one
+    without the default alias (an alias or version asked for by name is never replaced).
+
+    Raises:
+        ConfigError: both ``model_region`` and ``use_global``.
+        LithomapError: neither the region's nor the global model exists (naming both and
+            the commands that make them), or an alias or version that does not exist.
+        TrackingError: the registry could not be asked.
+    """
+    wanted = alias or default_alias
+    if use_global and model_region:
+        raise ConfigError("give --global or --model-region, not both")
+    if use_global:
+        return resolve_model(GLOBAL_MODEL, arch, wanted, version), "asked for with --global"
+    if model_region or version:
+        return resolve_model(model_region or region, arch, wanted, version), None
+    client = MlflowClient()
+    own = model_name(region, arch)
+    aliases = _registered_aliases(client, own)
+    if aliases is not None and (wanted in aliases or alias is not None):
+        return resolve_model(region, arch, wanted, None), None
+    fallback = model_name(GLOBAL_MODEL, arch)
+    missing = f"{own} is not registered" if aliases is None else f"{own} has no '{wanted}' alias"
+    global_aliases = _registered_aliases(client, fallback)
+    if global_aliases is None or wanted not in global_aliases:
+        raise LithomapError(
+            f"{region}: no model to map with: {missing}, and {fallback} has no '{wanted}' version in the MLflow store "
+            f"({mlflow.get_tracking_uri()}). Fix: for a model of the region's own (it needs labels) run "
+            f"{make_model_hint(region, arch)}; for the global model, which maps any region, run "
+            f"{make_model_hint(GLOBAL_MODEL, arch)}; or map with another region's model (--model-region)"
+        )
+    return resolve_model(GLOBAL_MODEL, arch, wanted, None), f"{region} has no model of its own ({missing})"
+
+
+def _registered_aliases(client: MlflowClient, name: str) -> dict[str, str] | None:
+    """The aliases of a registered model (alias → version), or None when it is not registered.
+
+    Raises:
+        TrackingError: the store could not be asked (never taken for "not registered").
+    """
+    try:
+        return dict(client.get_registered_model(name).aliases or {})
+    except MlflowException as error:
+        if error.error_code in ABSENT:
+            return None
+        raise tracking_failure(error) from error
 
 
 def resolve_model(region: str, arch: str, alias: str, version: str | None) -> RegisteredModel:
@@ -134,18 +219,21 @@ def resolve_model(region: str, arch: str, alias: str, version: str | None) -> Re
     except MlflowException as error:
         raise LithomapError(
             f"{name}: no registered model in the MLflow store ({mlflow.get_tracking_uri()}). Fix: run "
-            f"`lithomap train -r {region} -m {arch}` and `lithomap evaluate -r {region} -m {arch}` (which registers "
-            f"it) and `lithomap promote -r {region} -m {arch}`; or map with another region's model "
-            "(--model-region)"
+            f"{make_model_hint(region, arch)}; or map with another region's model (--model-region)"
         ) from error
     try:
         found = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except MlflowException as error:
         known = ", ".join(sorted(registered.aliases)) or "none"
         wanted = f"version {version}" if version else f"alias {alias!r}"
+        fix = (
+            f"run `lithomap train-global -m {arch}`, whose gate sets 'champion' and which registers a 'challenger'"
+            if region == GLOBAL_MODEL
+            else f"run `lithomap promote -r {region} -m {arch}` to set 'champion', `lithomap evaluate` to register a "
+            "'challenger'"
+        )
         raise LithomapError(
-            f"{name}: no {wanted} (aliases: {known}). Fix: run `lithomap promote -r {region} -m {arch}` to set "
-            "'champion', `lithomap evaluate` to register a 'challenger', or pass an existing --alias/--version"
+            f"{name}: no {wanted} (aliases: {known}). Fix: {fix}, or pass an existing --alias/--version"
         ) from error
     run = client.get_run(found.run_id) if found.run_id else None
     run_params = run.data.params if run else {}
@@ -164,6 +252,7 @@ def resolve_model(region: str, arch: str, alias: str, version: str | None) -> Re
         patch_size=int(run_params["data.patch_size"]) if "data.patch_size" in run_params else None,
         sequence_length=int(run_params["data.sequence_length"]) if "data.sequence_length" in run_params else None,
         static_channels=json.loads(static) if static else None,
+        scope=GLOBAL_MODEL if region == GLOBAL_MODEL else "region",
     )
 
 
@@ -237,6 +326,7 @@ def make_map(
     alias: str | None = None,
     version: str | None = None,
     model_region: str | None = None,
+    use_global: bool = False,
     overlap: float | None = None,
     log_artifacts: bool = True,
     progress: Callable[[int, int], None] | None = None,
@@ -250,7 +340,8 @@ def make_map(
         experiment: must be the experiment the model was trained on (default: that one).
         alias: registry alias (default ``map.alias``); ignored when ``version`` is given.
         version: a registry version number.
-        model_region: whose registered model to use (default: ``region``).
+        model_region: whose registered model to use (default: ``region``, else the global model).
+        use_global: map with the global model ``lithomap-global-<arch>`` even if the region has its own.
         overlap: window overlap (default ``map.overlap``; 0 = naive tiling).
         log_artifacts: log the outputs to the model's MLflow run.
         progress: called with (rows done, rows in all) after each written strip.
@@ -260,8 +351,9 @@ def make_map(
     """
     started = time.perf_counter()
     settings = params.map
-    source = model_region or region
-    model = resolve_model(source, arch, alias or settings.alias, version)
+    model, choice = choose_model(region, arch, alias, settings.alias, version, model_region, use_global)
+    if choice is not None:
+        log.info("%s: mapping with the global model %s (%s)", region, model.name, choice)
     if experiment is not None and experiment != model.experiment:
         raise LithomapError(
             f"{model.name} version {model.version.version} was trained on experiment {model.experiment!r}, "
@@ -300,13 +392,20 @@ def make_map(
                 rasters.write(row, probabilities, valid, label, distances)
                 if progress:
                     progress(rows.stop, height)
-            transfer = source != region or not labelled
-            trust = map_trust(accumulator, transfer, arch, model.experiment, params)
-            rasters.tag(trust_tags(trust))
+            if model.scope == GLOBAL_MODEL:
+                transfer = not labelled or region not in model.training_regions
+            else:
+                transfer = (model_region or region) != region or not labelled
+            recorded = recorded_expectation(model.version) if model.scope == GLOBAL_MODEL else None
+            trust = map_trust(accumulator, transfer, arch, model.experiment, params, recorded=recorded)
+            scope_tags = {"MODEL_SCOPE": model.scope, "REGISTERED_MODEL": f"{model.name} v{model.version.version}"}
+            rasters.tag(trust_tags(trust) | scope_tags)
             rasters.finish()
         seams, scores = _map_quality(folder / CLASSES_FILE, stride, margin, cube, region, params, labelled)
         vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
         title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
+        if model.scope == GLOBAL_MODEL:
+            title += " (global model)"
         if trust["warning"]:
             title += f"\nWARNING: {trust['warning']}"
         draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, title)
@@ -320,6 +419,9 @@ def make_map(
                 "version": str(model.version.version),
                 "alias": model.alias,
                 "run_id": model.version.run_id,
+                "model_scope": model.scope,
+                "model_choice": choice,
+                "training_regions": model.training_regions or None,
                 "seam_index": None if np.isnan(seams) else round(seams, 4),
                 "overlap": overlap,
                 "patch_size": patch,
@@ -342,13 +444,23 @@ def make_map(
         time.perf_counter() - started,
         height * width,
         trust,
+        model.scope,
+        choice,
     )
 
 
 def map_trust(
-    accumulator: ShiftAccumulator | None, transfer: bool, arch: str, experiment: str, params: Params
+    accumulator: ShiftAccumulator | None,
+    transfer: bool,
+    arch: str,
+    experiment: str,
+    params: Params,
+    recorded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What map.json says about how far to trust a map (see the module docstring).
+
+    ``recorded``: the expected accuracy the model's version was registered with (a global
+    model's, ``registry.recorded_expectation``); used instead of the table when given.
 
     Returns:
         ``domain_shift`` (None without a reference), ``domain_shift_raster``,
@@ -359,7 +471,7 @@ def map_trust(
     from lithomap.training.loro_table import transfer_expectation
 
     shift = accumulator.shift() if accumulator is not None else float("nan")
-    expected = transfer_expectation(params.loro.reports_dir, arch, experiment) if transfer else None
+    expected = (recorded or transfer_expectation(params.loro.reports_dir, arch, experiment)) if transfer else None
     warning = None
     if transfer and expected is None:
         warning = (

@@ -8,8 +8,11 @@ Modules (import them directly; nothing here touches MLflow at import time):
 - ``pyfunc``: ``LithomapPyfunc`` and ``log_pyfunc_model`` — the logged model takes raw
   inputs and applies its normalisation statistics.
 - ``registry``: ``model_name`` (the one home of the registered-model name), ``register``,
-  ``version_scores``, ``load_champion``.
-- ``promotion``: the gate — ``gate_decision``, ``promote``, ``promote_model`` (the step).
+  ``version_scores``, ``load_champion``; ``expected_tags`` / ``recorded_expectation``, the
+  expected accuracy a global version carries.
+- ``promotion``: the gate — ``gate_decision``, ``promote``, ``promote_model`` (the step);
+  ``promote_global``, ``promote_global_model`` for ``lithomap-global-<arch>``, gated on its
+  leave-one-region-out score.
 - ``publish``: ``publish_evaluation`` — the MLflow run of an evaluated model, registered
-  as the challenger.
+  as the challenger; ``publish_global`` the same for the global model.
 """

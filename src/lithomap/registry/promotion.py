@@ -10,19 +10,28 @@ champion macro-F1 (``models.paired``: each replicate resamples the same test blo
 both) is above zero. Every decision is written as tags on the candidate version
 (``promotion.*``). ``promote_model`` is the pipeline step (``lithomap promote``): it also
 writes the decision to ``<promote.reports_dir>/<region>-<arch>.json``.
+
+The global model (``lithomap-global-<arch>``, trained on every labelled region) has no
+unseen test region, so ``promote_global`` gates it on its leave-one-region-out score: the
+mean learnable macro-F1 of the same training with each region held out in turn
+(``reports/loro/loro.csv``). It must beat the fair per-pixel baseline's score in the same
+runs and the champion's recorded score by more than ``margin``; the first version that
+beats the baseline becomes champion. Without a leave-one-region-out table there is nothing
+to gate on, and it refuses. ``promote_global_model`` writes ``global-<arch>.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mlflow.tracking import MlflowClient
 
 from lithomap.atomic import write_json
-from lithomap.config import PromoteParams
+from lithomap.config import GLOBAL_MODEL, PromoteParams
 from lithomap.errors import ConfigError, LithomapError
 from lithomap.models.paired import paired_block_bootstrap
 from lithomap.registry.registry import (
@@ -30,12 +39,13 @@ from lithomap.registry.registry import (
     CHAMPION,
     HEADLINE,
     alias_version,
+    expected_tags,
     model_name,
     version_block_confusions,
     version_run,
     version_scores,
 )
-from lithomap.registry.tracking import configure_tracking
+from lithomap.registry.tracking import TAG_PREFIX, configure_tracking
 
 Rescorer = Callable[[str, str], Mapping[str, Any]]
 COMPARED_TAGS = ("lithomap.data_version", "lithomap.test_blocks")
@@ -418,3 +428,179 @@ def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> Non
     for key, value in tags.items():
         text = "none" if value is None else f"{value:.6f}" if isinstance(value, float) else str(value)
         client.set_model_version_tag(name, version, key, text)
+
+
+EXPECTED_TAG = f"{TAG_PREFIX}expected_macro_f1"  # the leave-one-region-out score a global version was registered with
+
+
+def no_loro_table(arch: str, experiment: str, table: Path) -> LithomapError:
+    """The refusal of a global model without a leave-one-region-out score to gate it on."""
+    return LithomapError(
+        f"{model_name(GLOBAL_MODEL, arch)}: no leave-one-region-out score for {arch}/{experiment} in {table}; "
+        "the global model is gated on it (trained on every region, it has no unseen region to be tested on). "
+        f"Fix: run `lithomap loro --all -m {arch} -e {experiment}` first"
+    )
+
+
+def promote_global_model(
+    arch: str,
+    experiment: str,
+    expected: Mapping[str, Any] | None,
+    settings: PromoteParams,
+    table: Path,
+    *,
+    settings_differ: Sequence[str] | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """Run the global model's gate and write the decision to ``<promote.reports_dir>/global-<arch>.json``.
+
+    Args, returns and raises: as ``promote_global``.
+    """
+    configure_tracking()
+    decision = promote_global(
+        arch,
+        expected,
+        experiment=experiment,
+        table=table,
+        margin=settings.margin,
+        beat_baseline=settings.beat_baseline,
+        settings_differ=settings_differ,
+        version=version,
+    )
+    write_json(settings.reports_dir / f"{GLOBAL_MODEL}-{arch}.json", decision)
+    return decision
+
+
+def promote_global(
+    arch: str,
+    expected: Mapping[str, Any] | None,
+    *,
+    experiment: str,
+    table: Path,
+    margin: float = 0.01,
+    beat_baseline: bool = True,
+    settings_differ: Sequence[str] | None = None,
+    version: str | None = None,
+    client: MlflowClient | None = None,
+) -> dict[str, Any]:
+    """The gate of ``lithomap-global-<arch>``: move ``champion`` if its leave-one-region-out score earns it.
+
+    Args:
+        arch: ``cnn`` or ``convlstm``.
+        expected: the leave-one-region-out table's answer for (arch, experiment)
+            (``training.loro_table.transfer_expectation``), None when it has no rows.
+        experiment: the experiment the candidate was trained on.
+        table: the table's path, for messages.
+        margin: the score's gain over the champion's recorded one must exceed this.
+        beat_baseline: refuse a score not above the fair per-pixel baseline's in the same
+            leave-one-region-out runs (not checked when the table has no baseline rows).
+        settings_differ: training settings in which the candidate differs from the
+            table's leave-one-region-out models (any: refused, their score is not its);
+            None when those models' folders were not found to compare.
+        version: candidate version (default: the ``challenger`` alias).
+        client: MLflow client (default: the configured store).
+
+    Returns:
+        The decision: ``model``, ``scope`` (``global``), ``experiment``,
+        ``candidate_version``, ``champion_version`` (before), ``promoted``, ``reason``,
+        ``candidate_macro_f1`` and ``candidate_interval`` (the leave-one-region-out score),
+        ``champion_macro_f1`` (its recorded one), ``gain``, ``margin``, ``baseline_macro_f1``,
+        ``held_out``, ``loro_table``, ``settings_checked``, ``settings_differ``, ``decided_at``.
+
+    Raises:
+        LithomapError: no leave-one-region-out score, no candidate, a candidate of another
+            experiment, or a champion registered without a recorded score.
+    """
+    if expected is None:
+        raise no_loro_table(arch, experiment, table)
+    client = client or MlflowClient()
+    name = model_name(GLOBAL_MODEL, arch)
+    candidate_version = version or alias_version(client, name, CHALLENGER)
+    if candidate_version is None:
+        raise LithomapError(
+            f"{name}: no version to promote (no '{CHALLENGER}' alias); run `lithomap train-global -m {arch}` first"
+        )
+    trained_on = client.get_model_version(name, candidate_version).tags.get(f"{TAG_PREFIX}experiment")
+    if trained_on != experiment:
+        raise LithomapError(
+            f"{name} version {candidate_version} was trained on experiment {trained_on!r}, not {experiment!r}. "
+            f"Fix: gate it with the leave-one-region-out score of {trained_on!r}"
+        )
+    score, floor = float(expected["macro_f1_learnable"]), expected.get("baseline_macro_f1_learnable")
+    champion_version = alias_version(client, name, CHAMPION)
+    decision: dict[str, Any] = {
+        "model": name,
+        "scope": GLOBAL_MODEL,
+        "experiment": experiment,
+        "candidate_version": str(candidate_version),
+        "champion_version": champion_version,
+        "candidate_macro_f1": score,
+        "candidate_interval": list(expected["macro_f1_interval"]),
+        "champion_macro_f1": None,
+        "gain": None,
+        "margin": margin,
+        "baseline_macro_f1": floor,
+        "held_out": list(expected["held_out"]),
+        "loro_table": str(table),
+        "settings_checked": settings_differ is not None,
+        "settings_differ": list(settings_differ or []),
+        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    promoted = False
+    if settings_differ:
+        rerun = f"`lithomap loro --all -m {arch} -e {experiment} --retrain`"
+        reason = (
+            "the leave-one-region-out models of the table were trained with other settings ("
+            + "; ".join(settings_differ[:5])
+            + f"), so their score is not this model's: run {rerun}"
+        )
+    elif beat_baseline and floor is not None and score <= floor:
+        reason = (
+            f"leave-one-region-out macro-F1 {score:.4f} does not beat the fair per-pixel baseline's {floor:.4f} "
+            "in the same runs"
+        )
+    elif champion_version is None:
+        promoted, reason = True, f"first version: no champion yet (leave-one-region-out macro-F1 {score:.4f})"
+    elif champion_version == str(candidate_version):
+        reason = "candidate is already the champion"
+    else:
+        recorded = client.get_model_version(name, champion_version).tags.get(EXPECTED_TAG)
+        if recorded is None:
+            raise LithomapError(
+                f"{name} version {champion_version} (champion) has no recorded leave-one-region-out score "
+                f"({EXPECTED_TAG}). Fix: register global models with `lithomap train-global`"
+            )
+        gain = score - float(recorded)
+        decision.update(champion_macro_f1=float(recorded), gain=gain)
+        promoted = gain > margin
+        verb = "exceeds" if promoted else "does not exceed"
+        reason = f"leave-one-region-out macro-F1 gain {gain:+.4f} over the champion {verb} the margin {margin:.4f}"
+    decision.update(promoted=promoted, reason=reason)
+    _record_global(client, name, decision)
+    if promoted:
+        for key, value in expected_tags(expected).items():  # a champion's expected accuracy: the score it won on
+            client.set_model_version_tag(name, str(candidate_version), key, value)
+        client.set_registered_model_alias(name, CHAMPION, str(candidate_version))
+        if champion_version is not None:
+            client.set_model_version_tag(name, champion_version, "promotion.replaced_by", str(candidate_version))
+    return decision
+
+
+def _record_global(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> None:
+    """Write the global gate's decision as ``promotion.*`` tags on the candidate version."""
+    tags = {
+        "promotion.decision": "promoted" if decision["promoted"] else "refused",
+        "promotion.reason": decision["reason"],
+        "promotion.scope": decision["scope"],
+        "promotion.score": "leave-one-region-out macro-F1 (learnable classes)",
+        "promotion.champion_version": decision["champion_version"] or "none",
+        "promotion.candidate_macro_f1": decision["candidate_macro_f1"],
+        "promotion.champion_macro_f1": decision["champion_macro_f1"],
+        "promotion.gain": decision["gain"],
+        "promotion.margin": decision["margin"],
+        "promotion.baseline_macro_f1": decision["baseline_macro_f1"],
+        "promotion.decided_at": decision["decided_at"],
+    }
+    for key, value in tags.items():
+        text = "none" if value is None else f"{value:.6f}" if isinstance(value, float) else str(value)
+        client.set_model_version_tag(name, decision["candidate_version"], key, text)

@@ -1,14 +1,18 @@
 """Model registry: the registered-model name, registering versions, reading their scores, loading by alias.
 
 Registered models are named ``lithomap-<region>-<arch>`` (``model_name``, the one place
-that name is built). A newly registered version gets the alias ``challenger``; the gate in
-``registry.promotion`` moves ``champion``. Stages are not used (deprecated in MLflow 3).
+that name is built); the global model, trained on every labelled region, is
+``lithomap-global-<arch>``. A newly registered version gets the alias ``challenger``; the
+gate in ``registry.promotion`` moves ``champion``. Stages are not used (deprecated in
+MLflow 3). A global version carries its expected accuracy on a new region, its
+leave-one-region-out score, as tags (``expected_tags``, read back by ``recorded_expectation``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import mlflow
@@ -191,3 +195,46 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         raise tracking_failure(error) from error
     except SQLAlchemyError as error:
         raise tracking_failure(error) from error
+
+
+def expected_tags(expected: Mapping[str, Any]) -> dict[str, str]:
+    """The ``lithomap.expected_*`` tags of a global version: its expected accuracy on a new region.
+
+    Args:
+        expected: the leave-one-region-out table's answer for the version's architecture
+            and experiment (``training.loro_table.transfer_expectation``).
+    """
+    low, high = expected["macro_f1_interval"]
+    tags = {
+        "expected_macro_f1": f"{expected['macro_f1_learnable']:.6f}",
+        "expected_macro_f1_low": f"{low:.6f}",
+        "expected_macro_f1_high": f"{high:.6f}",
+        "expected_held_out": ",".join(expected["held_out"]),
+        "expected_from": f"leave-one-region-out, {expected['source']}",
+    }
+    if expected.get("max_shift_covered") is not None:
+        tags["expected_max_shift"] = f"{expected['max_shift_covered']:.6f}"
+    if expected.get("baseline_macro_f1_learnable") is not None:
+        tags["expected_baseline_macro_f1"] = f"{expected['baseline_macro_f1_learnable']:.6f}"
+    return {f"{TAG_PREFIX}{key}": value for key, value in tags.items()}
+
+
+def recorded_expectation(version: ModelVersion) -> dict[str, Any] | None:
+    """A version's expected accuracy from its tags, shaped as ``transfer_expectation`` returns it (None: untagged)."""
+    tags = version.tags
+
+    def number(key: str) -> float | None:
+        text = tags.get(f"{TAG_PREFIX}{key}")
+        return None if text in (None, "", "none") else round(float(text), 4)
+
+    score = number("expected_macro_f1")
+    if score is None:
+        return None
+    return {
+        "macro_f1_learnable": score,
+        "macro_f1_interval": [number("expected_macro_f1_low"), number("expected_macro_f1_high")],
+        "baseline_macro_f1_learnable": number("expected_baseline_macro_f1"),
+        "max_shift_covered": number("expected_max_shift"),
+        "held_out": [r for r in tags.get(f"{TAG_PREFIX}expected_held_out", "").split(",") if r],
+        "source": f"{version.name} version {version.version}: {tags.get(f'{TAG_PREFIX}expected_from', 'tags')}",
+    }

@@ -299,7 +299,7 @@ def resume_or_restart(work: Path, settings: dict) -> int:
         log.warning(
             "%s: the unfinished run there used other training settings (%s); starting fresh",
             work,
-            ", ".join(_changed(stored.get("settings", {}), settings)) or "no settings recorded",
+            ", ".join(changed_settings(stored.get("settings", {}), settings)) or "no settings recorded",
         )
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -307,13 +307,13 @@ def resume_or_restart(work: Path, settings: dict) -> int:
     return 0
 
 
-def _changed(before: dict, after: dict, prefix: str = "") -> list[str]:
+def changed_settings(before: dict, after: dict, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested settings dicts."""
     keys = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if isinstance(old, dict) and isinstance(new, dict):
-            keys += _changed(old, new, f"{prefix}{key}.")
+            keys += changed_settings(old, new, f"{prefix}{key}.")
         elif old != new:
             keys.append(f"{prefix}{key}: {old} → {new}")
     return keys

@@ -4,7 +4,10 @@ The strongest generalisation test (SCIENCE.md 4): the model never sees the held-
 region. Each training region keeps its own normalisation; class weights come from the
 pooled training counts (the thesis's per-region weights do not apply to a mix). The
 whole held-out scene is predicted by full-scene inference, and the baseline is trained on
-the labelled pixels of the other regions. Nothing is registered.
+the labelled pixels of the other regions. Nothing is registered. Regions without labels
+(new areas listed only to be mapped) are never trained on. ``train_pooled`` is the one
+training path of models that span regions: the global model (``training.global_model``)
+is the same training on every labelled region.
 
 Classes no training region holds cannot be learnt: besides macro-F1 over every class of
 the held-out region, the evaluation states macro-F1 over the *learnable* classes (present
@@ -15,6 +18,7 @@ held-out region's domain shift against the model's training pixels
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,51 +54,86 @@ def leave_one_out_name(held_out: str) -> str:
     return f"loro-{held_out}"
 
 
-def training_regions(params: Params, held_out: str) -> list[str]:
-    """The regions a leave-one-region-out model trains on.
+def labelled_regions(params: Params) -> list[str]:
+    """The regions of params.yaml whose cube holds labels: those a model can train on.
+
+    A region without labels (a new area added only to be mapped) is left out.
 
     Raises:
-        ConfigError: ``held_out`` is the only region.
+        MissingSourceError: a region has no cube yet, so whether it holds labels is unknown.
+    """
+    regions = []
+    for region in params.regions:
+        cube = open_cube(cube_path(params.ingest.interim_dir, region), step="pooled training")
+        if "label" in cube.data_vars:
+            regions.append(region)
+    return regions
+
+
+def training_regions(params: Params, held_out: str) -> list[str]:
+    """The regions a leave-one-region-out model trains on: every labelled region but ``held_out``.
+
+    Raises:
+        ConfigError: no other labelled region.
     """
     roles = leave_one_region_out(list(params.regions), held_out)
-    regions = [region for region, role in roles.items() if role == "train"]
+    labelled = labelled_regions(params)
+    regions = [region for region, role in roles.items() if role == "train" and region in labelled]
     if not regions:
-        raise ConfigError(f"leave-one-region-out needs at least two regions in params.yaml; {held_out!r} is alone")
+        raise ConfigError(
+            f"leave-one-region-out needs at least two labelled regions in params.yaml; {held_out!r} is alone"
+        )
     return regions
+
+
+def train_pooled(
+    name: str, regions: Sequence[str], arch: Architecture, experiment: str, params: Params, verbose: int = 2
+) -> TrainResult:
+    """Train one model on the train/val blocks of ``regions`` pooled, into ``<models_dir>/<name>/``.
+
+    The one training path of models that span regions (leave-one-region-out, global): each
+    region keeps its own normalisation; class weights come from the pooled train counts.
+    """
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
+    weights = pooled_weights(name, regions, experiment, params)
+    out = pooled_dir(name, arch, experiment, params)
+    return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
 
 
 def train_leave_one_out(
     held_out: str, arch: Architecture, experiment: str, params: Params, verbose: int = 2
 ) -> TrainResult:
-    """Train on the train/val blocks of every region but ``held_out``."""
-    folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
-    weights = _auto_weights(held_out, experiment, params)
-    name = leave_one_out_name(held_out)
-    out = params.training().models_dir / name / f"{arch}-{experiment}"
-    return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
+    """Train on the train/val blocks of every labelled region but ``held_out``."""
+    regions = training_regions(params, held_out)
+    return train_pooled(leave_one_out_name(held_out), regions, arch, experiment, params, verbose)
+
+
+def pooled_dir(name: str, arch: Architecture, experiment: str, params: Params) -> Path:
+    """The model folder of a pooled model: ``<models_dir>/<name>/<arch>-<experiment>``."""
+    return params.training().models_dir / name / f"{arch}-{experiment}"
 
 
 def leave_one_out_dir(held_out: str, arch: Architecture, experiment: str, params: Params) -> Path:
     """The model folder of a leave-one-region-out model."""
-    return params.training().models_dir / leave_one_out_name(held_out) / f"{arch}-{experiment}"
+    return pooled_dir(leave_one_out_name(held_out), arch, experiment, params)
 
 
-def training_counts(held_out: str, experiment: str, params: Params) -> np.ndarray:
-    """(14,) labelled train-block pixels per class, pooled over the training regions."""
-    folders = [dataset_dir(params.preprocess, region, experiment) for region in training_regions(params, held_out)]
+def pooled_counts(regions: Sequence[str], experiment: str, params: Params) -> np.ndarray:
+    """(14,) labelled train-block pixels per class, summed over ``regions``."""
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
     return np.sum([load_manifest(f).class_pixels["train"] for f in folders], axis=0)
 
 
 def learnable_classes(held_out: str, experiment: str, params: Params) -> list[int]:
     """Class ids (1–13) a leave-one-region-out model can learn: present in its training regions' train blocks."""
-    counts = training_counts(held_out, experiment, params)
+    counts = pooled_counts(training_regions(params, held_out), experiment, params)
     return [c for c in range(1, N_CLASSES) if counts[c] > 0]
 
 
-def _auto_weights(held_out: str, experiment: str, params: Params) -> list[float]:
-    """Class weights from the training regions' pooled train counts (one region's thesis table fits none)."""
+def pooled_weights(name: str, regions: Sequence[str], experiment: str, params: Params) -> list[float]:
+    """Class weights from the regions' pooled train counts (one region's thesis table fits none)."""
     auto = params.loss.model_copy(update={"class_weights": "auto"})
-    return class_weights(auto, leave_one_out_name(held_out), training_counts(held_out, experiment, params).tolist())
+    return class_weights(auto, name, pooled_counts(regions, experiment, params).tolist())
 
 
 def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, params: Params) -> EvaluationResult:
@@ -118,7 +157,8 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
         )
         manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
         training.append((cube, manifest, cube["label"].values.astype(np.int64)))
-    baselines = baseline_scores(fit_baselines(training, _auto_weights(held_out, experiment, params), params), scored)
+    weights = pooled_weights(name, training_regions(params, held_out), experiment, params)
+    baselines = baseline_scores(fit_baselines(training, weights, params), scored)
     baseline = baselines["fair"]
 
     out = params.evaluate.reports_dir / name / f"{arch}-{experiment}"

@@ -166,8 +166,9 @@ def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, 
     Returns None when ``folder`` holds no table rows for (``arch``, ``experiment``); else
     ``macro_f1_learnable`` (mean over the held-out regions), ``macro_f1_interval`` (the
     lowest and highest interval bound over them: the range the runs support),
-    ``max_shift_covered`` (the largest domain shift a held-out region had) and
-    ``held_out`` (the regions).
+    ``baseline_macro_f1_learnable`` (the fair per-pixel baseline's mean over the same
+    held-out regions, None without baseline rows), ``max_shift_covered`` (the largest
+    domain shift a held-out region had), ``held_out`` (the regions) and ``source`` (the table).
     """
     path = folder / TABLE_CSV
     if not path.is_file():
@@ -177,12 +178,16 @@ def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, 
     if rows.empty:
         return None
     shifts = rows["domain_shift"].dropna()
+    baseline = table[
+        (table["model"] == BASELINE) & (table["experiment"] == experiment) & table["held_out"].isin(rows["held_out"])
+    ]["macro_f1_learnable"].dropna()
     return {
         "macro_f1_learnable": round(float(rows["macro_f1_learnable"].mean()), 4),
         "macro_f1_interval": [
             round(float(rows["macro_f1_learnable_low"].min()), 4),
             round(float(rows["macro_f1_learnable_high"].max()), 4),
         ],
+        "baseline_macro_f1_learnable": round(float(baseline.mean()), 4) if not baseline.empty else None,
         "max_shift_covered": round(float(shifts.max()), 4) if not shifts.empty else None,
         "held_out": sorted(rows["held_out"].astype(str)),
         "source": str(path),
