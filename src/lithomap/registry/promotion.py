@@ -425,9 +425,14 @@ def _record(client: MlflowClient, name: str, decision: Mapping[str, Any]) -> Non
         "promotion.baseline_macro_f1": decision["baseline_macro_f1"],
         "promotion.decided_at": decision["decided_at"],
     }
+    _set_tags(client, name, version, tags)
+
+
+def _set_tags(client: MlflowClient, name: str, version: str | int, tags: dict[str, Any]) -> None:
+    """Write ``tags`` on a model version: floats with 6 decimals, None as ``none``."""
     for key, value in tags.items():
         text = "none" if value is None else f"{value:.6f}" if isinstance(value, float) else str(value)
-        client.set_model_version_tag(name, version, key, text)
+        client.set_model_version_tag(name, str(version), key, text)
 
 
 EXPECTED_TAG = f"{TAG_PREFIX}expected_macro_f1"  # the leave-one-region-out score a global version was registered with
@@ -601,6 +606,4 @@ def _record_global(client: MlflowClient, name: str, decision: Mapping[str, Any])
         "promotion.baseline_macro_f1": decision["baseline_macro_f1"],
         "promotion.decided_at": decision["decided_at"],
     }
-    for key, value in tags.items():
-        text = "none" if value is None else f"{value:.6f}" if isinstance(value, float) else str(value)
-        client.set_model_version_tag(name, decision["candidate_version"], key, text)
+    _set_tags(client, name, decision["candidate_version"], tags)
