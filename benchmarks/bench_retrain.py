@@ -49,7 +49,7 @@ def tiny(params: dict, pipeline: dict) -> None:
             stage["matrix"]["model"] = ["cnn"]
         if name == "validate_processed":
             stage["do"]["deps"] = [d for d in stage["do"]["deps"] if not d.startswith("data/processed")]
-            stage["do"]["deps"].append("data/processed/${item}/thermal")
+            stage["do"]["deps"].append("data/processed/${key}/thermal")
 
 
 def project(folder: Path, size: str) -> Path:
