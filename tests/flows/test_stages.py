@@ -70,3 +70,7 @@ def test_the_summary_names_new_dates_the_gate_and_the_failure():
         "paired_interval": [-0.02, 0.041],
     }
     assert decision_text(paired).endswith("kept the champion (paired +0.008 [-0.020, 0.041])")
+    first = decision | {"champion_macro_f1": None, "reason": "below the raw baseline (0.02 < 0.31)"}
+    assert decision_text(first) == (
+        "cnn: challenger 0.86 (no champion yet), not promoted: below the raw baseline (0.02 < 0.31) (margin 0.01)"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lithomap.mapping.seams import seam_index
+from lithomap.mapping.seams import SeamReport, seam_index, seam_profile
 
 
 def test_random_map_scores_about_one():
@@ -62,3 +62,30 @@ def test_bands_of_rows_give_the_whole_map_index(monkeypatch):
     monkeypatch.setattr(seams, "BAND_ROWS", 1)
     assert seam_index(classes, spacing=8, offset=(3, 5), valid=valid) == expected
     assert expected > 1.2
+
+
+def test_the_profile_is_the_index_of_every_shifted_grid():
+    rng = np.random.default_rng(2)
+    classes = np.repeat(np.repeat(rng.integers(1, 5, size=(40, 30)), 3, axis=0), 3, axis=1)[:117, :89]
+    valid = rng.random(classes.shape) > 0.1
+    profile = seam_profile(classes, spacing=12, offset=(5, 7), valid=valid)
+    assert profile.shape == (12,)
+    for phase in range(12):
+        assert profile[phase] == pytest.approx(seam_index(classes, 12, (5 + phase, 7 + phase), valid), rel=1e-12)
+
+
+def test_window_lines_stand_out_from_the_other_phases_only_with_seams():
+    rng = np.random.default_rng(3)
+    blobs = np.repeat(np.repeat(rng.integers(0, 2, size=(52, 52)), 5, axis=0), 5, axis=1)[1:257, 2:258]
+    tiles = np.kron(rng.integers(1, 5, size=(16, 16)), np.ones((16, 16), dtype=int))
+    seamed = SeamReport.from_profile(seam_profile(tiles * 2 + blobs, spacing=16))
+    clean = SeamReport.from_profile(seam_profile(blobs + 1, spacing=16))
+    assert seamed.rank == 1 and seamed.z > 5
+    assert abs(clean.z) < 3 and clean.rank > 1
+    fields = seamed.as_dict()
+    assert fields["seam_index"] == round(seamed.index, 4) and fields["seam_rank"] == 1
+
+
+def test_a_uniform_map_has_no_report():
+    report = SeamReport.from_profile(seam_profile(np.ones((32, 32), dtype=int), spacing=8))
+    assert report.rank == 0 and all(value is None for value in report.as_dict().values())

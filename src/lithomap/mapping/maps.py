@@ -63,7 +63,7 @@ from lithomap.mapping.cube import open_region_cube
 from lithomap.mapping.folders import MAP_JSON, PICTURE_FILE, VECTOR_FILE, map_folder
 from lithomap.mapping.inference import infer_scene
 from lithomap.mapping.picture import draw_map
-from lithomap.mapping.seams import seam_index
+from lithomap.mapping.seams import SeamReport, seam_profile
 from lithomap.mapping.vector import vectorise
 from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters, bounded_gdal_cache
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
@@ -91,6 +91,7 @@ class MapResult:
     trust: dict[str, Any] | None = None
     model_scope: str = "region"
     model_choice: str | None = None
+    seam_z: float = float("nan")
 
     def summary(self) -> str:
         scores = self.scores or {}
@@ -107,7 +108,8 @@ class MapResult:
         scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
         return (
             f"{scope}{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
-            f"seam index {self.seam_index:.3f}{scored}{shift}; {self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
+            f"seam index {self.seam_index:.3f}{_z_text(self.seam_z)}{scored}{shift}; "
+            f"{self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
             f"{warning}"
         )
 
@@ -422,7 +424,7 @@ def make_map(
                 "model_scope": model.scope,
                 "model_choice": choice,
                 "training_regions": model.training_regions or None,
-                "seam_index": None if np.isnan(seams) else round(seams, 4),
+                **seams.as_dict(),
                 "overlap": overlap,
                 "patch_size": patch,
                 "scores": scores,
@@ -439,13 +441,14 @@ def make_map(
         final,
         model.name,
         str(model.version.version),
-        seams,
+        seams.index,
         scores,
         time.perf_counter() - started,
         height * width,
         trust,
         model.scope,
         choice,
+        seam_z=seams.z,
     )
 
 
@@ -548,6 +551,11 @@ def strip_distances(inputs: RegionInputs, reference: ShiftReference, row: int, r
     return distances
 
 
+def _z_text(z: float) -> str:
+    """ " (z +1.2 against the grid's other phases)", or nothing when the map has none to compare."""
+    return "" if np.isnan(z) else f" (z {z:+.1f} against the grid's other phases)"
+
+
 def _read_band(path: Path) -> np.ndarray:
     import rasterio
 
@@ -557,10 +565,12 @@ def _read_band(path: Path) -> np.ndarray:
 
 def _map_quality(
     classes_path: Path, stride: int, margin: int, cube: xr.Dataset, region: str, params: Params, labelled: bool
-) -> tuple[float, dict[str, Any] | None]:
-    """Seam index and test-block scores (labelled regions) of the finished class raster."""
+) -> tuple[SeamReport, dict[str, Any] | None]:
+    """Seam index (against the grid's other phases) and test-block scores (labelled regions) of the class raster."""
     classes = _read_band(classes_path)
-    seams = seam_index(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
+    seams = SeamReport.from_profile(
+        seam_profile(classes, spacing=stride, offset=((-margin) % stride,) * 2, valid=classes > 0)
+    )
     return seams, _test_scores(classes, cube, region, params) if labelled else None
 
 

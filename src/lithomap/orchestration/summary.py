@@ -69,7 +69,12 @@ def decision_text(decision: dict) -> str:
     model = str(decision.get("model", "model")).rsplit("-", 1)[-1]
     candidate = decision.get("candidate_macro_f1")
     champion = decision.get("champion_macro_f1")
-    verdict = "promoted the challenger" if decision.get("promoted") else "kept the champion"
+    if decision.get("promoted"):
+        verdict = "promoted the challenger"
+    elif isinstance(champion, float):
+        verdict = "kept the champion"
+    else:  # refused with no champion to keep: say why (e.g. below the per-pixel baseline)
+        verdict = f"not promoted: {decision.get('reason') or 'refused by the gate'}"
     scores = f"challenger {candidate:.2f}" if isinstance(candidate, float) else "challenger"
     if isinstance(champion, float):
         scores += f" vs champion {champion:.2f}"
