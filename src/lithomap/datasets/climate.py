@@ -42,7 +42,7 @@ class ClimateDraw:
     hours: float
 
     @classmethod
-    def from_unit(cls, unit: Sequence[float], settings: ClimateAugmentParams) -> ClimateDraw:
+    def from_unit(cls, unit: Sequence[float] | np.ndarray, settings: ClimateAugmentParams) -> ClimateDraw:
         """The draw for three uniform numbers in [−1, 1] under ``settings``'s ranges."""
         offset, gain, hours = (float(value) for value in unit)
         return cls(offset * settings.offset_k, 1.0 + gain * settings.gain, hours * settings.hour_shift_h)
