@@ -15,13 +15,13 @@ import xarray as xr
 
 from lithomap.classes import N_CLASSES
 from lithomap.config import MapParams
+from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.datasets.split import TEST
+from lithomap.datasets.target_normalisation import target_normalisation
 from lithomap.errors import InputDataError, LithomapError
 from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.cube import open_region_cube
-from lithomap.datasets.manifest import load_manifest
-from lithomap.datasets.target_normalisation import target_normalisation
 from lithomap.mapping.inference import keras_predict
 from lithomap.mapping.maps import make_map, map_predict, map_scores, region_inputs, strip_distances, target_input_stats
 from lithomap.mapping.seams import seam_index
