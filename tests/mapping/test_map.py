@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -13,8 +14,9 @@ import pytest
 import rasterio
 import xarray as xr
 
+from lithomap.analysis.report import build_report
 from lithomap.classes import N_CLASSES
-from lithomap.config import MapParams
+from lithomap.config import MapParams, ReportParams
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.datasets.split import TEST
@@ -177,6 +179,12 @@ def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, 
     with rasterio.open(beyond.folder / CLASSES_FILE) as source:
         tags = source.tags()
     assert "beyond" in tags["WARNING"] and tags["EXPECTED_MACRO_F1_INTERVAL"] == "0.3000 0.7000"
+
+    reports = ReportParams(reports_dir=params.map.maps_dir.parent / "science")
+    report = build_report("newarea", params.model_copy(update={"report": reports}))
+    page = report.index.read_text()
+    assert "expected macro-F1" in page and "[0.30, 0.70]" in page and html.escape(meta["warning"]) in page
+    assert f"WARNING (cnn-thermal): {meta['warning']}" in report.notes, "the report states the map's warning"
 
 
 def test_a_transfer_map_is_normalised_as_loro_scores_a_held_out_region(champion):
