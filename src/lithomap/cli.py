@@ -405,8 +405,11 @@ def loro(
     """Leave-one-region-out: train on the other regions, test on every labelled pixel of the held-out one.
 
     The strongest generalisation test (SCIENCE.md 4): the model never sees the held-out
-    region. Each region keeps its own normalisation; class weights come from the pooled
-    training counts; the fair baseline is trained on the other regions' pixels too. A
+    region. Each training region keeps its own normalisation, and the held-out region is
+    normalised by statistics of its own inputs (no labels), as `lithomap map` normalises a
+    region the model did not train on; class weights come from the pooled training counts
+    (train.climate_augment applies to the training); the fair baseline is trained on the
+    other regions' pixels too. A
     finished model (models/loro-<region>/) and its evaluation are reused unless --retrain.
     Writes evaluate.reports_dir/loro-<region>/ per run and the table of all of them
     (loro.csv, loro.md, loro_per_class.csv, loro.png: macro-F1 over learnable and over all
@@ -739,7 +742,9 @@ def map_region(
     """Map a region with a registered model: class, probability, confidence rasters, vectors and a picture.
 
     Loads lithomap-<region>-<model>@<alias> (or --version) through MLflow with its
-    normalisation; a region without a model of its own (none registered, or none at the
+    normalisation (the global model, or another region's model via --model-region,
+    normalises the region by statistics of its own inputs instead, as `lithomap loro`
+    scores held-out regions; map.json says which); a region without a model of its own (none registered, or none at the
     default alias) is mapped with the global model lithomap-global-<model> at that alias
     (`lithomap train-global`), which --global also forces. Slides overlapping windows over
     the whole region and blends them seam-free, strip by strip. Writes COGs on the region

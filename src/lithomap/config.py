@@ -349,6 +349,28 @@ class TrainingPreset(Section):
     patience: int = Field(ge=1, description="Epochs without validation macro-F1 gain before stopping.")
 
 
+class ClimateAugmentParams(Section):
+    """Climate augmentation: random per-patch offsets and gains of the thermal anomalies (README 10b)."""
+
+    enabled: bool = Field(False, description="Apply it to training batches (never to validation, test or maps).")
+    offset_k: float = Field(
+        1.0,
+        ge=0,
+        description="Largest offset added to a patch's LST anomalies, drawn uniformly in ±offset_k (K; in "
+        "standardised units with thermal_features: standardised).",
+    )
+    gain: float = Field(
+        0.1, ge=0, lt=1, description="Largest change of the anomalies' amplitude: a gain drawn in [1 − gain, 1 + gain]."
+    )
+    hour_shift_h: float = Field(
+        0.0,
+        ge=0,
+        le=12,
+        description="Largest shift of a patch's acquisition hours (the sin/cos hour features), drawn in "
+        "±hour_shift_h; 0 = off.",
+    )
+
+
 class TrainParams(Section):
     """Training: which preset, early stopping and learning-rate reduction, where models go."""
 
@@ -356,6 +378,9 @@ class TrainParams(Section):
     presets: dict[str, TrainingPreset] = Field(description="Named learning settings.")
     seed: int = Field(0, description="Seed of weights, shuffling and the baseline.")
     augment: bool = Field(True, description="Random flips and 90° rotations of training patches.")
+    climate_augment: ClimateAugmentParams = Field(
+        ClimateAugmentParams(), description="Random offsets and gains of the thermal anomalies of training patches."
+    )
     monitor: Literal["val_macro_f1", "val_loss"] = Field("val_macro_f1", description="Early stopping watches this.")
     reduce_lr_factor: float = Field(0.5, gt=0, lt=1, description="Learning-rate factor on a plateau.")
     reduce_lr_patience: int = Field(3, ge=1, description="Epochs of plateau before reducing the learning rate.")

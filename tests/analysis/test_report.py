@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from lithomap.analysis.hypotheses import HYPOTHESIS_COLUMNS, anomaly_range, cooling_rate, hypothesis_table
-from lithomap.analysis.report import build_report
+from lithomap.analysis.report import build_report, map_warnings, maps_table
 from lithomap.analysis.signatures import DIURNAL_COLUMNS, SEASONAL_COLUMNS, hour_bin_centres, thermal_signatures
 from lithomap.config import MapParams, ReportParams
 from lithomap.io.cube import cube_path, open_cube
@@ -70,3 +72,30 @@ def test_report_without_maps(tiny_region, tmp_path):
     page = result.index.read_text()
     assert "data:image/png;base64," in page and "lithomap map --region tiny" in page
     assert list(pd.read_csv(out / "hypotheses.csv").columns) == HYPOTHESIS_COLUMNS
+
+
+def test_maps_table_states_expected_accuracy_and_warnings_where_map_json_has_them(tmp_path):
+    old, transfer = tmp_path / "cnn-thermal", tmp_path / "convlstm-thermal"
+    old.mkdir()
+    transfer.mkdir()
+    (old / "map.json").write_text(json.dumps({"registered_model": "lithomap-a-cnn", "version": "1", "scores": None}))
+    warning = "domain shift 2.10 is beyond the 0.90 the leave-one-region-out runs covered: expect less than 0.46"
+    expected = {"macro_f1_learnable": 0.46, "macro_f1_interval": [0.42, 0.5], "held_out": ["a", "b"]}
+    meta = {
+        "registered_model": "lithomap-global-convlstm",
+        "version": "3",
+        "model_scope": "global",
+        "domain_shift": 2.1,
+        "expected_macro_f1": expected,
+        "normalisation": "target",
+        "warning": warning,
+    }
+    (transfer / "map.json").write_text(json.dumps(meta))
+    maps = [("cnn-thermal", old), ("convlstm-thermal", transfer)]
+
+    table = maps_table(maps).set_index("map")
+    row = table.loc["convlstm-thermal"]
+    assert row["expected macro-F1"] == 0.46 and row["expected interval"] == "[0.42, 0.50]"
+    assert row["domain shift"] == 2.1 and row["normalisation"] == "target" and row["warning"] == "yes"
+    assert table.loc["cnn-thermal"][["expected macro-F1", "normalisation", "warning"]].isna().all(), "an older map"
+    assert map_warnings(maps) == [("convlstm-thermal", warning)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -13,21 +14,26 @@ import pytest
 import rasterio
 import xarray as xr
 
+from lithomap.analysis.report import build_report
 from lithomap.classes import N_CLASSES
-from lithomap.config import MapParams
+from lithomap.config import MapParams, ReportParams
+from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.datasets.split import TEST
+from lithomap.datasets.target_normalisation import target_normalisation
 from lithomap.errors import InputDataError, LithomapError
 from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.cube import open_region_cube
-from lithomap.mapping.maps import make_map, map_scores, region_inputs, strip_distances
+from lithomap.mapping.inference import keras_predict
+from lithomap.mapping.maps import make_map, map_predict, map_scores, region_inputs, strip_distances, target_input_stats
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import LAYER
 from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, PROBABILITIES_FILE, SHIFT_RASTER
 from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
 from lithomap.models.shift import ShiftReference
 from lithomap.registry.promotion import promote_model
-from lithomap.training.evaluate import evaluate_model
+from lithomap.registry.pyfunc import normalise_inputs
+from lithomap.training.evaluate import evaluate_model, scene_inputs
 from lithomap.training.fit import train_model
 from lithomap.training.loro_table import COLUMNS, TABLE_CSV
 from lithomap.training.scoring import per_block_confusions
@@ -88,6 +94,7 @@ def test_vector_map_and_metadata(mapped):
     for key in ("region", "model", "experiment", "registered_model", "version", "alias", "run_id", "seam_index"):
         assert meta[key] is not None, key
     assert meta["alias"] == "champion" and meta["registered_model"] == "lithomap-tiny-cnn"
+    assert meta["normalisation"] == "model" and result.normalisation == "model", "its own model: its stored stats"
     assert 0 <= meta["scores"]["oa"] <= 1 and meta["scores"]["pixels"] > 0
     assert (result.folder / "map.png").stat().st_size > 20_000
     logged = mlflow.MlflowClient().list_artifacts(meta["run_id"], "maps/tiny")
@@ -155,6 +162,7 @@ def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, 
 
     unknown = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
     assert not (unknown.folder / DIFFERENCE_FILE).exists() and unknown.scores is None
+    assert json.loads((unknown.folder / "map.json").read_text())["normalisation"] == "target"
     assert (unknown.folder / CLASSES_FILE).is_file() and (unknown.folder / SHIFT_RASTER).is_file()
     assert unknown.trust["transfer"] and "lithomap loro --all -m cnn -e thermal" in unknown.trust["warning"]
     own = json.loads((mapped[1].folder / "map.json").read_text())["domain_shift"]
@@ -173,6 +181,36 @@ def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, 
     with rasterio.open(beyond.folder / CLASSES_FILE) as source:
         tags = source.tags()
     assert "beyond" in tags["WARNING"] and tags["EXPECTED_MACRO_F1_INTERVAL"] == "0.3000 0.7000"
+
+    reports = ReportParams(reports_dir=params.map.maps_dir.parent / "science")
+    report = build_report("newarea", params.model_copy(update={"report": reports}))
+    page = report.index.read_text()
+    assert "expected macro-F1" in page and "[0.30, 0.70]" in page and html.escape(meta["warning"]) in page
+    assert f"WARNING (cnn-thermal): {meta['warning']}" in report.notes, "the report states the map's warning"
+
+
+def test_a_transfer_map_is_normalised_as_loro_scores_a_held_out_region(champion):
+    """One definition: `lithomap loro`'s held-out inputs and a transfer map's inputs of one region are the same."""
+    params, _ = champion
+    cube = open_region_cube("tiny", params)
+    manifest = load_manifest(params.preprocess.processed_dir / "tiny" / "thermal")
+    held_out = scene_inputs(cube, manifest, "cnn", "target")  # what evaluate_leave_one_out predicts
+    mapped = region_inputs(cube, "tiny", "thermal", "cnn", params, margin=0)  # what make_map reads
+    assert held_out.normalisation == target_normalisation(mapped.channels), "the same statistics"
+    origins, patch = np.array([[0, 0], [16, 40], [80, 80]]), manifest.patch_size
+    batch = mapped(origins, patch)
+    normalised = normalise_inputs(batch, target_input_stats(mapped))
+    np.testing.assert_array_equal(normalised["features"], held_out(origins, patch)["features"])
+
+    pyfunc = mlflow.pyfunc.load_model("models:/lithomap-tiny-cnn@champion")
+    model = pyfunc.unwrap_python_model()
+    stored = scene_inputs(cube, manifest, "cnn", "model")(origins, patch)["features"]
+    assert not np.allclose(stored, normalised["features"], atol=1e-3), "the two normalisations differ here"
+    transfer = map_predict(pyfunc, mapped, "target")(batch)
+    np.testing.assert_allclose(transfer, keras_predict(model.model)(held_out(origins, patch)), atol=1e-5)
+    own = map_predict(pyfunc, mapped, "model")(batch)
+    np.testing.assert_array_equal(own, pyfunc.predict(batch))  # a region's own model: the pyfunc, unchanged
+    np.testing.assert_allclose(own, keras_predict(model.model)({"features": stored}), atol=1e-5)
 
 
 def test_bad_inputs_name_what_to_run(champion):

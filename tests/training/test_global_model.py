@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from lithomap.cli import app
 from lithomap.config import MapParams, RegionParams, parse_params
-from lithomap.datasets.preprocess import preprocess_experiment, split_region
 from lithomap.errors import ConfigError, LithomapError
 from lithomap.io.ingest import ingest_region
 from lithomap.mapping.maps import make_map
@@ -27,7 +26,6 @@ from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, SHIFT_RASTER
 from lithomap.registry.promotion import promote_global, promote_global_model
 from lithomap.registry.publish import publish_global
 from lithomap.registry.registry import CHAMPION, register
-from lithomap.scenes.generate import generate_region
 from lithomap.training.global_model import loro_settings_differ, train_global
 from lithomap.training.leave_one_out import labelled_regions, pooled_dir
 from lithomap.training.loro_table import COLUMNS, TABLE_CSV, transfer_expectation
@@ -37,27 +35,15 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def regions(tmp_path_factory):
+def regions(tmp_path_factory, two_regions):
     """Two labelled tiny regions, split and preprocessed, and an empty MLflow store: (raw params, params, root)."""
     root = tmp_path_factory.mktemp("global")
     raw = tiny_params_dict(root, size_px=48, acquisitions=8)
     raw["train"]["presets"]["tiny"].update(epochs=1, patience=1)
     raw["evaluate"].update(n_boot=10, baseline_pixels=500, baseline_max_iter=10)
     raw["model"] = {"cnn": {"base_filters": 4, "depth": 2}, "convlstm": {"base_filters": 4, "depth": 2}}
-    other = json.loads(json.dumps(raw["regions"]["tiny"]))
-    other["raw_dir"] = str(root / "raw" / "other")
-    other["synthetic"]["seed"] = 99
-    other["synthetic"]["class_mix"] = {"sand": 0.2, "clay": 0.2, "carbonate": 0.15, "foliated": 0.2, "detritic": 0.25}
-    raw["regions"]["other"] = other
-    raw["loro"] = {"reports_dir": str(root / "reports" / "loro"), "models": ["cnn"]}
     raw["map"] = {"maps_dir": str(root / "maps"), "strip_px": 32}
-    params = parse_params(raw)
-    for name in ("tiny", "other"):
-        region = params.region(name)
-        generate_region(name, region, params.generate, quicklook=False, progress=False)
-        ingest_region(name, region, params.ingest, progress=False)
-        split_region(name, region, params.ingest, params.preprocess)
-        preprocess_experiment(name, region, params.ingest, params.preprocess, "thermal", params.experiment("thermal"))
+    params = two_regions(raw, root, models=["cnn"])
     monkey = pytest.MonkeyPatch()
     monkey.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     monkey.delenv("LITHOMAP_PARAMS", raising=False)
@@ -226,6 +212,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
     meta = json.loads((folder / "map.json").read_text())
     champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-global-cnn", CHAMPION)
     assert meta["model_scope"] == "global" and meta["registered_model"] == "lithomap-global-cnn"
+    assert meta["normalisation"] == "target", "a global map normalises the region by its own inputs, as loro scored"
     assert meta["version"] == str(champion.version) and meta["training_regions"] == ["tiny", "other"]
     assert meta["transfer"] and meta["expected_macro_f1"]["held_out"] == ["other", "tiny"]
     assert meta["expected_macro_f1"]["macro_f1_learnable"] == pytest.approx(
@@ -240,11 +227,13 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
     # A labelled region the global model trained on: no transfer claimed.
     own = make_map("tiny", "cnn", params, log_artifacts=False)
     assert own.model_scope == "global" and not own.trust["transfer"] and own.trust["expected_macro_f1"] is None
+    assert own.normalisation == "target", "the global model was trained on several regions' statistics"
 
     # With a model of its own the region uses it, unless --global.
     register(f"runs:/{champion.run_id}/model", "tiny", "cnn")
     mlflow.MlflowClient().set_registered_model_alias("lithomap-tiny-cnn", CHAMPION, "1")
-    assert make_map("tiny", "cnn", params, log_artifacts=False).registered_model == "lithomap-tiny-cnn"
+    mine = make_map("tiny", "cnn", params, log_artifacts=False)
+    assert mine.registered_model == "lithomap-tiny-cnn" and mine.normalisation == "model"
     forced = make_map("tiny", "cnn", params, use_global=True, log_artifacts=False)
     assert forced.registered_model == "lithomap-global-cnn" and forced.model_choice == "asked for with --global"
 
@@ -278,7 +267,7 @@ def test_real_ecostress_region_without_labels_is_mapped_with_the_global_model(gl
     result = make_map("seg", "cnn", params, log_artifacts=False)
     meta = json.loads((result.folder / "map.json").read_text())
     assert meta["model_scope"] == "global" and "lithomap-seg-cnn is not registered" in meta["model_choice"]
-    assert meta["transfer"] and meta["scores"] is None
+    assert meta["transfer"] and meta["scores"] is None and meta["normalisation"] == "target"
     covered = meta["expected_macro_f1"]["max_shift_covered"]
     assert covered == 0.2 and meta["domain_shift"] > covered  # measured 0.72 against the two tiny regions
     assert meta["warning"].startswith(f"domain shift {meta['domain_shift']:.2f} is beyond the 0.20")

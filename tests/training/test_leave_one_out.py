@@ -10,31 +10,14 @@ import pytest
 import xarray as xr
 
 from lithomap.classes import class_names
-from lithomap.config import parse_params
-from lithomap.datasets.preprocess import preprocess_experiment, split_region
-from lithomap.io.ingest import ingest_region
 from lithomap.models.shift import REFERENCE_FILE, load_reference
-from lithomap.scenes.generate import generate_region
 from lithomap.training.leave_one_out import TRANSFER_FILE, train_leave_one_out
 from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABLE_MD, run_loro, transfer_expectation
 from tests.conftest import tiny_params_dict
 
 
-def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
-    raw = tiny_params_dict(tmp_path, size_px=64)
-    other = json.loads(json.dumps(raw["regions"]["tiny"]))
-    other["raw_dir"] = str(tmp_path / "raw" / "other")
-    other["synthetic"]["seed"] = 99
-    other["synthetic"]["class_mix"] = {"sand": 0.2, "clay": 0.2, "carbonate": 0.15, "foliated": 0.2, "detritic": 0.25}
-    raw["regions"]["other"] = other
-    raw["loro"] = {"reports_dir": str(tmp_path / "reports" / "loro")}
-    params = parse_params(raw)
-    for name in ("tiny", "other"):
-        region = params.region(name)
-        generate_region(name, region, params.generate, quicklook=False, progress=False)
-        ingest_region(name, region, params.ingest, progress=False)
-        split_region(name, region, params.ingest, params.preprocess)
-        preprocess_experiment(name, region, params.ingest, params.preprocess, "thermal", params.experiment("thermal"))
+def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regions):
+    params = two_regions(tiny_params_dict(tmp_path, size_px=64), tmp_path)
 
     trained = train_leave_one_out("other", "cnn", "thermal", params, verbose=0)
     assert trained.region == "loro-other"
@@ -64,6 +47,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
     low, high = transfer["macro_f1_learnable_ci"]
     assert low <= transfer["macro_f1_learnable"] <= high
     assert np.isfinite(transfer["domain_shift"])
+    assert transfer["normalisation"] == "target", "held out: normalised by its own inputs, as a transfer map is"
 
     rows = table.rows.set_index("model")
     assert list(rows.index) == ["baseline", "cnn"] and rows.loc["cnn", "not_learnable"] == "foliated"
@@ -76,6 +60,10 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path):
     stamp = (report / TRANSFER_FILE).stat().st_mtime_ns
     run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
     assert (report / TRANSFER_FILE).stat().st_mtime_ns == stamp, "a finished evaluation is reused too"
+    older = {key: value for key, value in transfer.items() if key != "normalisation"}
+    (report / TRANSFER_FILE).write_text(json.dumps(older))  # scored before the held-out region was self-normalised
+    run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
+    assert json.loads((report / TRANSFER_FILE).read_text())["normalisation"] == "target", "so it is scored again"
     expected = transfer_expectation(table.folder, "cnn", "thermal")
     assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
     assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)

@@ -5,7 +5,10 @@
 - thermal signatures (``signatures_diurnal.csv``, ``signatures_seasonal.csv``,
   ``signatures.png``) and the hypothesis table (``hypotheses.csv``), when the cube has labels;
 - the geological map reconstruction (``reconstruction.png``): ground truth and every map of
-  the region under ``maps/<region>/`` side by side, test blocks outlined;
+  the region under ``maps/<region>/`` side by side, test blocks outlined, with a table of
+  the maps: model, seam index, test scores, and how far to trust a map of a region the
+  model did not train on (domain shift, expected macro-F1 with its interval, the
+  normalisation used, and the map's warning, shown above the table too; ``maps_table``);
 - confidence against NDVI per map (``confidence_ndvi.csv`` with the rank correlations,
   ``confidence_ndvi_<model>-<experiment>.csv`` curves, ``confidence_ndvi.png``), when the
   cube has NDVI and maps exist;
@@ -84,7 +87,10 @@ def build_report(region: str, params: Params) -> ReportResult:
     maps = region_maps(params.map.maps_dir, region)
     if maps:
         _draw_reconstruction(cube, maps, region, params, out / "reconstruction.png")
-        sections.append(_section("Geological map reconstruction", out / "reconstruction.png", _maps_table(maps)))
+        warnings = map_warnings(maps)
+        result.notes += [f"WARNING ({name}): {warning}" for name, warning in warnings]
+        text = _warnings_html(warnings) + _table_html(maps_table(maps))
+        sections.append(_section("Geological map reconstruction", out / "reconstruction.png", text))
         if "ndvi" in cube:
             result.correlations = _confidence_vs_ndvi(cube, maps, params, out)
             sections.append(
@@ -215,21 +221,53 @@ def _confidence_vs_ndvi(cube: xr.Dataset, maps: list[tuple[str, Path]], params: 
     return table
 
 
-def _maps_table(maps: list[tuple[str, Path]]) -> str:
+def maps_table(maps: list[tuple[str, Path]]) -> pd.DataFrame:
+    """One row per map from its ``map.json``: model, seam index, test scores and how far to trust it.
+
+    ``expected macro-F1`` (with ``expected interval``) is the leave-one-region-out score a
+    map of a region the model did not train on states (README 10b); ``domain shift`` and
+    ``normalisation`` (``model`` or ``target``) come from the same file. A field a map.json
+    lacks (a map made before it existed) is left empty.
+    """
     rows = []
     for name, folder in maps:
         meta = json.loads((folder / MAP_JSON).read_text())
         scores = meta.get("scores") or {}
+        expected = meta.get("expected_macro_f1") or {}
+        low, high = expected.get("macro_f1_interval") or (None, None)
         rows.append(
             {
                 "map": name,
                 "model": f"{meta.get('registered_model')} v{meta.get('version')}",
+                "scope": meta.get("model_scope"),
                 "seam index": meta.get("seam_index"),
                 "test OA": scores.get("oa"),
                 "test macro-F1": scores.get("macro_f1"),
+                "domain shift": meta.get("domain_shift"),
+                "expected macro-F1": expected.get("macro_f1_learnable"),
+                "expected interval": f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else None,
+                "normalisation": meta.get("normalisation"),
+                "warning": "yes" if meta.get("warning") else None,
             }
         )
-    return _table_html(pd.DataFrame(rows))
+    return pd.DataFrame(rows)
+
+
+def map_warnings(maps: list[tuple[str, Path]]) -> list[tuple[str, str]]:
+    """(map, warning) of every map whose ``map.json`` carries a trust warning."""
+    found = []
+    for name, folder in maps:
+        warning = json.loads((folder / MAP_JSON).read_text()).get("warning")
+        if warning:
+            found.append((name, str(warning)))
+    return found
+
+
+def _warnings_html(warnings: list[tuple[str, str]]) -> str:
+    items = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(warning)}</li>" for name, warning in warnings)
+    if not items:
+        return ""
+    return f"<div class='warning'><p><b>Warning</b> — how far to trust these maps:</p><ul>{items}</ul></div>"
 
 
 def _table_html(frame: pd.DataFrame) -> str:
@@ -251,6 +289,7 @@ def _page(region: str, sections: list[str]) -> str:
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;color:#222}"
         "img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;margin:1em 0}"
         "td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}"
+        ".warning{background:#fff3cd;border:1px solid #e0a800;padding:0.2em 1em;margin:1em 0}"
     )
     body = "\n".join(sections)
     return (

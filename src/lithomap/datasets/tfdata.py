@@ -3,6 +3,9 @@
 Shards are read by an interleave over files, patches are normalised and laid out for the
 chosen architecture by a parallel map (``lithomap.datasets.features``), then shuffled,
 batched and prefetched, so a training loop never holds the whole dataset in memory.
+Training batches may be augmented: flips and rotations, and climate offsets and gains of
+the thermal anomalies (``lithomap.datasets.climate``, applied to the physical values
+before normalisation).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from lithomap.config import ClimateAugmentParams
+from lithomap.datasets.climate import ClimateDraw, shift_climate
 from lithomap.datasets.features import Architecture, channel_names, model_inputs
 from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.errors import MissingSourceError
 
 AUTOTUNE = tf.data.AUTOTUNE
+_CLIMATE_STREAM = 1_000_003  # keeps the climate draws apart from the flips' (seed, index) draws
 
 
 def shard_origins(folder: Path, split: str) -> np.ndarray:
@@ -61,6 +67,7 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     augment: bool = False,
+    climate: ClimateAugmentParams | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of (inputs dict, labels) batches for one split of a dataset.
 
@@ -68,9 +75,13 @@ def make_dataset(
     leave-one-region-out run) are read together; each is normalised with its own
     statistics. With ``augment`` every patch is flipped and rotated by a random multiple of
     90° (inputs and labels alike), so a model cannot learn the layout of the training blocks.
+    With ``climate`` enabled every patch's thermal anomalies take a random offset and gain
+    (``lithomap.datasets.climate``), drawn from ``seed``, the folder's position and the
+    patch's position in the folder's stream; disabled or None, nothing changes.
     """
     folders = [Path(folder)] if isinstance(folder, str | Path) else [Path(f) for f in folder]
-    parts = [_patches(path, split, architecture, shuffle, seed) for path in folders]
+    climate = climate if climate is not None and climate.enabled else None
+    parts = [_patches(path, split, architecture, shuffle, seed, climate, stream) for stream, path in enumerate(folders)]
     dataset = parts[0]
     for part in parts[1:]:
         dataset = dataset.concatenate(part)
@@ -81,8 +92,21 @@ def make_dataset(
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """Unbatched, normalised (inputs, label) patches of one split of one dataset folder."""
+def _patches(
+    folder: Path,
+    split: str,
+    architecture: Architecture,
+    shuffle: bool,
+    seed: int,
+    climate: ClimateAugmentParams | None = None,
+    stream: int = 0,
+) -> tf.data.Dataset:
+    """Unbatched, normalised (inputs, label) patches of one split of one dataset folder.
+
+    With ``climate`` each patch is augmented (``lithomap.datasets.climate``) before it is
+    normalised; the draw is stateless, from ``seed``, ``stream`` (the folder's position
+    among those read together) and the patch's position in this folder's stream.
+    """
     manifest = load_manifest(folder)
     files = [str(p) for p in shard_files(folder, split)]
     times = manifest.times()
@@ -103,17 +127,29 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
         label.set_shape([None, patch, patch])
         return tf.data.Dataset.from_tensor_slices((sequence, static, label))
 
-    def layout(sequence: np.ndarray, static: np.ndarray) -> list[np.ndarray]:
-        inputs = model_inputs(sequence[None], static[None], times, stats, step_names, static_names, architecture)
+    def layout(sequence: np.ndarray, static: np.ndarray, unit: np.ndarray | None = None) -> list[np.ndarray]:
+        clock = times
+        if unit is not None and climate is not None:
+            draw = ClimateDraw.from_unit(unit, climate)
+            sequence, static, clock = shift_climate(sequence, static, times, draw, step_names, static_names)
+        inputs = model_inputs(sequence[None], static[None], clock, stats, step_names, static_names, architecture)
         return [inputs[name][0] for name in spec]
 
-    def prepare(sequence: tf.Tensor, static: tf.Tensor, label: tf.Tensor):
-        outputs = tf.numpy_function(layout, [sequence, static], [tf.float32] * len(spec))
+    def named(outputs: list[tf.Tensor], label: tf.Tensor):
         inputs = {}
         for name, tensor in zip(spec, outputs, strict=True):
             tensor.set_shape(spec[name])
             inputs[name] = tensor
         return inputs, tf.cast(label, tf.int32)
+
+    def prepare(sequence: tf.Tensor, static: tf.Tensor, label: tf.Tensor):
+        return named(tf.numpy_function(layout, [sequence, static], [tf.float32] * len(spec)), label)
+
+    def prepare_climate(index: tf.Tensor, element: tuple[tf.Tensor, tf.Tensor, tf.Tensor]):
+        sequence, static, label = element
+        key = tf.stack([tf.constant(seed, tf.int64) + _CLIMATE_STREAM * (stream + 1), index])
+        unit = tf.random.stateless_uniform([3], seed=key, minval=-1.0, maxval=1.0, dtype=tf.float32)
+        return named(tf.numpy_function(layout, [sequence, static, unit], [tf.float32] * len(spec)), label)
 
     files_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -121,7 +157,10 @@ def _patches(folder: Path, split: str, architecture: Architecture, shuffle: bool
     dataset = files_ds.interleave(load, cycle_length=2, num_parallel_calls=AUTOTUNE, deterministic=True)
     if shuffle:
         dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if climate is not None:
+        dataset = dataset.enumerate().map(prepare_climate, num_parallel_calls=AUTOTUNE, deterministic=True)
+    else:
+        dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
     return dataset.apply(tf.data.experimental.assert_cardinality(manifest.patches[split]))
 
 

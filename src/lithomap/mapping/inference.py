@@ -29,6 +29,7 @@ from lithomap.datasets.manifest import Manifest
 from lithomap.datasets.patches import patch_origins
 from lithomap.datasets.scene import CubeChannels
 from lithomap.mapping.blending import Blender
+from lithomap.models.normalisation import PhysicalStats
 
 Predict = Callable[[dict[str, np.ndarray]], np.ndarray]
 PREDICT_BATCH = 16
@@ -49,11 +50,16 @@ class WindowInputs(Protocol):
 
 @dataclass
 class SceneInputs:
-    """Model inputs read from a region cube, laid out and normalised as a dataset's manifest says."""
+    """Model inputs read from a region cube, laid out and normalised as a dataset's manifest says.
+
+    ``normalisation`` replaces the manifest's statistics (e.g. ``target_normalisation`` of
+    a region the model did not train on).
+    """
 
     channels: CubeChannels
     manifest: Manifest
     architecture: Architecture
+    normalisation: PhysicalStats | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -65,7 +71,7 @@ class SceneInputs:
             sequence,
             static,
             self.manifest.times(),
-            self.manifest.normalisation,
+            self.manifest.normalisation if self.normalisation is None else self.normalisation,
             self.manifest.step_channels,
             self.manifest.static_channels,
             self.architecture,

@@ -31,6 +31,14 @@ architecture and experiment (``reports/loro``, ``lithomap loro``; for the global
 score its version was registered and gated with) with its interval, and
 carries a warning in map.json, the tags and the picture's title when no such table exists
 or the region's shift is beyond the largest shift the leave-one-region-out runs covered.
+
+Normalisation (map.json ``normalisation``): a region's own model on its own region
+normalises with the statistics stored in the model (``model``); a model used outside the
+regions it was trained on — the global model on any region, another region's model
+(``model_region``) — normalises the region's inputs with statistics of the region's own
+inputs (``target``: ``lithomap.datasets.target_normalisation``, no labels), the same
+definition with which ``lithomap loro`` scores a held-out region, so the expected macro-F1
+a map quotes was measured the way the map is made.
 """
 
 from __future__ import annotations
@@ -54,19 +62,21 @@ from mlflow.tracking import MlflowClient
 from lithomap.atomic import atomic_directory, write_json
 from lithomap.classes import N_CLASSES
 from lithomap.config import GLOBAL_MODEL, Params
-from lithomap.datasets.features import Architecture, channel_names, raw_inputs
+from lithomap.datasets.features import Architecture, channel_names, input_stats, raw_inputs
 from lithomap.datasets.preprocess import SPLIT_FILE, cube_path
 from lithomap.datasets.scene import CubeChannels, region_date_count
 from lithomap.datasets.split import TEST, SpatialSplit
+from lithomap.datasets.target_normalisation import Normalisation, target_normalisation
 from lithomap.errors import ConfigError, InputDataError, LithomapError
 from lithomap.mapping.cube import open_region_cube
 from lithomap.mapping.folders import MAP_JSON, PICTURE_FILE, VECTOR_FILE, map_folder
-from lithomap.mapping.inference import infer_scene
+from lithomap.mapping.inference import Predict, infer_scene
 from lithomap.mapping.picture import draw_map
 from lithomap.mapping.seams import SeamReport, seam_profile
 from lithomap.mapping.vector import vectorise
 from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters, bounded_gdal_cache
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
+from lithomap.models.normalisation import ChannelStats
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
 from lithomap.registry.registry import ABSENT, model_name, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, tracking_failure
@@ -92,6 +102,7 @@ class MapResult:
     model_scope: str = "region"
     model_choice: str | None = None
     seam_z: float = float("nan")
+    normalisation: Normalisation = "model"
 
     def summary(self) -> str:
         scores = self.scores or {}
@@ -106,9 +117,10 @@ class MapResult:
             shift += f"; expected macro-F1 {expected['macro_f1_learnable']:.2f} [{low:.2f}, {high:.2f}]"
         warning = f"\nWARNING: {trust['warning']}" if trust.get("warning") else ""
         scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
+        own = "; inputs normalised by the region's own statistics" if self.normalisation == "target" else ""
         return (
             f"{scope}{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
-            f"seam index {self.seam_index:.3f}{_z_text(self.seam_z)}{scored}{shift}; "
+            f"seam index {self.seam_index:.3f}{_z_text(self.seam_z)}{scored}{shift}{own}; "
             f"{self.pixels / 1e6:.2f} Mpx in {self.seconds:.1f} s"
             f"{warning}"
         )
@@ -371,6 +383,8 @@ def make_map(
     pyfunc = mlflow.pyfunc.load_model(model.uri)
     metadata = pyfunc.metadata.metadata or {}
     check_model_inputs(model, metadata, inputs, arch, region)
+    normalisation = map_normalisation(model, region, model_region)
+    predict = map_predict(pyfunc, inputs, normalisation)
     reference = ShiftReference.from_dict(metadata["shift_reference"]) if "shift_reference" in metadata else None
     accumulator = ShiftAccumulator(reference) if reference is not None else None
 
@@ -383,7 +397,7 @@ def make_map(
         with MapRasters(
             folder, cube.rio.crs, transform, (height, width), labelled, shift=reference is not None
         ) as rasters:
-            for row, probabilities in _strips(pyfunc, inputs, patch, overlap, settings.batch_size, settings.strip_px):
+            for row, probabilities in _strips(predict, inputs, patch, overlap, settings.batch_size, settings.strip_px):
                 rows = slice(row, row + len(probabilities))
                 valid = cube["lst_valid"].isel(time=inputs.channels.chosen.tolist(), y=rows).any("time").values
                 label = cube["label"].isel(y=rows).values if labelled else None
@@ -424,6 +438,7 @@ def make_map(
                 "model_scope": model.scope,
                 "model_choice": choice,
                 "training_regions": model.training_regions or None,
+                "normalisation": normalisation,
                 **seams.as_dict(),
                 "overlap": overlap,
                 "patch_size": patch,
@@ -449,7 +464,35 @@ def make_map(
         model.scope,
         choice,
         seam_z=seams.z,
+        normalisation=normalisation,
     )
+
+
+def map_normalisation(model: RegisteredModel, region: str, model_region: str | None) -> Normalisation:
+    """How a map normalises its inputs (module docstring): ``target`` outside the model's own region, else ``model``."""
+    if model.scope == GLOBAL_MODEL or (model_region or region) != region:
+        return "target"
+    return "model"
+
+
+def target_input_stats(inputs: RegionInputs) -> dict[str, ChannelStats]:
+    """The statistics of every model input from ``target_normalisation`` of the region's inputs."""
+    channels = inputs.channels
+    physical = target_normalisation(channels)
+    return input_stats(physical, len(channels.steps), channels.step_names, inputs.static_names, inputs.architecture)
+
+
+def map_predict(pyfunc, inputs: RegionInputs, normalisation: Normalisation) -> Predict:
+    """Batch of raw inputs → probabilities: the registered pyfunc, normalising as ``normalisation`` says.
+
+    ``model``: the pyfunc's own ``predict`` (its stored statistics); ``target``: the same
+    model with the region's ``target_input_stats``.
+    """
+    if normalisation == "model":
+        return lambda batch: np.asarray(pyfunc.predict(batch), dtype=np.float32)
+    stats = target_input_stats(inputs)
+    model = pyfunc.unwrap_python_model()
+    return lambda batch: model.predict_with_stats(batch, stats)
 
 
 def map_trust(
@@ -512,14 +555,10 @@ def trust_tags(trust: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
-def _strips(pyfunc, inputs: RegionInputs, patch: int, overlap: float, batch_size: int, strip_px: int):
+def _strips(predict: Predict, inputs: RegionInputs, patch: int, overlap: float, batch_size: int, strip_px: int):
     """(first row, probabilities) of the region's rows in strips of at least ``strip_px`` rows."""
     margin = inputs.margin
     height, width = inputs.channels.shape
-
-    def predict(batch: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(pyfunc.predict(batch), dtype=np.float32)
-
     pending: list[np.ndarray] = []
     first = 0
     for strip in infer_scene(predict, inputs, patch, overlap, batch_size=batch_size):

@@ -59,12 +59,33 @@ class LithomapPyfunc(PythonModel):
         output = (params or {}).get("output", "probabilities")
         if output not in OUTPUTS:
             raise InputDataError("<predict params>", f"unknown output {output!r}", f"use one of {OUTPUTS}")
-        normalised = normalise_inputs(model_input, self.stats)
-        probabilities = self.model.predict(normalised, verbose=0)
-        probabilities = np.asarray(probabilities, dtype=np.float32)
+        probabilities = self.predict_with_stats(model_input, self.stats)
         if output == "labels":
             return probabilities.argmax(axis=-1).astype(np.int32)
         return probabilities
+
+    def predict_with_stats(self, model_input: Any, stats: Mapping[str, ChannelStats]) -> np.ndarray:
+        """(B, H, W, K) class probabilities of raw inputs normalised with ``stats`` instead of the stored statistics.
+
+        For a model applied to a region it did not train on, normalised by that region's
+        own inputs (``lithomap.datasets.target_normalisation``); ``predict`` passes the
+        stored statistics.
+
+        Raises:
+            InputDataError: missing inputs, wrong channel counts, or ``stats`` naming other
+                channels than the model's.
+        """
+        for name, given in stats.items():
+            stored = self.stats.get(name)
+            if stored is not None and given.channels != stored.channels:
+                raise InputDataError(
+                    "<normalisation stats>",
+                    f"statistics of input {name!r} name channels {list(given.channels)}, the model reads "
+                    f"{list(stored.channels)}",
+                    "compute them for the model's experiment (its input_channels metadata)",
+                )
+        probabilities = self.model.predict(normalise_inputs(model_input, stats), verbose=0)
+        return np.asarray(probabilities, dtype=np.float32)
 
 
 def normalise_inputs(model_input: Any, stats: Mapping[str, ChannelStats]) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.preprocess import SPLIT_FILE
 from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import SPLITS, TEST, TRAIN, SpatialSplit
+from lithomap.datasets.target_normalisation import Normalisation, target_normalisation
 from lithomap.datasets.tfdata import shard_origins
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.mapping.inference import SceneInputs, blend_scene, keras_predict
@@ -97,11 +98,15 @@ def score_region(
     splits: tuple[str, ...],
     params: Params,
     whole: bool = False,
+    normalisation: Normalisation = "model",
 ) -> ScoredRegion:
     """Predict a region with the model in ``trained`` and score the labelled pixels of ``splits``.
 
     With ``whole`` every window of the scene is predicted (a held-out region); otherwise
-    only the patches of ``splits``, as the dataset cut them.
+    only the patches of ``splits``, as the dataset cut them. ``normalisation``: ``model``
+    normalises with the region's dataset statistics (those a model of the region trained
+    with), ``target`` with ``target_normalisation`` of the region's own inputs (a region the
+    model did not train on: the definition maps of such regions use).
     """
     folder = dataset_dir(params.preprocess, region, experiment)
     manifest = load_manifest(folder)
@@ -110,13 +115,24 @@ def score_region(
     )
     split = SpatialSplit.load(folder / SPLIT_FILE)
     model = keras.models.load_model(trained / MODEL_FILE, compile=False)
-    inputs = SceneInputs(CubeChannels.from_manifest(cube, manifest), manifest, arch)
+    inputs = scene_inputs(cube, manifest, arch, normalisation)
     origins = None if whole else np.concatenate([shard_origins(folder, name) for name in splits])
     probabilities = blend_scene(keras_predict(model), inputs, manifest.patch_size, manifest.overlap, origins=origins)
     label = cube["label"].values.astype(np.int64)
     wanted = np.isin(split.pixels, [SPLITS.index(name) for name in splits]) if not whole else np.ones_like(label, bool)
     scoring = score_map(probabilities, label, wanted, split.block_size, params.evaluate, params.training().seed)
     return ScoredRegion(cube, manifest, split, model, label, scoring)
+
+
+def scene_inputs(cube: xr.Dataset, manifest: Manifest, arch: Architecture, normalisation: Normalisation) -> SceneInputs:
+    """A region's normalised window inputs, as ``score_region`` predicts them.
+
+    ``model``: the dataset's statistics; ``target``: ``target_normalisation`` of the
+    region's own inputs (what ``lithomap map`` uses for a region the model did not train on).
+    """
+    channels = CubeChannels.from_manifest(cube, manifest)
+    stats = target_normalisation(channels) if normalisation == "target" else None
+    return SceneInputs(channels, manifest, arch, stats)
 
 
 @dataclass

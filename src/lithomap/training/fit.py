@@ -202,7 +202,14 @@ def fit(
 
     keras.utils.set_random_seed(train.seed)
     train_data = make_dataset(
-        folders, "train", arch, preset.batch_size, shuffle=True, seed=train.seed, augment=train.augment
+        folders,
+        "train",
+        arch,
+        preset.batch_size,
+        shuffle=True,
+        seed=train.seed,
+        augment=train.augment,
+        climate=train.climate_augment,
     )
     val_data = make_dataset(folders, "val", arch, preset.batch_size)
     model = compile_model(arch, input_spec(manifests[0], arch), train, model_params, loss, weights)
@@ -259,7 +266,14 @@ def training_settings(
     model: ModelParams,
     loss: LossParams,
 ) -> dict:
-    """The settings a run trains with: logged to MLflow, and fingerprinted for resuming."""
+    """The settings a run trains with: logged to MLflow, and fingerprinted for resuming.
+
+    Climate augmentation is recorded only when enabled, so the settings of a run without
+    it (and their fingerprint) are those of a run made before the option existed.
+    """
+    climate = (
+        {"climate_augment": train.climate_augment.model_dump(mode="json")} if train.climate_augment.enabled else {}
+    )
     return {
         "arch": arch,
         "experiment": experiment,
@@ -269,7 +283,8 @@ def training_settings(
         "train": train.active().model_dump(mode="json")
         | {"learning_rate": train.active().learning_rate[arch]}
         | {"preset": train.preset, "seed": train.seed, "augment": train.augment, "monitor": train.monitor}
-        | {"reduce_lr_factor": train.reduce_lr_factor, "reduce_lr_patience": train.reduce_lr_patience},
+        | {"reduce_lr_factor": train.reduce_lr_factor, "reduce_lr_patience": train.reduce_lr_patience}
+        | climate,
         "model": getattr(model, arch).model_dump(mode="json"),
         "loss": loss.model_dump(mode="json") | {"weights": [round(float(w), 6) for w in weights]},
     }

@@ -3,7 +3,10 @@
 The strongest generalisation test (SCIENCE.md 4): the model never sees the held-out
 region. Each training region keeps its own normalisation; class weights come from the
 pooled training counts (the thesis's per-region weights do not apply to a mix). The
-whole held-out scene is predicted by full-scene inference, and the baseline is trained on
+whole held-out scene is predicted by full-scene inference, its inputs normalised with
+statistics of its own inputs (``datasets.target_normalisation``: every valid pixel, no
+labels), as ``lithomap map`` normalises a region a model did not train on, so the score
+is the expected accuracy of such a map; the baseline is trained on
 the labelled pixels of the other regions. Nothing is registered. Regions without labels
 (new areas listed only to be mapped) are never trained on. ``train_pooled`` is the one
 training path of models that span regions: the global model (``training.global_model``)
@@ -47,6 +50,8 @@ from lithomap.training.reports import sample_images, write_reports
 from lithomap.training.scoring import per_block_confusions
 
 TRANSFER_FILE = "transfer.json"
+HELD_OUT_NORMALISATION = "target"
+"""How the held-out region's inputs are normalised (``transfer.json``): as maps of regions a model never saw."""
 
 
 def leave_one_out_name(held_out: str) -> str:
@@ -142,11 +147,11 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
     Writes ``<evaluate.reports_dir>/loro-<held_out>/<arch>-<experiment>/``; ``coverage`` in
     the metrics is the fraction of labelled pixels scored; ``transfer.json`` holds the
     learnable and not-learnable classes, macro-F1 over the learnable ones (model, interval,
-    baseline) and the held-out region's domain shift.
+    baseline), the held-out region's domain shift and its ``normalisation`` (``target``).
     """
     name = leave_one_out_name(held_out)
     trained = leave_one_out_dir(held_out, arch, experiment, params)
-    scored = score_region(held_out, arch, experiment, trained, SPLITS, params, whole=True)
+    scored = score_region(held_out, arch, experiment, trained, SPLITS, params, whole=True, normalisation="target")
     scoring, label = scored.scoring, scored.label
     scoring.scores["coverage"] = float(scoring.scored.sum() / max(int((label > 0).sum()), 1))
 
@@ -193,6 +198,7 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
                 else float("nan")
             ),
             "domain_shift": _finite(scoring.scores["domain_shift"]),
+            "normalisation": HELD_OUT_NORMALISATION,
         },
     )
     return EvaluationResult(

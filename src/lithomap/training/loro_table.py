@@ -35,6 +35,7 @@ from lithomap.config import Params
 from lithomap.datasets.features import Architecture
 from lithomap.training.fit import SUMMARY_FILE
 from lithomap.training.leave_one_out import (
+    HELD_OUT_NORMALISATION,
     TRANSFER_FILE,
     evaluate_leave_one_out,
     leave_one_out_dir,
@@ -104,7 +105,9 @@ def run_loro(
     """Train (or reuse) and evaluate every held-out region × architecture; write the table.
 
     An evaluation is also reused when its ``transfer.json`` is newer than the model (a
-    rerun after a kill goes on where it stopped); ``retrain`` redoes both.
+    rerun after a kill goes on where it stopped) and the held-out region was normalised
+    by its own inputs (an evaluation made before that is redone, not the training);
+    ``retrain`` redoes both.
     """
     for held_out in held_outs:
         for arch in archs:
@@ -206,7 +209,10 @@ def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fresh(report: Path, model: Path) -> bool:
-    return report.is_file() and report.stat().st_mtime >= model.stat().st_mtime
+    """Whether an evaluation is newer than its model and normalised the held-out region as maps do."""
+    if not report.is_file() or report.stat().st_mtime < model.stat().st_mtime:
+        return False
+    return json.loads(report.read_text()).get("normalisation") == HELD_OUT_NORMALISATION
 
 
 def _model_row(held_out: str, arch: str, experiment: str, metrics: dict, transfer: dict) -> dict[str, Any]:

@@ -231,7 +231,14 @@ def objective(trial: optuna.Trial, data: TuningData, params: Params) -> float:
         batch = trial_params.training().active().batch_size
         seed = params.tune.seed + trial.number
         train_data = make_dataset(
-            [data.folder], "train", data.arch, batch, shuffle=True, seed=seed, augment=settings.augment
+            [data.folder],
+            "train",
+            data.arch,
+            batch,
+            shuffle=True,
+            seed=seed,
+            augment=settings.augment,
+            climate=settings.climate_augment,
         )
         val_data = make_dataset([data.folder], "val", data.arch, batch)
         reporter = TrialReporter(trial, settings.monitor)
