@@ -1,4 +1,4 @@
-"""Which registered version `lithomap map` uses when the gate promoted none: own champion, global champion, own challenger.
+"""The version `lithomap map` takes when the gate promoted none: own champion, global champion, own challenger.
 
 A real SQLite MLflow store with a tiny untrained U-Net logged once and registered under
 several names; the promotion gate runs for real on the scores its run logged (below the
