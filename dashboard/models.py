@@ -2,7 +2,11 @@
 
 Registered models ``lithomap-<region>-<arch>`` carry the aliases ``champion`` and
 ``challenger``; each version is tagged with its region, arch, experiment and test
-macro-F1 (``lithomap.*``) and, once the gate has run on it, its decision (``promotion.*``).
+macro-F1 (``lithomap.*``) and, once the gate has run on it, its decision (``promotion.*``:
+the rule, margin or paired, and under the paired rule the paired difference and its
+interval). A global model ``lithomap-global-<arch>`` has no test region of its own: its
+score is the expected macro-F1 on a new region, its leave-one-region-out score
+(``lithomap.expected_*`` tags), and the tables say which score a row shows (``scored_on``).
 """
 
 from __future__ import annotations
@@ -14,11 +18,26 @@ from mlflow.tracking import MlflowClient
 
 from dashboard.runs import EXPERIMENT_PREFIX, as_timestamp
 from dashboard.sources import DashboardDataError
-from lithomap.registry.registry import CHAMPION
+from lithomap.registry.registry import CHAMPION, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, TEST_PREFIX
 
 PROMOTION_PREFIX = "promotion."
-VERSION_COLUMNS = ("model", "version", "aliases", "region", "arch", "experiment", "macro_f1", "created", "run_id")
+TEST_SCORE = "test macro-F1"
+LORO_SCORE = "expected macro-F1 on a new region (leave-one-region-out)"
+VERSION_COLUMNS = (
+    "model",
+    "version",
+    "aliases",
+    "region",
+    "arch",
+    "experiment",
+    "scored_on",
+    "macro_f1",
+    "macro_f1_low",
+    "macro_f1_high",
+    "created",
+    "run_id",
+)
 PROMOTION_COLUMNS = (
     "decided_at",
     "model",
@@ -26,10 +45,16 @@ PROMOTION_COLUMNS = (
     "champion_version",
     "decision",
     "reason",
+    "rule",
+    "scored_on",
     "candidate_macro_f1",
     "champion_macro_f1",
     "gain",
     "margin",
+    "paired_difference",
+    "paired_ci_low",
+    "paired_ci_high",
+    "paired_confidence",
     "worst_class",
     "worst_class_drop",
 )
@@ -39,6 +64,7 @@ CHAMPION_COLUMNS = (
     "model",
     "version",
     "experiment",
+    "scored_on",
     "macro_f1",
     "macro_f1_low",
     "macro_f1_high",
@@ -74,8 +100,43 @@ def _aliases(client: MlflowClient) -> dict[tuple[str, str], list[str]]:
     return found
 
 
+def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
+    """A run's metrics, empty when it has none or is gone."""
+    if not run_id:
+        return {}
+    try:
+        return dict(client.get_run(run_id).data.metrics)
+    except MlflowException:
+        return {}
+
+
+def version_score(version: ModelVersion, metrics: dict[str, float]) -> dict[str, object]:
+    """``scored_on``, ``macro_f1`` and its interval of a version.
+
+    A region's model: its test macro-F1 (version tag, else its run's metric) and the run's
+    block-bootstrap interval. A global model: its expected macro-F1 on a new region and
+    interval, the leave-one-region-out score it was registered with (``lithomap.expected_*``).
+    """
+    expected = recorded_expectation(version)
+    if expected is not None:
+        low, high = expected["macro_f1_interval"]
+        return {
+            "scored_on": LORO_SCORE,
+            "macro_f1": expected["macro_f1_learnable"],
+            "macro_f1_low": low,
+            "macro_f1_high": high,
+        }
+    tagged = _number(version.tags.get(f"{TAG_PREFIX}{TEST_PREFIX}macro_f1"))
+    return {
+        "scored_on": TEST_SCORE,
+        "macro_f1": tagged if tagged is not None else metrics.get(f"{TEST_PREFIX}macro_f1"),
+        "macro_f1_low": metrics.get(f"{TEST_PREFIX}macro_f1_ci_low"),
+        "macro_f1_high": metrics.get(f"{TEST_PREFIX}macro_f1_ci_high"),
+    }
+
+
 def versions_table(client: MlflowClient) -> pd.DataFrame:
-    """Every registered version of every lithomap model, newest first."""
+    """Every registered version of every lithomap model, newest first, with the score it is known by."""
     aliases = _aliases(client)
     rows = [
         {
@@ -85,7 +146,7 @@ def versions_table(client: MlflowClient) -> pd.DataFrame:
             "region": version.tags.get(f"{TAG_PREFIX}region", ""),
             "arch": version.tags.get(f"{TAG_PREFIX}arch", ""),
             "experiment": version.tags.get(f"{TAG_PREFIX}experiment", ""),
-            "macro_f1": _number(version.tags.get(f"{TAG_PREFIX}{TEST_PREFIX}macro_f1")),
+            **version_score(version, _run_metrics(client, version.run_id)),
             "created": as_timestamp(version.creation_timestamp),
             "run_id": version.run_id,
         }
@@ -110,10 +171,16 @@ def promotion_history(client: MlflowClient) -> pd.DataFrame:
                 "champion_version": tags.get(f"{PROMOTION_PREFIX}champion_version", "none"),
                 "decision": tags[f"{PROMOTION_PREFIX}decision"],
                 "reason": tags.get(f"{PROMOTION_PREFIX}reason", ""),
+                "rule": tags.get(f"{PROMOTION_PREFIX}rule", "margin"),  # the global gate and older ones: margin
+                "scored_on": LORO_SCORE if tags.get(f"{PROMOTION_PREFIX}scope") == "global" else TEST_SCORE,
                 "candidate_macro_f1": _number(tags.get(f"{PROMOTION_PREFIX}candidate_macro_f1")),
                 "champion_macro_f1": _number(tags.get(f"{PROMOTION_PREFIX}champion_macro_f1")),
                 "gain": _number(tags.get(f"{PROMOTION_PREFIX}gain")),
                 "margin": _number(tags.get(f"{PROMOTION_PREFIX}margin")),
+                "paired_difference": _number(tags.get(f"{PROMOTION_PREFIX}paired_difference")),
+                "paired_ci_low": _number(tags.get(f"{PROMOTION_PREFIX}paired_ci_low")),
+                "paired_ci_high": _number(tags.get(f"{PROMOTION_PREFIX}paired_ci_high")),
+                "paired_confidence": _number(tags.get(f"{PROMOTION_PREFIX}paired_confidence")),
                 "worst_class": tags.get(f"{PROMOTION_PREFIX}worst_class", "none"),
                 "worst_class_drop": _number(tags.get(f"{PROMOTION_PREFIX}worst_class_drop")),
             }
@@ -123,13 +190,12 @@ def promotion_history(client: MlflowClient) -> pd.DataFrame:
 
 
 def champions(client: MlflowClient) -> pd.DataFrame:
-    """The champion of every registered lithomap model with its test macro-F1 and interval."""
+    """The champion of every registered lithomap model with its score and interval (``version_score``)."""
     rows = []
     for model in client.search_registered_models(max_results=1000):
         if not model.name.startswith(EXPERIMENT_PREFIX) or CHAMPION not in (model.aliases or {}):
             continue
         version = client.get_model_version_by_alias(model.name, CHAMPION)
-        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         promoted = version.tags.get(f"{PROMOTION_PREFIX}decided_at")
         rows.append(
             {
@@ -138,9 +204,7 @@ def champions(client: MlflowClient) -> pd.DataFrame:
                 "model": model.name,
                 "version": int(version.version),
                 "experiment": version.tags.get(f"{TAG_PREFIX}experiment", ""),
-                "macro_f1": metrics.get(f"{TEST_PREFIX}macro_f1"),
-                "macro_f1_low": metrics.get(f"{TEST_PREFIX}macro_f1_ci_low"),
-                "macro_f1_high": metrics.get(f"{TEST_PREFIX}macro_f1_ci_high"),
+                **version_score(version, _run_metrics(client, version.run_id)),
                 "promoted_at": pd.Timestamp(promoted) if promoted else as_timestamp(version.creation_timestamp),
                 "run_id": version.run_id,
             }

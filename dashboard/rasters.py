@@ -42,6 +42,18 @@ class MapRun:
     def alias(self) -> str | None:
         return self.meta.get("alias")
 
+    @property
+    def promoted(self) -> bool:
+        """False only for a map whose map.json says its model was not promoted (older maps: True)."""
+        return self.meta.get("promoted") is not False
+
+
+def map_label(run: MapRun) -> str:
+    """``cnn-thermal (champion)``, ``cnn-thermal (not promoted)`` or the folder name."""
+    if not run.promoted:
+        return f"{run.name} (not promoted)"
+    return f"{run.name} (champion)" if run.alias == "champion" else run.name
+
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's content (read in chunks), or of a folder's file names, sizes and times."""

@@ -43,8 +43,17 @@ def when(moment: pd.Timestamp | None) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def champion_sentence(region: str, arch: str, version: int, experiment: str, macro_f1, low, high) -> str:
-    """One sentence on a champion, e.g. for the overview page."""
+def champion_sentence(
+    region: str, arch: str, version: int, experiment: str, macro_f1, low, high, global_model: bool = False
+) -> str:
+    """One sentence on a champion, e.g. for the overview page (a global model's score is its expected one)."""
+    if global_model:
+        return (
+            f"All regions (global model): the {architecture(arch)} model, version {version}, trained on the "
+            f"'{experiment}' inputs of every labelled region, is expected to score {score(macro_f1, low, high)} "
+            "on average over the rock and soil classes of a region it never saw (leave-one-region-out macro-F1; "
+            "1 is perfect)."
+        )
     return (
         f"{region_name(region)}: the {architecture(arch)} model, version {version}, trained on the "
         f"'{experiment}' inputs, scores {score(macro_f1, low, high)} on average over the rock and soil "
@@ -61,6 +70,50 @@ def validation_words(status: str, failures: int, warnings: int) -> str:
     return "passed"
 
 
-def decision_words(decision: str) -> str:
-    """``promoted`` → ``became champion``; ``refused`` → ``kept the champion``."""
+def decision_words(decision: str, champion_version: str = "") -> str:
+    """``promoted`` → ``became champion``; ``refused`` → ``kept the champion`` or, with none, ``not promoted``."""
+    if decision == "refused" and champion_version in ("", "none"):
+        return "not promoted (no champion)"
     return {"promoted": "became champion", "refused": "kept the champion"}.get(decision, decision)
+
+
+def map_notes(meta: dict) -> list[tuple[str, str]]:
+    """What a map's map.json says about trusting it, as (``warning`` | ``info``, sentence) pairs.
+
+    "Not promoted" first (a map made with a version the promotion gate refused), then the
+    expected macro-F1 of a map of a region the model never saw, the domain shift and the
+    map's warning. Maps made before these keys existed give fewer notes.
+    """
+    notes = []
+    if meta.get("promoted") is False:
+        model = f"{meta.get('registered_model', 'the model')} version {meta.get('version', '?')}"
+        notes.append(
+            (
+                "warning",
+                f"Not promoted: made with {model}, which the promotion gate did not make champion "
+                f"({meta.get('promotion_reason') or 'no reason recorded'}).",
+            )
+        )
+    expected = meta.get("expected_macro_f1")
+    if expected:
+        low, high = expected.get("macro_f1_interval") or (None, None)
+        held = ", ".join(region_name(r) for r in expected.get("held_out") or [])
+        notes.append(
+            (
+                "info",
+                f"Expected macro-F1 on this region: {score(expected.get('macro_f1_learnable'), low, high)}, from "
+                f"leave-one-region-out runs (held out: {held or 'unknown'}).",
+            )
+        )
+    shift = meta.get("domain_shift")
+    if _known(shift):
+        notes.append(
+            (
+                "info",
+                f"Domain shift: {shift:.2f} (how far this region's inputs lie from the training pixels; "
+                "about 0 for the model's own region).",
+            )
+        )
+    if meta.get("warning"):
+        notes.append(("warning", f"Warning: {meta['warning']}"))
+    return notes

@@ -372,3 +372,27 @@ def test_readme_your_own_data_walkthrough_on_real_ecostress(pipeline, realdata, 
         cube = xr.open_zarr(project / "interim" / "segna" / "cube.zarr")
         assert classes.crs.to_epsg() == 32613 and classes.shape == cube.lst.shape[1:]
         assert (classes.read(1) > 0).mean() > 0.8  # the overpasses cover the region: nearly every pixel is mapped
+
+
+def test_map_refuses_an_unknown_if_no_champion_choice():
+    result = runner.invoke(app, ["map", "-r", "tiny", "--if-no-champion", "maybe"])
+    assert result.exit_code == 2 and "--if-no-champion must be one of fail, challenger" in result.output
+
+
+def test_summary_shows_a_model_the_gate_refused_as_not_promoted_with_its_map(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params_dict(tmp_path)), encoding="utf-8")
+    evaluation = tmp_path / "reports" / "evaluation" / "tiny" / "cnn-thermal"
+    evaluation.mkdir(parents=True)
+    metrics = {"oa": 0.5, "macro_f1": 0.312, "macro_f1_ci": [0.2, 0.4], "kappa": 0.3, "baseline": {"macro_f1": 0.421}}
+    (evaluation / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "reports" / "promotion").mkdir(parents=True)
+    decision = {"promoted": False, "candidate_version": "1", "champion_version": None, "reason": "below baseline"}
+    (tmp_path / "reports" / "promotion" / "tiny-cnn.json").write_text(json.dumps(decision))
+    folder = tmp_path / "maps" / "tiny" / "cnn-thermal"
+    folder.mkdir(parents=True)
+    (folder / "map.json").write_text(json.dumps({"version": "1", "model_scope": "region", "promoted": False}))
+    result = runner.invoke(app, ["summary", "-p", str(params)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "0.312" in line)
+    assert "not promoted" in row and "v1 not promoted" in row and "kept" not in row

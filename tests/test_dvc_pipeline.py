@@ -154,3 +154,9 @@ def test_push_and_pull_round_trip(project: Path):
     shutil.rmtree(project / ".dvc" / "cache")
     run(["dvc", "pull", "generate@puertollano"], project)
     assert tree_digest(raw) == before
+
+
+def test_the_map_stage_maps_a_challenger_the_gate_refused():
+    """`make demo` finishes when a model fails the gate: the map stage takes its challenger, marked not promoted."""
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["map"]
+    assert stage["cmd"].startswith("lithomap map ") and stage["cmd"].endswith(" --if-no-champion challenger")

@@ -28,9 +28,11 @@ if maps:
         "Model",
         maps,
         index=index,
-        format_func=lambda m: f"{m.name}" + (" (champion)" if m.alias == "champion" else ""),
+        format_func=rasters.map_label,
         key="map_model",
     )
+    for kind, note in wording.map_notes(chosen.meta):
+        (st.warning if kind == "warning" else st.info)(note)
 else:
     model = champion_names[0] if champion_names else "convlstm"
     ui.need(

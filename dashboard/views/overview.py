@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard import ui, wording
+from dashboard import models, ui, wording
 from dashboard.regions import extent, region_locations
 from dashboard.reports import STAGES, validation_summary
 from dashboard.runs import last_run_by_region
@@ -41,7 +41,14 @@ if champions.empty:
 for row in champions.itertuples():
     st.markdown(
         wording.champion_sentence(
-            row.region, row.arch, row.version, row.experiment, row.macro_f1, row.macro_f1_low, row.macro_f1_high
+            row.region,
+            row.arch,
+            row.version,
+            row.experiment,
+            row.macro_f1,
+            row.macro_f1_low,
+            row.macro_f1_high,
+            global_model=row.scored_on == models.LORO_SCORE,
         )
         + f" Champion since {wording.when(row.promoted_at)}."
     )

@@ -696,7 +696,8 @@ def summary(
     def step() -> None:
         frame = champion_summary(load_params(params), experiment)
         table = Table(title=f"lithomap: test scores on spatially held-out blocks, experiment '{experiment}'")
-        for column in ("region", "model", "OA", "macro-F1", "95% CI", "kappa", "baseline F1", "champion", "gate"):
+        columns = ("region", "model", "OA", "macro-F1", "95% CI", "kappa", "baseline F1", "champion", "gate", "map")
+        for column in columns:
             table.add_column(column)
         for row in frame.itertuples():
             table.add_row(
@@ -709,6 +710,7 @@ def summary(
                 f"{row.baseline_macro_f1:.3f}",
                 row.champion,
                 row.decision,
+                row.map,
             )
         Console(width=max(console.width, 120)).print(table)
 
@@ -737,6 +739,14 @@ def map_region(
         bool,
         typer.Option("--global", help="Use the global model lithomap-global-<model> even if the region has its own."),
     ] = False,
+    if_no_champion: Annotated[
+        str,
+        typer.Option(
+            "--if-no-champion",
+            help="When neither the region's model nor the global model has a champion: 'fail' (default), or "
+            "'challenger' to map with the region's challenger, marked not promoted (dvc.yaml's map stage).",
+        ),
+    ] = "fail",
     params: ParamsOption = None,
 ) -> None:
     """Map a region with a registered model: class, probability, confidence rasters, vectors and a picture.
@@ -746,18 +756,23 @@ def map_region(
     normalises the region by statistics of its own inputs instead, as `lithomap loro`
     scores held-out regions; map.json says which); a region without a model of its own (none registered, or none at the
     default alias) is mapped with the global model lithomap-global-<model> at that alias
-    (`lithomap train-global`), which --global also forces. Slides overlapping windows over
+    (`lithomap train-global`), which --global also forces. With --if-no-champion challenger a
+    region whose own model the gate did not promote, and without a global champion, is
+    mapped with its own challenger, marked "not promoted" in the console line, map.json,
+    the GeoTIFF and MLflow tags and the picture's title. Slides overlapping windows over
     the whole region and blends them seam-free, strip by strip. Writes COGs on the region
     grid, map.gpkg, map.png and map.json (model scope, seam index; test-block scores where
     labels exist; domain shift and expected accuracy) under
     map.maps_dir/<region>/<model>-<experiment>/ and logs them to the model's MLflow run.
     """
     from lithomap.config import load_params
-    from lithomap.mapping.maps import make_map
+    from lithomap.mapping.maps import IF_NO_CHAMPION, IfNoChampion, make_map
     from lithomap.registry.tracking import configure_tracking
 
     if alias is not None and version is not None:
         raise typer.BadParameter("give --alias or --version, not both")
+    if if_no_champion not in IF_NO_CHAMPION:
+        raise typer.BadParameter(f"--if-no-champion must be one of {', '.join(IF_NO_CHAMPION)}, not {if_no_champion!r}")
 
     def step() -> None:
         config = load_params(params)
@@ -776,8 +791,10 @@ def map_region(
             version=version,
             model_region=model_region,
             use_global=use_global,
+            if_no_champion=cast("IfNoChampion", if_no_champion),
         )
-        console.print(f"[green]{region}[/] {result.summary()}", highlight=False)
+        colour = "green" if result.promoted else "yellow"
+        console.print(f"[{colour}]{region}[/] {result.summary()}", highlight=False)
 
     _run(step)
 

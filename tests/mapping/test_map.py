@@ -7,6 +7,7 @@ import json
 import shutil
 
 import geopandas as gpd
+import keras
 import mlflow
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ from lithomap.models.shift import ShiftReference
 from lithomap.registry.promotion import promote_model
 from lithomap.registry.pyfunc import normalise_inputs
 from lithomap.training.evaluate import evaluate_model, scene_inputs
-from lithomap.training.fit import train_model
+from lithomap.training.fit import MODEL_FILE, model_dir, train_model
 from lithomap.training.loro_table import COLUMNS, TABLE_CSV
 from lithomap.training.scoring import per_block_confusions
 
@@ -257,3 +258,75 @@ def test_strip_distances_read_in_column_blocks_equal_the_whole_strip(tiny_region
     whole = reference.distance(strip, inputs.static_names)
     assert width > 48 and np.isfinite(whole).mean() > 0.9
     np.testing.assert_array_equal(strip_distances(inputs, reference, 5, 40, columns=24), whole)
+
+
+@pytest.fixture(scope="module")
+def refused(champion):
+    """A copy of the tiny region, 'gated', whose only model (the CNN re-initialised) the gate refused.
+
+    The untrained network is really evaluated and registered (challenger), and the real gate
+    refuses it: its test macro-F1 does not beat the raw per-pixel baseline.
+    """
+    params, _ = champion
+    trained = model_dir(params.training(), "tiny", "cnn", "thermal")
+    copies = (
+        (cube_path(params.ingest.interim_dir, "tiny"), cube_path(params.ingest.interim_dir, "gated")),
+        (params.preprocess.processed_dir / "tiny", params.preprocess.processed_dir / "gated"),
+        (trained, model_dir(params.training(), "gated", "cnn", "thermal")),
+    )
+    for source, target in copies:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+    keras.utils.set_random_seed(3)
+    untrained = keras.models.clone_model(keras.models.load_model(trained / MODEL_FILE, compile=False))
+    untrained.save(copies[2][1] / MODEL_FILE)
+    quick = params.evaluate.model_copy(update={"baseline_pixels": 500, "baseline_max_iter": 10})  # still beats it
+    params = params.model_copy(
+        update={"regions": dict(params.regions) | {"gated": params.region("tiny")}, "evaluate": quick}
+    )
+    evaluate_model("gated", "cnn", "thermal", params)
+    settings = params.promote.model_copy(update={"beat_baseline": True, "baseline": "raw"})
+    decision = promote_model("gated", "cnn", settings)
+    assert not decision["promoted"] and "does not beat the per-pixel baseline" in decision["reason"]
+    return params, decision
+
+
+def test_a_map_made_by_a_champion_says_promoted(mapped):
+    _, result = mapped
+    meta = json.loads((result.folder / "map.json").read_text())
+    assert meta["promoted"] is True and meta["promotion_reason"].startswith("first version: no champion yet")
+    assert result.promoted and "NOT PROMOTED" not in result.summary()
+    with rasterio.open(result.folder / CLASSES_FILE) as source:
+        assert source.tags()["PROMOTED"] == "true"
+    tags = mlflow.MlflowClient().get_run(meta["run_id"]).data.tags
+    assert tags["lithomap.map.tiny.promoted"] == "true"
+
+
+def test_without_a_champion_the_map_fails_by_default_and_names_the_commands(refused):
+    params, decision = refused
+    before = sorted((params.map.maps_dir / "gated").rglob("*"))
+    with pytest.raises(LithomapError) as raised:
+        make_map("gated", "cnn", params)
+    message = str(raised.value)
+    assert "lithomap-gated-cnn has no 'champion' alias" in message
+    assert "lithomap promote -r gated -m cnn" in message and "lithomap train-global -m cnn" in message
+    assert decision["reason"] in message and "--if-no-champion challenger" in message
+    assert sorted((params.map.maps_dir / "gated").rglob("*")) == before, "nothing is written"
+
+
+def test_without_a_champion_the_challenger_maps_marked_not_promoted(refused):
+    params, decision = refused
+    result = make_map("gated", "cnn", params, if_no_champion="challenger")
+    meta = json.loads((result.folder / "map.json").read_text())
+    assert meta["registered_model"] == "lithomap-gated-cnn" and meta["alias"] == "challenger"
+    assert meta["promoted"] is False and meta["promotion_reason"] == decision["reason"]
+    assert "--if-no-champion challenger" in meta["model_choice"]
+    assert f"NOT PROMOTED: lithomap-gated-cnn v{meta['version']} is not the champion" in result.summary()
+    assert decision["reason"] in result.summary()
+    with rasterio.open(result.folder / CLASSES_FILE) as source:
+        tags = source.tags()
+    assert tags["PROMOTED"] == "false" and tags["PROMOTION_REASON"] == decision["reason"]
+    run = mlflow.MlflowClient().get_run(meta["run_id"]).data.tags
+    assert run["lithomap.map.gated.promoted"] == "false"
+    assert run["lithomap.map.gated.promotion_reason"] == decision["reason"]
+    assert (result.folder / "map.png").stat().st_size > 20_000

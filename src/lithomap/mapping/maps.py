@@ -9,6 +9,14 @@ at the same alias, which ``use_global`` also forces, or with another region's mo
 (``model_region``). ``choose_model`` makes that choice; map.json and the GeoTIFF tags say
 which (``model_scope``: ``region`` or ``global``).
 
+A map made with a version that is not its model's champion is marked not promoted
+everywhere: the console line, map.json (``promoted``: false, ``promotion_reason``: the
+gate's reason from the version's ``promotion.reason`` tag), the GeoTIFF tags, the MLflow
+run's tags and the picture's title. ``if_no_champion="challenger"`` (``lithomap map
+--if-no-champion challenger``, which dvc.yaml's map stage passes) maps a region whose own
+model has no champion, and for which no global champion exists either, with its own
+``challenger``: the order is own champion, global champion, own challenger, error.
+
 The region's inputs are read from its cube window by window, as the experiment the model
 was trained on selects them, and predicted and blended by the one full-scene inference
 path (``lithomap.mapping.inference.infer_scene``). The scene is padded by the windows'
@@ -50,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import mlflow
 import numpy as np
@@ -78,10 +86,14 @@ from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
-from lithomap.registry.registry import ABSENT, model_name, recorded_expectation
+from lithomap.registry.registry import ABSENT, CHALLENGER, CHAMPION, model_name, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, tracking_failure
 
 log = logging.getLogger(__name__)
+
+IfNoChampion = Literal["fail", "challenger"]
+IF_NO_CHAMPION: tuple[str, ...] = ("fail", "challenger")
+PROMOTION_REASON_TAG = "promotion.reason"
 
 
 @dataclass
@@ -103,6 +115,8 @@ class MapResult:
     model_choice: str | None = None
     seam_z: float = float("nan")
     normalisation: Normalisation = "model"
+    promoted: bool = True
+    promotion_reason: str | None = None
 
     def summary(self) -> str:
         scores = self.scores or {}
@@ -118,6 +132,11 @@ class MapResult:
         warning = f"\nWARNING: {trust['warning']}" if trust.get("warning") else ""
         scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
         own = "; inputs normalised by the region's own statistics" if self.normalisation == "target" else ""
+        if not self.promoted:
+            scope += (
+                f"NOT PROMOTED: {self.registered_model} v{self.version} is not the champion "
+                f"({self.model_choice or 'asked for by alias or version'}); the gate: {self.promotion_reason}\n"
+            )
         return (
             f"{scope}{self.arch}/{self.experiment} ({self.registered_model} v{self.version}): {self.folder}; "
             f"seam index {self.seam_index:.3f}{_z_text(self.seam_z)}{scored}{shift}{own}; "
@@ -148,6 +167,27 @@ class RegisteredModel:
         """The regions a global model was trained on (from its tags; empty for a region's model)."""
         return [r for r in self.version.tags.get(f"{TAG_PREFIX}training_regions", "").split(",") if r]
 
+    @property
+    def promoted(self) -> bool:
+        """Whether this version holds its registered model's ``champion`` alias (the gate passed it)."""
+        return CHAMPION in (self.version.aliases or [])
+
+    @property
+    def promotion_reason(self) -> str:
+        """The gate's reason from the version's tags, or what to run when the gate never decided on it."""
+        reason = self.version.tags.get(PROMOTION_REASON_TAG)
+        if reason:
+            return reason
+        if self.promoted:
+            return "made champion outside the gate (the version has no promotion.reason tag)"
+        return "the gate has not decided on this version (no promotion.reason tag)"
+
+
+def short_reason(reason: str, limit: int = 80) -> str:
+    """The first clause of a gate's reason, cut to ``limit`` characters (for a picture's title)."""
+    first = reason.split(";", 1)[0].strip()
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
 
 def make_model_hint(region: str, arch: str) -> str:
     """The commands that register ``lithomap-<region>-<arch>`` (or the global model) and give it a champion."""
@@ -167,21 +207,30 @@ def choose_model(
     version: str | None = None,
     model_region: str | None = None,
     use_global: bool = False,
+    if_no_champion: IfNoChampion = "fail",
 ) -> tuple[RegisteredModel, str | None]:
-    """The registered model to map ``region`` with, and why it is the global one (None when it is not).
+    """The registered model to map ``region`` with, and why it is not the region's own at the alias (or None).
 
     ``model_region`` names another region's model and ``use_global`` the global model;
     otherwise the region's own model is used, or the global model's version at the same
     alias when the region has none: no registered ``lithomap-<region>-<arch>``, or one
     without the default alias (an alias or version asked for by name is never replaced).
+    When neither has it, ``if_no_champion="challenger"`` takes the region's own
+    ``challenger`` (a version the gate did not promote; ``RegisteredModel.promoted`` is
+    False) instead of failing.
 
     Raises:
-        ConfigError: both ``model_region`` and ``use_global``.
-        LithomapError: neither the region's nor the global model exists (naming both and
-            the commands that make them), or an alias or version that does not exist.
+        ConfigError: both ``model_region`` and ``use_global``; an unknown ``if_no_champion``.
+        LithomapError: neither the region's nor the global model has the alias (naming both
+            and the commands that make them, and the region's challenger when it has one),
+            or an alias or version that does not exist.
         TrackingError: the registry could not be asked.
     """
     wanted = alias or default_alias
+    if if_no_champion not in IF_NO_CHAMPION:
+        raise ConfigError(
+            f"--if-no-champion {if_no_champion!r} is not a choice. Fix: use one of {', '.join(IF_NO_CHAMPION)}"
+        )
     if use_global and model_region:
         raise ConfigError("give --global or --model-region, not both")
     if use_global:
@@ -196,14 +245,28 @@ def choose_model(
     fallback = model_name(GLOBAL_MODEL, arch)
     missing = f"{own} is not registered" if aliases is None else f"{own} has no '{wanted}' alias"
     global_aliases = _registered_aliases(client, fallback)
-    if global_aliases is None or wanted not in global_aliases:
-        raise LithomapError(
-            f"{region}: no model to map with: {missing}, and {fallback} has no '{wanted}' version in the MLflow store "
-            f"({mlflow.get_tracking_uri()}). Fix: for a model of the region's own (it needs labels) run "
-            f"{make_model_hint(region, arch)}; for the global model, which maps any region, run "
-            f"{make_model_hint(GLOBAL_MODEL, arch)}; or map with another region's model (--model-region)"
+    if global_aliases is not None and wanted in global_aliases:
+        return resolve_model(GLOBAL_MODEL, arch, wanted, None), f"{region} has no model of its own ({missing})"
+    challenger = aliases.get(CHALLENGER) if aliases is not None and wanted != CHALLENGER else None
+    if challenger is not None and if_no_champion == "challenger":
+        return (
+            resolve_model(region, arch, CHALLENGER, None),
+            f"{missing} and {fallback} has no '{wanted}' version: its challenger (--if-no-champion challenger)",
         )
-    return resolve_model(GLOBAL_MODEL, arch, wanted, None), f"{region} has no model of its own ({missing})"
+    offer = ""
+    if challenger is not None:
+        refused = client.get_model_version(own, challenger).tags.get(PROMOTION_REASON_TAG)
+        why = f" (the gate: {refused})" if refused else ""
+        offer = (
+            f"; or map with its challenger v{challenger}{why}, marked not promoted, with "
+            "`lithomap map --if-no-champion challenger`"
+        )
+    raise LithomapError(
+        f"{region}: no model to map with: {missing}, and {fallback} has no '{wanted}' version in the MLflow store "
+        f"({mlflow.get_tracking_uri()}). Fix: for a model of the region's own (it needs labels) run "
+        f"{make_model_hint(region, arch)}; for the global model, which maps any region, run "
+        f"{make_model_hint(GLOBAL_MODEL, arch)}; or map with another region's model (--model-region){offer}"
+    )
 
 
 def _registered_aliases(client: MlflowClient, name: str) -> dict[str, str] | None:
@@ -341,6 +404,7 @@ def make_map(
     version: str | None = None,
     model_region: str | None = None,
     use_global: bool = False,
+    if_no_champion: IfNoChampion = "fail",
     overlap: float | None = None,
     log_artifacts: bool = True,
     progress: Callable[[int, int], None] | None = None,
@@ -356,6 +420,8 @@ def make_map(
         version: a registry version number.
         model_region: whose registered model to use (default: ``region``, else the global model).
         use_global: map with the global model ``lithomap-global-<arch>`` even if the region has its own.
+        if_no_champion: ``fail`` (default) or ``challenger``: map with the region's own challenger,
+            marked not promoted, when neither it nor the global model has a champion (``choose_model``).
         overlap: window overlap (default ``map.overlap``; 0 = naive tiling).
         log_artifacts: log the outputs to the model's MLflow run.
         progress: called with (rows done, rows in all) after each written strip.
@@ -365,9 +431,10 @@ def make_map(
     """
     started = time.perf_counter()
     settings = params.map
-    model, choice = choose_model(region, arch, alias, settings.alias, version, model_region, use_global)
+    model, choice = choose_model(region, arch, alias, settings.alias, version, model_region, use_global, if_no_champion)
     if choice is not None:
-        log.info("%s: mapping with the global model %s (%s)", region, model.name, choice)
+        log.info("%s: mapping with %s v%s (%s)", region, model.name, model.version.version, choice)
+    promotion = {"promoted": model.promoted, "promotion_reason": model.promotion_reason}
     if experiment is not None and experiment != model.experiment:
         raise LithomapError(
             f"{model.name} version {model.version.version} was trained on experiment {model.experiment!r}, "
@@ -414,17 +481,17 @@ def make_map(
                 transfer = (model_region or region) != region or not labelled
             recorded = recorded_expectation(model.version) if model.scope == GLOBAL_MODEL else None
             trust = map_trust(accumulator, transfer, arch, model.experiment, params, recorded=recorded)
-            scope_tags = {"MODEL_SCOPE": model.scope, "REGISTERED_MODEL": f"{model.name} v{model.version.version}"}
+            scope_tags = {
+                "MODEL_SCOPE": model.scope,
+                "REGISTERED_MODEL": f"{model.name} v{model.version.version}",
+                "PROMOTED": str(model.promoted).lower(),
+                "PROMOTION_REASON": model.promotion_reason,
+            }
             rasters.tag(trust_tags(trust) | scope_tags)
             rasters.finish()
         seams, scores = _map_quality(folder / CLASSES_FILE, stride, margin, cube, region, params, labelled)
         vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
-        title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
-        if model.scope == GLOBAL_MODEL:
-            title += " (global model)"
-        if trust["warning"]:
-            title += f"\nWARNING: {trust['warning']}"
-        draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, title)
+        draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, map_title(region, arch, model, trust["warning"]))
         write_json(
             folder / MAP_JSON,
             {
@@ -439,6 +506,7 @@ def make_map(
                 "model_choice": choice,
                 "training_regions": model.training_regions or None,
                 "normalisation": normalisation,
+                **promotion,
                 **seams.as_dict(),
                 "overlap": overlap,
                 "patch_size": patch,
@@ -448,7 +516,10 @@ def make_map(
             },
         )
     if log_artifacts and model.version.run_id:
-        MlflowClient().log_artifacts(model.version.run_id, str(final), artifact_path=f"maps/{region}")
+        client = MlflowClient()
+        client.log_artifacts(model.version.run_id, str(final), artifact_path=f"maps/{region}")
+        for key, value in map_run_tags(region, model.promoted, model.promotion_reason).items():
+            client.set_tag(model.version.run_id, key, value)
     return MapResult(
         region,
         arch,
@@ -465,6 +536,8 @@ def make_map(
         choice,
         seam_z=seams.z,
         normalisation=normalisation,
+        promoted=model.promoted,
+        promotion_reason=model.promotion_reason,
     )
 
 
@@ -493,6 +566,24 @@ def map_predict(pyfunc, inputs: RegionInputs, normalisation: Normalisation) -> P
     stats = target_input_stats(inputs)
     model = pyfunc.unwrap_python_model()
     return lambda batch: model.predict_with_stats(batch, stats)
+
+
+def map_title(region: str, arch: str, model: RegisteredModel, warning: str | None) -> str:
+    """The picture's title: region, model and version; the scope, "not promoted" and a warning where they apply."""
+    title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
+    if model.scope == GLOBAL_MODEL:
+        title += " (global model)"
+    if not model.promoted:
+        title += f"\nnot promoted: {short_reason(model.promotion_reason)}"
+    if warning:
+        title += f"\nWARNING: {warning}"
+    return title
+
+
+def map_run_tags(region: str, promoted: bool, reason: str) -> dict[str, str]:
+    """The MLflow run tags that say whether the map of ``region`` logged to the run was made by a champion."""
+    prefix = f"{TAG_PREFIX}map.{region}."
+    return {f"{prefix}promoted": str(promoted).lower(), f"{prefix}promotion_reason": reason}
 
 
 def map_trust(
