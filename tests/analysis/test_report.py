@@ -89,6 +89,9 @@ def test_maps_table_states_expected_accuracy_and_warnings_where_map_json_has_the
         "expected_macro_f1": expected,
         "normalisation": "target",
         "warning": warning,
+        "promoted": False,
+        "seam_index": 1.04,
+        "seam_z": 0.7,
     }
     (transfer / "map.json").write_text(json.dumps(meta))
     maps = [("cnn-thermal", old), ("convlstm-thermal", transfer)]
@@ -97,5 +100,7 @@ def test_maps_table_states_expected_accuracy_and_warnings_where_map_json_has_the
     row = table.loc["convlstm-thermal"]
     assert row["expected macro-F1"] == 0.46 and row["expected interval"] == "[0.42, 0.50]"
     assert row["domain shift"] == 2.1 and row["normalisation"] == "target" and row["warning"] == "yes"
-    assert table.loc["cnn-thermal"][["expected macro-F1", "normalisation", "warning"]].isna().all(), "an older map"
+    assert row["promoted"] == "NOT PROMOTED" and row["seam index"] == 1.04 and row["seam z"] == 0.7
+    older = ["expected macro-F1", "normalisation", "warning", "promoted", "seam z"]
+    assert table.loc["cnn-thermal"][older].isna().all(), "an older map"
     assert map_warnings(maps) == [("convlstm-thermal", warning)]

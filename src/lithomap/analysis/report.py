@@ -226,7 +226,9 @@ def maps_table(maps: list[tuple[str, Path]]) -> pd.DataFrame:
 
     ``expected macro-F1`` (with ``expected interval``) is the leave-one-region-out score a
     map of a region the model did not train on states (README 10b); ``domain shift`` and
-    ``normalisation`` (``model`` or ``target``) come from the same file. A field a map.json
+    ``normalisation`` (``model`` or ``target``) come from the same file, as do ``promoted``
+    (a map made by a version the gate did not promote says so) and ``seam z`` (the window
+    lines' seam index against the grid's other phases). A field a map.json
     lacks (a map made before it existed) is left empty.
     """
     rows = []
@@ -240,7 +242,9 @@ def maps_table(maps: list[tuple[str, Path]]) -> pd.DataFrame:
                 "map": name,
                 "model": f"{meta.get('registered_model')} v{meta.get('version')}",
                 "scope": meta.get("model_scope"),
+                "promoted": {True: "yes", False: "NOT PROMOTED"}.get(meta.get("promoted")),
                 "seam index": meta.get("seam_index"),
+                "seam z": meta.get("seam_z"),
                 "test OA": scores.get("oa"),
                 "test macro-F1": scores.get("macro_f1"),
                 "domain shift": meta.get("domain_shift"),
