@@ -112,6 +112,7 @@ def browser():
     driver.quit()
 
 
+@pytest.mark.slow  # 40 s on 2 cores; the default suite stays under 10 min
 def test_every_page_renders_in_chromium(served_dashboard, browser, tmp_path, record_property):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready

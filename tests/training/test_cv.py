@@ -54,6 +54,7 @@ def cv_run(tiny_region, tmp_path_factory):
     return first, second, mtimes, out
 
 
+@pytest.mark.slow  # 47 s with its cv_run fixture on 2 cores; the default suite stays under 10 min
 def test_cv_runs_every_cell_once_and_resuming_skips_finished_cells(cv_run):
     _, second, mtimes, out = cv_run
     assert sorted(p.name for p in mtimes) == sorted(f"cnn-thermal-fold{f}-seed0.npz" for f in range(2))
@@ -65,6 +66,7 @@ def test_cv_runs_every_cell_once_and_resuming_skips_finished_cells(cv_run):
     assert folds.k == 2 and (out / "reports" / "cv" / "tiny" / "folds.png").stat().st_size > 5_000
 
 
+@pytest.mark.slow  # shares cv_run on 2 cores; the default suite stays under 10 min
 def test_cv_reports_pooled_scores_and_lists_comparisons_not_run(cv_run):
     first, _, _, out = cv_run
     reports = out / "reports" / "cv"
@@ -84,6 +86,7 @@ def test_cv_reports_pooled_scores_and_lists_comparisons_not_run(cv_run):
     assert "cnn/thermal: macro-F1" in first.output
 
 
+@pytest.mark.slow  # shares cv_run on 2 cores; the default suite stays under 10 min
 def test_report_only_rebuilds_the_reports_from_the_finished_cells(cv_run):
     _, _, mtimes, out = cv_run
     (out / "reports" / "cv" / "scores.csv").unlink()

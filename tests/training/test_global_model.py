@@ -254,6 +254,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # 37 s on 2 cores; the default suite stays under 10 min
 def test_real_ecostress_region_without_labels_is_mapped_with_the_global_model(global_champion, realdata):
     params, _ = global_champion
     region = RegionParams(raw_dir=realdata("ecostress_diurnal_seg"), crs="EPSG:32613", resolution=70.0)

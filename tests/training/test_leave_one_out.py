@@ -16,6 +16,7 @@ from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABL
 from tests.conftest import tiny_params_dict
 
 
+@pytest.mark.slow  # 56 s on 2 cores; the default suite stays under 10 min
 def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regions):
     params = two_regions(tiny_params_dict(tmp_path, size_px=64), tmp_path)
 

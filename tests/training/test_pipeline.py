@@ -160,6 +160,7 @@ def test_gate_rescores_a_champion_that_was_scored_on_other_data(cnn_run):
     assert tags["lithomap.rescored_for_version"] == evaluation.model_version
 
 
+@pytest.mark.slow  # 30 s on 2 cores; the default suite stays under 10 min
 def test_paired_gate_pairs_the_logged_blocks_with_a_rescored_champion(cnn_run):
     """Rule paired on the real pipeline: evaluate logs each test block's confusion matrix; a champion
     scored on other data is re-scored with its blocks (the pyfunc path); the same model is not shown better."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import pandas as pd
+import pytest
 import yaml
 
 from lithomap.config import parse_params
@@ -29,6 +30,7 @@ def finished_epochs(history: Path) -> int:
     return len(pd.read_csv(history))
 
 
+@pytest.mark.slow  # 85 s on 2 cores; the default suite stays under 10 min
 def test_killed_training_resumes_from_its_last_epoch(tiny_region, tmp_path):
     _, root = tiny_region
     raw = tiny_params_dict(root)

@@ -78,6 +78,7 @@ def nested_runs(parent_run_id: str) -> list:
     )
 
 
+@pytest.mark.slow  # 70 s on 2 cores; the default suite stays under 10 min
 def test_a_stalled_trial_is_pruned_and_every_trial_is_a_nested_mlflow_run(tuning):
     raw, root = tuning
     raw = json.loads(json.dumps(raw))
@@ -124,6 +125,7 @@ def diverging(tuning, tmp_path):
     return parse_params(raw), f"sqlite:///{tmp_path / 'diverging.db'}"
 
 
+@pytest.mark.slow  # 39 s on 2 cores; the default suite stays under 10 min
 def test_trials_whose_loss_diverges_are_recorded_as_failed_and_the_study_goes_on(diverging):
     params, storage = diverging
     result = tune("tiny", "cnn", "thermal", params, trials=2, storage=storage)
@@ -137,6 +139,7 @@ def test_trials_whose_loss_diverges_are_recorded_as_failed_and_the_study_goes_on
         tuned_params(enabled, "tiny", "cnn", "thermal")
 
 
+@pytest.mark.slow  # 51 s on 2 cores; the default suite stays under 10 min
 def test_a_second_session_adds_trials_to_the_same_study(tuning):
     raw, root = tuning
     params = parse_params(raw)
