@@ -16,6 +16,23 @@ def realdata_root() -> Path:
     return Path(os.environ.get(REALDATA_ENV) or REPO_ROOT.parent / "shared" / "realdata")
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_does_not_leak():
+    """Restore $MLFLOW_TRACKING_URI / $MLFLOW_REGISTRY_URI after every test.
+
+    ``mlflow.set_tracking_uri`` also sets the environment variable (so that child processes
+    inherit it); a test that maps or promotes in-process would otherwise point the
+    ``lithomap`` subprocesses of a later test on the same worker at its store.
+    """
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def realdata():
     """Return a function giving the path of one real-data folder, or skipping with the reason."""
