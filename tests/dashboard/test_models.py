@@ -29,6 +29,7 @@ from lithomap.registry.registry import expected_tags, register
 from lithomap.registry.tracking import configure_tracking, log_evaluation, training_run
 from tests.conftest import tiny_params_dict
 from tests.dashboard.test_pages import open_page, texts
+from tests.registry.test_promotion import _blocks
 
 STATS = {"features": ChannelStats(("lst_t00", "lst_t01", "ndvi"), (300.0, 290.0, 0.4), (8.0, 6.0, 0.2))}
 PIXELS = 20
@@ -42,18 +43,6 @@ EXPECTED = {
     "max_shift_covered": 1.5,
     "source": "reports/loro/loro.csv",
 }
-
-
-def _blocks(right: list[tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """Block id → confusion matrix of classes 1–3, PIXELS each, the misses taken for the next class."""
-    blocks = {}
-    for index, rights in enumerate(right):
-        matrix = np.zeros((14, 14), dtype=np.int64)
-        for class_id, hits in zip((1, 2, 3), rights, strict=True):
-            matrix[class_id, class_id] = hits
-            matrix[class_id, class_id % 3 + 1] = PIXELS - hits
-        blocks[f"{index}-{index + 2}"] = matrix
-    return blocks
 
 
 def _log(model: keras.Model, region: str, blocks: dict[str, np.ndarray], root) -> str:
