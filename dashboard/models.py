@@ -22,6 +22,7 @@ from lithomap.registry.registry import CHAMPION, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, TEST_PREFIX
 
 PROMOTION_PREFIX = "promotion."
+RUN_ID_CHUNK = 100  # run ids per search: keeps the SQL filter short
 TEST_SCORE = "test macro-F1"
 LORO_SCORE = "expected macro-F1 on a new region (leave-one-region-out)"
 VERSION_COLUMNS = (
@@ -100,14 +101,26 @@ def _aliases(client: MlflowClient) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
-    """A run's metrics, empty when it has none or is gone."""
-    if not run_id:
+def _runs_metrics(client: MlflowClient, run_ids: list[str]) -> dict[str, dict[str, float]]:
+    """run id → its metrics, in one search per 100 runs (not one request per version).
+
+    A run that is gone (deleted, or in a store the dashboard cannot read) is left out.
+    """
+    wanted = sorted({run_id for run_id in run_ids if run_id})
+    if not wanted:
         return {}
     try:
-        return dict(client.get_run(run_id).data.metrics)
+        experiment_ids = [e.experiment_id for e in client.search_experiments()]
+        found: dict[str, dict[str, float]] = {}
+        for start in range(0, len(wanted), RUN_ID_CHUNK):
+            chunk = ", ".join(f"'{run_id}'" for run_id in wanted[start : start + RUN_ID_CHUNK])
+            for run in client.search_runs(
+                experiment_ids, filter_string=f"attributes.run_id IN ({chunk})", max_results=RUN_ID_CHUNK
+            ):
+                found[run.info.run_id] = dict(run.data.metrics)
     except MlflowException:
         return {}
+    return found
 
 
 def version_score(version: ModelVersion, metrics: dict[str, float]) -> dict[str, object]:
@@ -138,6 +151,8 @@ def version_score(version: ModelVersion, metrics: dict[str, float]) -> dict[str,
 def versions_table(client: MlflowClient) -> pd.DataFrame:
     """Every registered version of every lithomap model, newest first, with the score it is known by."""
     aliases = _aliases(client)
+    versions = _versions(client)
+    metrics = _runs_metrics(client, [version.run_id for version in versions])
     rows = [
         {
             "model": version.name,
@@ -146,11 +161,11 @@ def versions_table(client: MlflowClient) -> pd.DataFrame:
             "region": version.tags.get(f"{TAG_PREFIX}region", ""),
             "arch": version.tags.get(f"{TAG_PREFIX}arch", ""),
             "experiment": version.tags.get(f"{TAG_PREFIX}experiment", ""),
-            **version_score(version, _run_metrics(client, version.run_id)),
+            **version_score(version, metrics.get(version.run_id, {})),
             "created": as_timestamp(version.creation_timestamp),
             "run_id": version.run_id,
         }
-        for version in _versions(client)
+        for version in versions
     ]
     frame = pd.DataFrame(rows, columns=list(VERSION_COLUMNS))
     return frame.sort_values(["model", "version"], ascending=[True, False], ignore_index=True)
@@ -171,7 +186,7 @@ def promotion_history(client: MlflowClient) -> pd.DataFrame:
                 "champion_version": tags.get(f"{PROMOTION_PREFIX}champion_version", "none"),
                 "decision": tags[f"{PROMOTION_PREFIX}decision"],
                 "reason": tags.get(f"{PROMOTION_PREFIX}reason", ""),
-                "rule": tags.get(f"{PROMOTION_PREFIX}rule", "margin"),  # the global gate and older ones: margin
+                "rule": tags.get(f"{PROMOTION_PREFIX}rule", "margin"),  # versions decided before the tag: margin
                 "scored_on": LORO_SCORE if tags.get(f"{PROMOTION_PREFIX}scope") == "global" else TEST_SCORE,
                 "candidate_macro_f1": _number(tags.get(f"{PROMOTION_PREFIX}candidate_macro_f1")),
                 "champion_macro_f1": _number(tags.get(f"{PROMOTION_PREFIX}champion_macro_f1")),
@@ -191,20 +206,23 @@ def promotion_history(client: MlflowClient) -> pd.DataFrame:
 
 def champions(client: MlflowClient) -> pd.DataFrame:
     """The champion of every registered lithomap model with its score and interval (``version_score``)."""
+    versions = [
+        client.get_model_version_by_alias(model.name, CHAMPION)
+        for model in client.search_registered_models(max_results=1000)
+        if model.name.startswith(EXPERIMENT_PREFIX) and CHAMPION in (model.aliases or {})
+    ]
+    metrics = _runs_metrics(client, [version.run_id for version in versions])
     rows = []
-    for model in client.search_registered_models(max_results=1000):
-        if not model.name.startswith(EXPERIMENT_PREFIX) or CHAMPION not in (model.aliases or {}):
-            continue
-        version = client.get_model_version_by_alias(model.name, CHAMPION)
+    for version in versions:
         promoted = version.tags.get(f"{PROMOTION_PREFIX}decided_at")
         rows.append(
             {
                 "region": version.tags.get(f"{TAG_PREFIX}region", ""),
                 "arch": version.tags.get(f"{TAG_PREFIX}arch", ""),
-                "model": model.name,
+                "model": version.name,
                 "version": int(version.version),
                 "experiment": version.tags.get(f"{TAG_PREFIX}experiment", ""),
-                **version_score(version, _run_metrics(client, version.run_id)),
+                **version_score(version, metrics.get(version.run_id, {})),
                 "promoted_at": pd.Timestamp(promoted) if promoted else as_timestamp(version.creation_timestamp),
                 "run_id": version.run_id,
             }

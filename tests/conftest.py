@@ -18,14 +18,20 @@ def realdata_root() -> Path:
 
 @pytest.fixture(autouse=True)
 def _tracking_uri_does_not_leak():
-    """Restore $MLFLOW_TRACKING_URI / $MLFLOW_REGISTRY_URI after every test.
+    """Give every test mlflow's default store settings, in-process and in the environment.
 
-    ``mlflow.set_tracking_uri`` also sets the environment variable (so that child processes
-    inherit it); a test that maps or promotes in-process would otherwise point the
-    ``lithomap`` subprocesses of a later test on the same worker at its store.
+    ``lithomap.registry.tracking.configure_tracking`` (as ``mlflow.set_tracking_uri`` /
+    ``set_registry_uri``) sets module globals *and* ``$MLFLOW_TRACKING_URI`` /
+    ``$MLFLOW_REGISTRY_URI``. Left in place, a test that maps or promotes in-process would
+    point a later test on the same xdist worker (its ``MlflowClient()`` or its ``lithomap``
+    subprocesses) at its own store.
     """
+    import mlflow
+
     saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     yield
+    mlflow.set_tracking_uri(None)  # clears the global and unsets $MLFLOW_TRACKING_URI
+    mlflow.set_registry_uri(None)  # clears the global (leaves the variable: restored below)
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)

@@ -124,6 +124,7 @@ def test_global_model_trains_on_every_labelled_region_and_is_gated_on_its_loro_s
     assert interval == [0.4, 0.7]
     assert tags["lithomap.expected_held_out"] == "other,tiny" and float(tags["lithomap.expected_max_shift"]) == 0.2
     assert tags["promotion.decision"] == "promoted" and tags["promotion.scope"] == "global"
+    assert tags["promotion.rule"] == "margin"
     run = client.get_run(version.run_id)
     assert run.data.metrics["loro_macro_f1_learnable"] == pytest.approx(loro_score, abs=1e-4)
     assert json.loads(run.data.params["data.regions"]) == ["tiny", "other"]

@@ -509,8 +509,9 @@ def promote_global(
         The decision: ``model``, ``scope`` (``global``), ``experiment``,
         ``candidate_version``, ``champion_version`` (before), ``promoted``, ``reason``,
         ``candidate_macro_f1`` and ``candidate_interval`` (the leave-one-region-out score),
-        ``champion_macro_f1`` (its recorded one), ``gain``, ``margin``, ``baseline_macro_f1``,
-        ``held_out``, ``loro_table``, ``settings_checked``, ``settings_differ``, ``decided_at``.
+        ``champion_macro_f1`` (its recorded one), ``gain``, ``rule`` (always ``margin``),
+        ``margin``, ``baseline_macro_f1``, ``held_out``, ``loro_table``, ``settings_checked``,
+        ``settings_differ``, ``decided_at``.
 
     Raises:
         LithomapError: no leave-one-region-out score, no candidate, a candidate of another
@@ -543,6 +544,7 @@ def promote_global(
         "candidate_interval": list(expected["macro_f1_interval"]),
         "champion_macro_f1": None,
         "gain": None,
+        "rule": "margin",  # one leave-one-region-out score per version: no paired blocks to compare
         "margin": margin,
         "baseline_macro_f1": floor,
         "held_out": list(expected["held_out"]),
@@ -602,6 +604,7 @@ def _record_global(client: MlflowClient, name: str, decision: Mapping[str, Any])
         "promotion.candidate_macro_f1": decision["candidate_macro_f1"],
         "promotion.champion_macro_f1": decision["champion_macro_f1"],
         "promotion.gain": decision["gain"],
+        "promotion.rule": decision["rule"],
         "promotion.margin": decision["margin"],
         "promotion.baseline_macro_f1": decision["baseline_macro_f1"],
         "promotion.decided_at": decision["decided_at"],
