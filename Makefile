@@ -65,12 +65,13 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run the benchmarks and print their tables (bench_training needs `make demo` first)
+bench: $(STAMP) ## run the benchmarks and print their tables (bench_training and bench_seams need `make demo` first)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_reproject.py
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_map.py
+	$(BIN)/python benchmarks/bench_seams.py
 	$(BIN)/python benchmarks/bench_tune.py
 
 clean: ## remove generated data, models, reports and the local MLflow store (DVC cache and remote are kept)

@@ -121,6 +121,22 @@ def test_blending_removes_the_seams_of_naive_tiling(mapped, champion):
     assert naive.seam_z > 3 and blended.seam_z < naive.seam_z
 
 
+def test_window_offset_moves_the_windows_and_their_seams(mapped):
+    params, _ = mapped
+    settings = params.map.model_copy(update={"maps_dir": params.map.maps_dir / "shifted"})
+    shifted_params = params.model_copy(update={"map": settings})
+    patch = params.preprocess.patch_size
+    half = patch // 2
+    naive = make_map("tiny", "cnn", shifted_params, overlap=0.0, window_offset=half, log_artifacts=False)
+    with rasterio.open(naive.folder / CLASSES_FILE) as source:
+        classes = source.read(1)
+    # naive tiles now meet half a tile from the region's grid: the seam moved with them
+    assert seam_index(classes, patch, (half, half)) > 1.3 * seam_index(classes, patch)
+    assert naive.seam_z > 3, "map.json's seam statistics are taken on the shifted windows' lines"
+    with pytest.raises(LithomapError, match="window_offset"):
+        make_map("tiny", "cnn", shifted_params, overlap=0.0, window_offset=patch, log_artifacts=False)
+
+
 def test_own_region_shift_is_near_zero_and_no_transfer_is_claimed(mapped):
     _, result = mapped
     meta = json.loads((result.folder / "map.json").read_text())

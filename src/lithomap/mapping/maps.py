@@ -406,6 +406,7 @@ def make_map(
     use_global: bool = False,
     if_no_champion: IfNoChampion = "fail",
     overlap: float | None = None,
+    window_offset: int = 0,
     log_artifacts: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> MapResult:
@@ -423,6 +424,10 @@ def make_map(
         if_no_champion: ``fail`` (default) or ``challenger``: map with the region's own challenger,
             marked not promoted, when neither it nor the global model has a champion (``choose_model``).
         overlap: window overlap (default ``map.overlap``; 0 = naive tiling).
+        window_offset: shift every window up and left by this many pixels (0 ≤ offset <
+            stride); a diagnostic (``benchmarks/bench_seams.py``): a seam of the blending moves
+            with the windows, structure of the scene does not. The seam index is computed on
+            the shifted windows' lines.
         log_artifacts: log the outputs to the model's MLflow run.
         progress: called with (rows done, rows in all) after each written strip.
 
@@ -445,7 +450,9 @@ def make_map(
     patch = model.patch_size or params.preprocess.patch_size
     overlap = settings.overlap if overlap is None else overlap
     stride = max(1, round(patch * (1 - overlap)))
-    margin = patch - stride
+    if not 0 <= window_offset < stride:
+        raise LithomapError(f"window_offset {window_offset} must be in [0, {stride}) (the window stride)")
+    margin = patch - stride + window_offset
     inputs = region_inputs(cube, region, model.experiment, arch, params, margin)
     pyfunc = mlflow.pyfunc.load_model(model.uri)
     metadata = pyfunc.metadata.metadata or {}
