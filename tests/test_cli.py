@@ -163,12 +163,15 @@ def test_train_and_evaluate_write_history_and_metrics(pipeline):
     assert f"{metrics['macro_f1']:.3f}" in runs["evaluate"].output
 
 
-def test_promote_makes_the_first_challenger_champion(pipeline):
+def test_promote_makes_the_first_challenger_champion(pipeline, monkeypatch):
     runs, project, _, champion = pipeline
     decision = json.loads((project / "reports" / "promotion" / "tiny-cnn.json").read_text())
     assert decision["promoted"] is True
     assert "promoted" in runs["promote"].output
     assert str(champion.version) == str(decision["candidate_version"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project.parent / 'mlflow.db'}")
+    again = invoke("promote", "-r", "tiny", "-m", "cnn", "-p", str(project / "params.yaml"))
+    assert f"kept champion v{champion.version}" in again.output and "already the champion" in again.output
 
 
 def test_matrix_and_summary_show_the_evaluated_cell(pipeline):

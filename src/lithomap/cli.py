@@ -556,7 +556,12 @@ def promote(
                     return score_registered_model(name, arch, experiment, config, uri)
 
                 decision = promote_model(name, arch, config.promote, rescore, n_boot=config.evaluate.n_boot)
-                verdict = "[green]promoted[/]" if decision["promoted"] else "[yellow]kept champion[/]"
+                if decision["promoted"]:
+                    verdict = "[green]promoted[/]"
+                elif decision["champion_version"] is None:
+                    verdict = "[yellow]not promoted, no champion[/]"
+                else:
+                    verdict = f"[yellow]kept champion v{decision['champion_version']}[/]"
                 console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
 
     _run(step)

@@ -102,7 +102,7 @@ class RealismParams(Section):
     """
 
     nuisance: float = Field(
-        0.0, ge=0, le=4, description="Scales every effect below together: 0 = clean scenes, 1 = realistic."
+        1.0, ge=0, le=4, description="Scales every effect below together: 0 = clean scenes, 1 = realistic."
     )
     lst_residual_k: float = Field(
         1.0, ge=0, description="Spatially correlated LST retrieval error, K (1 σ; ECOSTRESS L2 LST ≈ 1 K)."
