@@ -299,7 +299,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def forest_plot(run: pd.DataFrame, path: Path) -> Path:
     """The paired macro-F1 differences with their intervals, one line per comparison."""
     labels = [f"{r.region}: {r.comparison}" for r in run.itertuples()]
-    fig = Figure(figsize=(8, 0.45 * len(run) + 1.5))
+    fig = Figure(figsize=(8, 0.45 * len(run) + 1.8))
     ax = fig.subplots()
     y = np.arange(len(run))[::-1]
     values = run["macro_f1_difference"].to_numpy(float)
@@ -311,7 +311,7 @@ def forest_plot(run: pd.DataFrame, path: Path) -> Path:
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, labels)
     ax.set_xlabel("paired macro-F1 difference A − B (block-bootstrap interval)")
-    ax.set_title("Cross-validation: paired differences (red: a difference is shown)")
+    ax.set_title("Cross-validation: paired differences\n(red: a difference is shown)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return save_figure(fig, path, dpi=100)
