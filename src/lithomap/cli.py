@@ -546,6 +546,7 @@ def promote(
 
     def step() -> None:
         from lithomap.training.evaluate import score_registered_model
+        from lithomap.training.summary import decision_words
 
         config = load_params(params)
         for name in _regions(config, region):
@@ -556,13 +557,11 @@ def promote(
                     return score_registered_model(name, arch, experiment, config, uri)
 
                 decision = promote_model(name, arch, config.promote, rescore, n_boot=config.evaluate.n_boot)
-                if decision["promoted"]:
-                    verdict = "[green]promoted[/]"
-                elif decision["champion_version"] is None:
-                    verdict = "[yellow]not promoted, no champion[/]"
-                else:
-                    verdict = f"[yellow]kept champion v{decision['champion_version']}[/]"
-                console.print(f"{name} {arch}: {verdict} — {decision['reason']}")
+                words = decision_words(decision)
+                if words == "kept":
+                    words = f"kept champion v{decision['champion_version']}"
+                colour = "green" if decision["promoted"] else "yellow"
+                console.print(f"{name} {arch}: [{colour}]{words}[/] — {decision['reason']}")
 
     _run(step)
 

@@ -31,15 +31,11 @@ def test_retrain_runs_the_real_pipeline_registers_champions_and_leaves_dvc_clean
     assert decision["promoted"] is True
     assert (project / "maps" / "puertollano" / "cnn-thermal" / "classes.tif").is_file()
 
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    try:
-        store = f"sqlite:///{project / 'mlflow.db'}"  # registry too: an earlier in-process test may have set one
-        client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
-        champion = client.get_model_version_by_alias("lithomap-puertollano-cnn", "champion")
-        tags = client.get_run(champion.run_id).data.tags
-        assert len(tags["lithomap.flow_run_id"]) == 36, "the MLflow run carries the Prefect flow run's id"
-    finally:
-        mlflow.set_tracking_uri(None)
+    store = f"sqlite:///{project / 'mlflow.db'}"  # both URIs: mlflow's global registry may name another store
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    champion = client.get_model_version_by_alias("lithomap-puertollano-cnn", "champion")
+    tags = client.get_run(champion.run_id).data.tags
+    assert len(tags["lithomap.flow_run_id"]) == 36, "the MLflow run carries the Prefect flow run's id"
 
     second = run([str(BIN / "lithomap"), "retrain", "--project", str(project)], project)
     assert "retrain: nothing changed, no stage ran" in second, second

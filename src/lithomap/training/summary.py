@@ -44,14 +44,15 @@ def champion_summary(params: Params, experiment: str) -> pd.DataFrame:
                     "kappa": metrics["kappa"],
                     "baseline_macro_f1": metrics["baseline"]["macro_f1"],
                     "champion": f"v{champion}" if champion else "–",
-                    "decision": _decision_words(decision),
+                    "decision": decision_words(decision),
                     "map": _map_words(map_folder(params.map.maps_dir, region, arch, experiment) / MAP_JSON),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def _decision_words(decision: dict) -> str:
+def decision_words(decision: dict) -> str:
+    """``promoted``, ``kept`` (the champion stays), ``not promoted`` (refused, no champion) or ``–``."""
     if not decision:
         return "–"
     if decision.get("promoted"):
