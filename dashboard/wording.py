@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from lithomap.registry.outcome import outcome
+
 ARCH_NAMES = {"cnn": "U-Net (CNN)", "convlstm": "ConvLSTM (time-aware)"}
 STATUS_WORDS = {"passed": "passed", "warned": "passed with warnings", "failed": "failed"}
 
@@ -70,11 +72,22 @@ def validation_words(status: str, failures: int, warnings: int) -> str:
     return "passed"
 
 
+DECISION_WORDS = {
+    "promoted": "became champion",
+    "kept": "kept the champion",
+    "not promoted": "not promoted (no champion)",
+}
+
+
 def decision_words(decision: str, champion_version: str = "") -> str:
-    """``promoted`` → ``became champion``; ``refused`` → ``kept the champion`` or, with none, ``not promoted``."""
-    if decision == "refused" and champion_version in ("", "none"):
-        return "not promoted (no champion)"
-    return {"promoted": "became champion", "refused": "kept the champion"}.get(decision, decision)
+    """A ``promotion.decision`` tag in words (``registry.outcome``); unknown values unchanged.
+
+    ``promoted`` → ``became champion``; ``refused`` → ``kept the champion`` or, with no
+    champion (``promotion.champion_version`` ``none``), ``not promoted (no champion)``.
+    """
+    if decision not in ("promoted", "refused"):
+        return decision
+    return DECISION_WORDS[outcome(decision == "promoted", champion_version)]
 
 
 def map_notes(meta: dict) -> list[tuple[str, str]]:

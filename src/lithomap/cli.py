@@ -545,8 +545,8 @@ def promote(
     from lithomap.registry.promotion import promote_model
 
     def step() -> None:
+        from lithomap.registry.outcome import outcome
         from lithomap.training.evaluate import score_registered_model
-        from lithomap.training.summary import decision_words
 
         config = load_params(params)
         for name in _regions(config, region):
@@ -557,7 +557,7 @@ def promote(
                     return score_registered_model(name, arch, experiment, config, uri)
 
                 decision = promote_model(name, arch, config.promote, rescore, n_boot=config.evaluate.n_boot)
-                words = decision_words(decision)
+                words: str = outcome(decision["promoted"], decision["champion_version"])
                 if words == "kept":
                     words = f"kept champion v{decision['champion_version']}"
                 colour = "green" if decision["promoted"] else "yellow"

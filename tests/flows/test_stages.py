@@ -41,6 +41,7 @@ def test_the_summary_names_new_dates_the_gate_and_the_failure():
         "model": "lithomap-villoslada-cnn",
         "promoted": False,
         "candidate_macro_f1": 0.861,
+        "champion_version": "2",
         "champion_macro_f1": 0.853,
         "margin": 0.01,
         "champion_rescored": True,
@@ -70,7 +71,11 @@ def test_the_summary_names_new_dates_the_gate_and_the_failure():
         "paired_interval": [-0.02, 0.041],
     }
     assert decision_text(paired).endswith("kept the champion (paired +0.008 [-0.020, 0.041])")
-    first = decision | {"champion_macro_f1": None, "reason": "below the raw baseline (0.02 < 0.31)"}
-    assert decision_text(first) == (
+    below = {"champion_macro_f1": None, "reason": "below the raw baseline (0.02 < 0.31)"}
+    assert decision_text(decision | below | {"champion_version": None}) == (
         "cnn: challenger 0.86 (no champion yet), not promoted: below the raw baseline (0.02 < 0.31) (margin 0.01)"
+    )
+    assert decision_text(decision | below) == (
+        "cnn: challenger 0.86 (not compared with the champion), kept the champion: below the raw baseline "
+        "(0.02 < 0.31) (margin 0.01)"
     )

@@ -14,6 +14,7 @@ from lithomap.errors import ConfigError, LithomapError
 from lithomap.models.metrics import scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.unet import build_unet
+from lithomap.registry.outcome import outcome
 from lithomap.registry.promotion import gate_decision, paired_gate_decision, promote, promote_model
 from lithomap.registry.provenance import blocks_fingerprint
 from lithomap.registry.pyfunc import log_pyfunc_model
@@ -164,3 +165,11 @@ def test_paired_rule_names_a_version_without_block_confusions_and_unknown_rules(
         promote("cuenca", "cnn", rule="paired", beat_baseline=False)
     with pytest.raises(ConfigError, match=r"promote\.rule 'pairwise'.*margin, paired"):
         promote("cuenca", "cnn", rule="pairwise")
+
+
+def test_outcome_words_a_decision_from_the_decision_or_its_tags():
+    assert outcome(True, None) == "promoted"
+    assert outcome(True, "3") == "promoted"
+    assert outcome(False, "3") == outcome(False, 3) == "kept"
+    for none in (None, "", "none"):  # the decision's None, the tag's "none"
+        assert outcome(False, none) == "not promoted"

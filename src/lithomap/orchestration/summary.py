@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from lithomap.registry.outcome import outcome
+
 Status = Literal["ran", "up_to_date", "new_data", "skipped", "failed", "not_run"]
 
 
@@ -69,19 +71,20 @@ def decision_text(decision: dict) -> str:
     model = str(decision.get("model", "model")).rsplit("-", 1)[-1]
     candidate = decision.get("candidate_macro_f1")
     champion = decision.get("champion_macro_f1")
-    if decision.get("promoted"):
-        verdict = "promoted the challenger"
-    elif isinstance(champion, float):
-        verdict = "kept the champion"
-    else:  # refused with no champion to keep: say why (e.g. below the per-pixel baseline)
-        verdict = f"not promoted: {decision.get('reason') or 'refused by the gate'}"
+    verdict = {
+        "promoted": "promoted the challenger",
+        "kept": "kept the champion",
+        "not promoted": "not promoted",
+    }[outcome(bool(decision.get("promoted")), decision.get("champion_version"))]
     scores = f"challenger {candidate:.2f}" if isinstance(candidate, float) else "challenger"
     if isinstance(champion, float):
         scores += f" vs champion {champion:.2f}"
         if decision.get("champion_rescored"):
             scores += " (re-scored on the current test data)"
-    else:
-        scores += " (no champion yet)"
+    else:  # refused before any comparison (e.g. below the per-pixel baseline): say why
+        scores += " (no champion yet)" if verdict == "not promoted" else " (not compared with the champion)"
+        if not decision.get("promoted"):
+            verdict += f": {decision.get('reason') or 'refused by the gate'}"
     interval = decision.get("paired_interval")
     if decision.get("rule") == "paired":
         rule = (

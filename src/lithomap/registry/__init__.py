@@ -13,6 +13,8 @@ Modules (import them directly; nothing here touches MLflow at import time):
 - ``promotion``: the gate — ``gate_decision``, ``promote``, ``promote_model`` (the step);
   ``promote_global``, ``promote_global_model`` for ``lithomap-global-<arch>``, gated on its
   leave-one-region-out score.
+- ``outcome``: ``outcome`` — a decision in one word (promoted, kept, not promoted), the
+  rule every report words the gate by.
 - ``publish``: ``publish_evaluation`` — the MLflow run of an evaluated model, registered
   as the challenger; ``publish_global`` the same for the global model.
 """

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lithomap.config import Params
 from lithomap.mapping.folders import MAP_JSON, map_folder
+from lithomap.registry.outcome import outcome
 from lithomap.training.matrix import Cell, metrics_path
 
 
@@ -55,9 +56,7 @@ def decision_words(decision: dict) -> str:
     """``promoted``, ``kept`` (the champion stays), ``not promoted`` (refused, no champion) or ``–``."""
     if not decision:
         return "–"
-    if decision.get("promoted"):
-        return "promoted"
-    return "kept" if decision.get("champion_version") else "not promoted"
+    return outcome(bool(decision.get("promoted")), decision.get("champion_version"))
 
 
 def _map_words(path: Path) -> str:
