@@ -46,9 +46,7 @@ def logged_model(tmp_path_factory):
         mlflow.log_metrics({"baseline_raw_macro_f1": RAW_BASELINE})
         example = {"features": np.full((1, 16, 16, 3), 300.0, dtype=np.float32)}
         info = log_pyfunc_model(model, STATS, example, arch="cnn")
-    yield info.model_uri
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+    yield info.model_uri  # conftest's autouse fixture clears mlflow's in-process URIs
     monkey.undo()
 
 

@@ -26,15 +26,11 @@ from lithomap.registry.tracking import (
 def test_configure_tracking_precedence(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    try:
-        assert configure_tracking() == DEFAULT_TRACKING_URI
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
-        assert configure_tracking() == "sqlite:///elsewhere.db"
-        assert configure_tracking("sqlite:///explicit.db") == "sqlite:///explicit.db"
-        assert mlflow.get_registry_uri() == "sqlite:///explicit.db"
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    assert configure_tracking() == DEFAULT_TRACKING_URI
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert configure_tracking() == "sqlite:///elsewhere.db"
+    assert configure_tracking("sqlite:///explicit.db") == "sqlite:///explicit.db"
+    assert mlflow.get_registry_uri() == "sqlite:///explicit.db"  # conftest's autouse fixture clears them after
 
 
 def test_importing_the_registry_sets_no_tracking_uri():
