@@ -101,7 +101,7 @@ def _aliases(client: MlflowClient) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def _runs_metrics(client: MlflowClient, run_ids: list[str]) -> dict[str, dict[str, float]]:
+def runs_metrics(client: MlflowClient, run_ids: list[str]) -> dict[str, dict[str, float]]:
     """run id → its metrics, in one search per 100 runs (not one request per version).
 
     A run that is gone (deleted, or in a store the dashboard cannot read) is left out.
@@ -152,7 +152,7 @@ def versions_table(client: MlflowClient) -> pd.DataFrame:
     """Every registered version of every lithomap model, newest first, with the score it is known by."""
     aliases = _aliases(client)
     versions = _versions(client)
-    metrics = _runs_metrics(client, [version.run_id for version in versions])
+    metrics = runs_metrics(client, [version.run_id for version in versions])
     rows = [
         {
             "model": version.name,
@@ -211,7 +211,7 @@ def champions(client: MlflowClient) -> pd.DataFrame:
         for model in client.search_registered_models(max_results=1000)
         if model.name.startswith(EXPERIMENT_PREFIX) and CHAMPION in (model.aliases or {})
     ]
-    metrics = _runs_metrics(client, [version.run_id for version in versions])
+    metrics = runs_metrics(client, [version.run_id for version in versions])
     rows = []
     for version in versions:
         promoted = version.tags.get(f"{PROMOTION_PREFIX}decided_at")

@@ -119,7 +119,7 @@ def test_global_versions_show_their_leave_one_region_out_score(gated_store):
     assert region_row["scored_on"] == models.TEST_SCORE
     assert region_row["macro_f1"] == pytest.approx(metrics["test_macro_f1"], abs=1e-6)
     run_ids = list(versions["run_id"])
-    batched = models._runs_metrics(client, [*run_ids, "0" * 32])  # one search; a gone run is left out
+    batched = models.runs_metrics(client, [*run_ids, "0" * 32])  # one search; a gone run is left out
     assert set(batched) == set(run_ids) and batched[region_row["run_id"]] == metrics
     champions = models.champions(client).set_index("model")
     assert champions.loc["lithomap-global-cnn", "macro_f1"] == 0.52
