@@ -518,6 +518,15 @@ class LoroParams(Section):
 
     reports_dir: Path = Field(Path("reports/loro"), description="loro.csv, loro.md, loro_per_class.csv, loro.png.")
     models: list[Architecture] = Field(list(ARCHITECTURES), description="Architectures `lithomap loro` runs.")
+    adapt_batch_norm: bool = Field(
+        True,
+        description="Before predicting a region the model did not train on (the held-out region here, maps with "
+        "normalisation target), set its batch-normalisation moments to the region's own (`models.adapt`, no "
+        "labels); scoring and maps follow the same switch, so the expected accuracy is measured as maps are made.",
+    )
+    adapt_windows: int = Field(
+        128, ge=1, description="Non-overlapping windows (a seeded sample) the moments come from."
+    )
 
 
 class ReportParams(Section):

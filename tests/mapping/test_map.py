@@ -26,10 +26,19 @@ from lithomap.errors import InputDataError, LithomapError
 from lithomap.io.cube import cube_path, open_cube
 from lithomap.mapping.cube import open_region_cube
 from lithomap.mapping.inference import keras_predict
-from lithomap.mapping.maps import make_map, map_predict, map_scores, region_inputs, strip_distances, target_input_stats
+from lithomap.mapping.maps import (
+    adapt_map_model,
+    make_map,
+    map_predict,
+    map_scores,
+    region_inputs,
+    strip_distances,
+    target_input_stats,
+)
 from lithomap.mapping.seams import seam_index
 from lithomap.mapping.vector import LAYER
 from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, PROBABILITIES_FILE, SHIFT_RASTER
+from lithomap.models.adapt import adapt_batch_norm
 from lithomap.models.metrics import block_bootstrap, confusion_matrix, scores_from_confusion
 from lithomap.models.shift import ShiftReference
 from lithomap.registry.promotion import promote_model
@@ -179,7 +188,8 @@ def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, 
 
     unknown = make_map("newarea", "cnn", params, model_region="tiny", log_artifacts=False)
     assert not (unknown.folder / DIFFERENCE_FILE).exists() and unknown.scores is None
-    assert json.loads((unknown.folder / "map.json").read_text())["normalisation"] == "target"
+    unknown_meta = json.loads((unknown.folder / "map.json").read_text())
+    assert unknown_meta["normalisation"] == "target" and unknown_meta["adapted_batch_norm"] is True
     assert (unknown.folder / CLASSES_FILE).is_file() and (unknown.folder / SHIFT_RASTER).is_file()
     assert unknown.trust["transfer"] and "lithomap loro --all -m cnn -e thermal" in unknown.trust["warning"]
     own = json.loads((mapped[1].folder / "map.json").read_text())["domain_shift"]
@@ -228,6 +238,14 @@ def test_a_transfer_map_is_normalised_as_loro_scores_a_held_out_region(champion)
     own = map_predict(pyfunc, mapped, "model")(batch)
     np.testing.assert_array_equal(own, pyfunc.predict(batch))  # a region's own model: the pyfunc, unchanged
     np.testing.assert_allclose(own, keras_predict(model.model)({"features": stored}), atol=1e-5)
+
+    # batch-normalisation adaptation: the map's adapted model is the one loro scores with
+    assert adapt_map_model(pyfunc, mapped, patch, params) > 0
+    scored = mlflow.pyfunc.load_model("models:/lithomap-tiny-cnn@champion").unwrap_python_model().model
+    adapt_batch_norm(scored, held_out, patch, max_windows=params.loro.adapt_windows, seed=params.training().seed)
+    adapted = map_predict(pyfunc, mapped, "target")(batch)
+    np.testing.assert_allclose(adapted, keras_predict(scored)(held_out(origins, patch)), atol=1e-5)
+    assert not np.allclose(adapted, transfer, atol=1e-3), "adaptation changes the predictions here"
 
 
 def test_bad_inputs_name_what_to_run(champion):

@@ -49,6 +49,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert low <= transfer["macro_f1_learnable"] <= high
     assert np.isfinite(transfer["domain_shift"])
     assert transfer["normalisation"] == "target", "held out: normalised by its own inputs, as a transfer map is"
+    assert transfer["adapted_batch_norm"] is True, "and its batch-normalisation moments adapted (the default)"
 
     rows = table.rows.set_index("model")
     assert list(rows.index) == ["baseline", "cnn"] and rows.loc["cnn", "not_learnable"] == "foliated"
@@ -65,6 +66,11 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     (report / TRANSFER_FILE).write_text(json.dumps(older))  # scored before the held-out region was self-normalised
     run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
     assert json.loads((report / TRANSFER_FILE).read_text())["normalisation"] == "target", "so it is scored again"
+    plain = params.model_copy(update={"loro": params.loro.model_copy(update={"adapt_batch_norm": False})})
+    run_loro(["other"], ["cnn"], "thermal", plain, say=said.append)
+    assert json.loads((report / TRANSFER_FILE).read_text())["adapted_batch_norm"] is False, "another setting: rescored"
+    readapted = run_loro(["other"], ["cnn"], "thermal", params).rows.set_index("model")
+    assert readapted.loc["cnn", "adapted_batch_norm"], "and back: the table says how each row was scored"
     expected = transfer_expectation(table.folder, "cnn", "thermal")
     assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
     assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)

@@ -46,7 +46,9 @@ regions it was trained on — the global model on any region, another region's m
 (``model_region``) — normalises the region's inputs with statistics of the region's own
 inputs (``target``: ``lithomap.datasets.target_normalisation``, no labels), the same
 definition with which ``lithomap loro`` scores a held-out region, so the expected macro-F1
-a map quotes was measured the way the map is made.
+a map quotes was measured the way the map is made. With ``loro.adapt_batch_norm`` such a
+map also adapts the model's batch-normalisation moments to the region first
+(``models.adapt``; map.json ``adapted_batch_norm``), as ``lithomap loro`` does.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -83,9 +85,11 @@ from lithomap.mapping.picture import draw_map
 from lithomap.mapping.seams import SeamReport, seam_profile
 from lithomap.mapping.vector import vectorise
 from lithomap.mapping.writers import CLASSES_FILE, CONFIDENCE_FILE, SHIFT_RASTER, MapRasters, bounded_gdal_cache
+from lithomap.models.adapt import adapt_batch_norm
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
+from lithomap.registry.pyfunc import normalise_inputs
 from lithomap.registry.registry import ABSENT, CHALLENGER, CHAMPION, model_name, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, tracking_failure
 
@@ -458,7 +462,10 @@ def make_map(
     metadata = pyfunc.metadata.metadata or {}
     check_model_inputs(model, metadata, inputs, arch, region)
     normalisation = map_normalisation(model, region, model_region)
+    adapted = normalisation == "target" and params.loro.adapt_batch_norm
     predict = map_predict(pyfunc, inputs, normalisation)
+    if adapted:
+        adapt_map_model(pyfunc, inputs, patch, params)
     reference = ShiftReference.from_dict(metadata["shift_reference"]) if "shift_reference" in metadata else None
     accumulator = ShiftAccumulator(reference) if reference is not None else None
 
@@ -513,6 +520,7 @@ def make_map(
                 "model_choice": choice,
                 "training_regions": model.training_regions or None,
                 "normalisation": normalisation,
+                "adapted_batch_norm": adapted,
                 **promotion,
                 **seams.as_dict(),
                 "overlap": overlap,
@@ -573,6 +581,37 @@ def map_predict(pyfunc, inputs: RegionInputs, normalisation: Normalisation) -> P
     stats = target_input_stats(inputs)
     model = pyfunc.unwrap_python_model()
     return lambda batch: model.predict_with_stats(batch, stats)
+
+
+@dataclass
+class NormalisedInputs:
+    """Raw window inputs normalised with given statistics: what the model is fed."""
+
+    raw: RegionInputs
+    stats: dict[str, ChannelStats]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.raw.shape
+
+    def __call__(self, origins: np.ndarray, patch: int) -> dict[str, np.ndarray]:
+        return normalise_inputs(self.raw(origins, patch), self.stats)
+
+
+def adapt_map_model(pyfunc, inputs: RegionInputs, patch: int, params: Params) -> int:
+    """Adapt the pyfunc's batch-normalisation moments to the region (``loro.adapt_batch_norm``, ``models.adapt``).
+
+    The moments come from the region's own windows (no padding margin), normalised as the
+    map normalises them (``target``), exactly as ``lithomap loro`` adapts a held-out region.
+    """
+    region = replace(inputs, margin=0)
+    return adapt_batch_norm(
+        pyfunc.unwrap_python_model().model,
+        NormalisedInputs(region, target_input_stats(region)),
+        patch,
+        max_windows=params.loro.adapt_windows,
+        seed=params.training().seed,
+    )
 
 
 def map_title(region: str, arch: str, model: RegisteredModel, warning: str | None) -> str:

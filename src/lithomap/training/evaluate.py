@@ -35,6 +35,7 @@ from lithomap.datasets.target_normalisation import Normalisation, target_normali
 from lithomap.datasets.tfdata import shard_origins
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.mapping.inference import SceneInputs, blend_scene, keras_predict
+from lithomap.models.adapt import adapt_batch_norm
 from lithomap.models.baseline import BASELINE_FEATURES, PixelBaseline
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from lithomap.models.normalisation import load_stats
@@ -116,6 +117,10 @@ def score_region(
     split = SpatialSplit.load(folder / SPLIT_FILE)
     model = keras.models.load_model(trained / MODEL_FILE, compile=False)
     inputs = scene_inputs(cube, manifest, arch, normalisation)
+    if normalisation == "target" and params.loro.adapt_batch_norm:
+        adapt_batch_norm(
+            model, inputs, manifest.patch_size, max_windows=params.loro.adapt_windows, seed=params.training().seed
+        )
     origins = None if whole else np.concatenate([shard_origins(folder, name) for name in splits])
     probabilities = blend_scene(keras_predict(model), inputs, manifest.patch_size, manifest.overlap, origins=origins)
     label = cube["label"].values.astype(np.int64)

@@ -199,6 +199,7 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
             ),
             "domain_shift": _finite(scoring.scores["domain_shift"]),
             "normalisation": HELD_OUT_NORMALISATION,
+            "adapted_batch_norm": params.loro.adapt_batch_norm,
         },
     )
     return EvaluationResult(

@@ -65,6 +65,7 @@ COLUMNS = (
     "allocation_disagreement",
     "domain_shift",
     "not_learnable",
+    "adapted_batch_norm",
 )
 
 
@@ -106,8 +107,8 @@ def run_loro(
 
     An evaluation is also reused when its ``transfer.json`` is newer than the model (a
     rerun after a kill goes on where it stopped) and the held-out region was normalised
-    by its own inputs (an evaluation made before that is redone, not the training);
-    ``retrain`` redoes both.
+    by its own inputs with ``loro.adapt_batch_norm`` as set now (otherwise the evaluation
+    is redone, not the training); ``retrain`` redoes both.
     """
     for held_out in held_outs:
         for arch in archs:
@@ -117,7 +118,7 @@ def run_loro(
                 say(train_leave_one_out(held_out, arch, experiment, params, verbose=verbose).summary())
             else:
                 say(f"loro-{held_out} {arch}/{experiment}: reusing the trained model in {trained} (--retrain: anew)")
-            if retrain or not _fresh(report / TRANSFER_FILE, trained / SUMMARY_FILE):
+            if retrain or not _fresh(report / TRANSFER_FILE, trained / SUMMARY_FILE, params.loro.adapt_batch_norm):
                 say(evaluate_leave_one_out(held_out, arch, experiment, params).summary())
     return write_loro_table(held_outs, archs, experiment, params)
 
@@ -208,11 +209,19 @@ def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
     return new.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _fresh(report: Path, model: Path) -> bool:
-    """Whether an evaluation is newer than its model and normalised the held-out region as maps do."""
+def _fresh(report: Path, model: Path, adapt_batch_norm: bool) -> bool:
+    """Whether an evaluation is newer than its model and scored the held-out region as maps are made.
+
+    That is: normalised by its own inputs, and with batch-normalisation adaptation as
+    ``loro.adapt_batch_norm`` says now (an evaluation from before that switch had none).
+    """
     if not report.is_file() or report.stat().st_mtime < model.stat().st_mtime:
         return False
-    return json.loads(report.read_text()).get("normalisation") == HELD_OUT_NORMALISATION
+    transfer = json.loads(report.read_text())
+    return (
+        transfer.get("normalisation") == HELD_OUT_NORMALISATION
+        and transfer.get("adapted_batch_norm", False) == adapt_batch_norm
+    )
 
 
 def _model_row(held_out: str, arch: str, experiment: str, metrics: dict, transfer: dict) -> dict[str, Any]:
@@ -234,6 +243,7 @@ def _model_row(held_out: str, arch: str, experiment: str, metrics: dict, transfe
         "allocation_disagreement": metrics.get("allocation_disagreement"),
         "domain_shift": transfer.get("domain_shift"),
         "not_learnable": " ".join(transfer["not_learnable"]),
+        "adapted_batch_norm": bool(transfer.get("adapted_batch_norm", False)),
     }
 
 
@@ -252,6 +262,13 @@ def _baseline_row(held_out: str, experiment: str, metrics: dict, transfer: dict)
     }
 
 
+def _adapted_words(value: Any) -> str:
+    """``adapted``, ``trained`` (the moments it trained with) or empty (the baseline; rows from before the switch)."""
+    if value is None or pd.isna(value):
+        return ""
+    return "adapted" if str(value).lower() == "true" else "trained"
+
+
 def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
     def number(value: Any) -> str:
         return "" if value is None or pd.isna(value) else f"{float(value):.3f}"
@@ -265,11 +282,12 @@ def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
         "Each row: trained on the other regions, tested on every labelled pixel of the held-out one. "
         "Macro-F1 *learnable* averages the classes some training region holds; *all* averages every class "
         "present (not-learnable ones score 0). Intervals: 95 % block bootstrap. QD/AD: quantity and "
-        "allocation disagreement. Shift: the held-out region's domain shift (0 = like the training pixels).",
+        "allocation disagreement. Shift: the held-out region's domain shift (0 = like the training pixels). "
+        "BN: the network's batch-normalisation moments adapted to the held-out region (`loro.adapt_batch_norm`).",
         "",
         "| held out | model | experiment | OA | macro-F1 learnable | macro-F1 all | kappa | QD | AD | shift | "
-        "not learnable |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "not learnable | BN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
@@ -277,7 +295,8 @@ def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
             f"{interval(row.macro_f1_learnable_low, row.macro_f1_learnable_high)} | {number(row.macro_f1)}"
             f"{interval(row.macro_f1_low, row.macro_f1_high)} | {number(row.kappa)} | "
             f"{number(row.quantity_disagreement)} | {number(row.allocation_disagreement)} | "
-            f"{number(row.domain_shift)} | {row.not_learnable if isinstance(row.not_learnable, str) else ''} |"
+            f"{number(row.domain_shift)} | {row.not_learnable if isinstance(row.not_learnable, str) else ''} | "
+            f"{_adapted_words(row.adapted_batch_norm)} |"
         )
     if not per_class.empty:
         wide = per_class.pivot_table(
