@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lithomap.registry.outcome import outcome
+from lithomap.registry.outcome import has_champion, outcome
 
 Status = Literal["ran", "up_to_date", "new_data", "skipped", "failed", "not_run"]
 
@@ -62,6 +62,9 @@ class RegionOutcome:
         return f"{self.region}: " + "; ".join(parts)
 
 
+VERDICTS = {"promoted": "promoted the challenger", "kept": "kept the champion", "not promoted": "not promoted"}
+
+
 def decision_text(decision: dict) -> str:
     """A promotion decision in words: ``cnn: challenger 0.86 vs champion 0.85, kept the champion (margin 0.01)``.
 
@@ -71,19 +74,17 @@ def decision_text(decision: dict) -> str:
     model = str(decision.get("model", "model")).rsplit("-", 1)[-1]
     candidate = decision.get("candidate_macro_f1")
     champion = decision.get("champion_macro_f1")
-    verdict = {
-        "promoted": "promoted the challenger",
-        "kept": "kept the champion",
-        "not promoted": "not promoted",
-    }[outcome(bool(decision.get("promoted")), decision.get("champion_version"))]
+    words = outcome(bool(decision.get("promoted")), decision.get("champion_version"))
+    verdict = VERDICTS[words]
     scores = f"challenger {candidate:.2f}" if isinstance(candidate, float) else "challenger"
     if isinstance(champion, float):
         scores += f" vs champion {champion:.2f}"
         if decision.get("champion_rescored"):
             scores += " (re-scored on the current test data)"
-    else:  # refused before any comparison (e.g. below the per-pixel baseline): say why
-        scores += " (no champion yet)" if verdict == "not promoted" else " (not compared with the champion)"
-        if not decision.get("promoted"):
+    else:  # no champion, or refused before any comparison (e.g. below the per-pixel baseline): say why
+        had = has_champion(decision.get("champion_version"))
+        scores += " (not compared with the champion)" if had else " (no champion yet)"
+        if words != "promoted":
             verdict += f": {decision.get('reason') or 'refused by the gate'}"
     interval = decision.get("paired_interval")
     if decision.get("rule") == "paired":

@@ -20,4 +20,9 @@ def outcome(promoted: bool, champion_version: str | int | None) -> Outcome:
     """
     if promoted:
         return "promoted"
-    return "kept" if champion_version not in (None, "", "none") else "not promoted"
+    return "kept" if has_champion(champion_version) else "not promoted"
+
+
+def has_champion(champion_version: str | int | None) -> bool:
+    """Whether a decision's (or a tag's) champion version names one: not None, empty or ``none``."""
+    return champion_version not in (None, "", "none")
