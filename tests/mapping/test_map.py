@@ -190,6 +190,7 @@ def test_a_region_without_labels_is_mapped_with_another_regions_model(champion, 
     assert not (unknown.folder / DIFFERENCE_FILE).exists() and unknown.scores is None
     unknown_meta = json.loads((unknown.folder / "map.json").read_text())
     assert unknown_meta["normalisation"] == "target" and unknown_meta["adapted_batch_norm"] is True
+    assert "own statistics and batch normalisation adapted to it" in unknown.summary()
     assert (unknown.folder / CLASSES_FILE).is_file() and (unknown.folder / SHIFT_RASTER).is_file()
     assert unknown.trust["transfer"] and "lithomap loro --all -m cnn -e thermal" in unknown.trust["warning"]
     own = json.loads((mapped[1].folder / "map.json").read_text())["domain_shift"]

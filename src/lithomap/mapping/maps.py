@@ -119,6 +119,7 @@ class MapResult:
     model_choice: str | None = None
     seam_z: float = float("nan")
     normalisation: Normalisation = "model"
+    adapted_batch_norm: bool = False
     promoted: bool = True
     promotion_reason: str | None = None
 
@@ -136,6 +137,7 @@ class MapResult:
         warning = f"\nWARNING: {trust['warning']}" if trust.get("warning") else ""
         scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
         own = "; inputs normalised by the region's own statistics" if self.normalisation == "target" else ""
+        own += " and batch normalisation adapted to it" if self.adapted_batch_norm else ""
         if not self.promoted:
             scope += (
                 f"NOT PROMOTED: {self.registered_model} v{self.version} is not the champion "
@@ -551,6 +553,7 @@ def make_map(
         choice,
         seam_z=seams.z,
         normalisation=normalisation,
+        adapted_batch_norm=adapted,
         promoted=model.promoted,
         promotion_reason=model.promotion_reason,
     )
