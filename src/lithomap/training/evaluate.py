@@ -107,7 +107,9 @@ def score_region(
     only the patches of ``splits``, as the dataset cut them. ``normalisation``: ``model``
     normalises with the region's dataset statistics (those a model of the region trained
     with), ``target`` with ``target_normalisation`` of the region's own inputs (a region the
-    model did not train on: the definition maps of such regions use).
+    model did not train on: the definition maps of such regions use); with ``target`` and
+    ``loro.adapt_batch_norm`` the model's batch-normalisation moments are first adapted to
+    the region (``models.adapt``), as such maps do.
     """
     folder = dataset_dir(params.preprocess, region, experiment)
     manifest = load_manifest(folder)
