@@ -127,7 +127,11 @@ def test_paired_comparisons_from_stored_cells_give_verdicts_intervals_and_per_cl
     day_night = compared.loc["day − night (cnn)"]
     assert day_night.low > 0 and day_night.verdict.startswith("day better by")
     assert compared.loc["convlstm − cnn (night)"].status == "not run"
+    assert compared.loc["convlstm − cnn (night)"].verdict == "not run: no complete cells for convlstm/night"
     assert compared.loc["day − night (convlstm)"].status == "not run"
+    cnn_only = build_report(params, ["tiny"], ["cnn"], ["day", "night"], {"tiny": 2}, seeds=1).comparisons
+    unasked = cnn_only.set_index("comparison").loc["convlstm − cnn (day)"]  # its cells exist; not asked for
+    assert unasked.verdict == "not run: convlstm/day not among this run's models and experiments (add them with -m/-e)"
     deltas = report.per_class[report.per_class["comparison"] == "day − night (cnn)"]
     assert len(deltas) == 6 and (deltas["low"] > 0).all()
     scores = report.scores.set_index(["model", "experiment"])

@@ -242,10 +242,14 @@ def build_report(
         a, b = groups.get((comparison.region, *comparison.a)), groups.get((comparison.region, *comparison.b))
         entry: dict[str, object] = {"region": comparison.region, "comparison": comparison.label}
         if a is None or b is None:
-            missing = [f"{m}/{e}" for (m, e), g in ((comparison.a, a), (comparison.b, b)) if g is None]
-            compared.append(
-                entry | {"status": "not run", "verdict": f"not run: no complete cells for {', '.join(missing)}"}
+            missing = [(m, e) for (m, e), g in ((comparison.a, a), (comparison.b, b)) if g is None]
+            unasked = [f"{m}/{e}" for m, e in missing if m not in models or e not in experiments]
+            reason = (
+                f"{', '.join(unasked)} not among this run's models and experiments (add them with -m/-e)"
+                if unasked
+                else f"no complete cells for {', '.join(f'{m}/{e}' for m, e in missing)}"
             )
+            compared.append(entry | {"status": "not run", "verdict": f"not run: {reason}"})
             continue
         difference = paired(a, b, settings.n_boot, settings.alpha, seed)
         low, high = difference.intervals["macro_f1"]
