@@ -94,8 +94,9 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
     """What a map's map.json says about trusting it, as (``warning`` | ``info``, sentence) pairs.
 
     "Not promoted" first (a map made with a version the promotion gate refused), then the
-    expected macro-F1 of a map of a region the model never saw, the domain shift and the
-    map's warning. Maps made before these keys existed give fewer notes.
+    expected macro-F1 of a map of a region the model never saw, the domain shift, how the
+    inputs were normalised (and batch normalisation adapted) for such a map, and the map's
+    warning. Maps made before these keys existed give fewer notes.
     """
     notes = []
     if meta.get("promoted") is False:
@@ -125,6 +126,15 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
                 "info",
                 f"Domain shift: {shift:.2f} (how far this region's inputs lie from the training pixels; "
                 "about 0 for the model's own region).",
+            )
+        )
+    if meta.get("normalisation") == "target":
+        adapted = " and the network's batch normalisation adapted to them" if meta.get("adapted_batch_norm") else ""
+        notes.append(
+            (
+                "info",
+                f"Inputs normalised by this region's own statistics{adapted} (no labels used), as the "
+                "leave-one-region-out runs were scored.",
             )
         )
     if meta.get("warning"):
