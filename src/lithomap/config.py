@@ -360,10 +360,13 @@ class ClimateAugmentParams(Section):
         "standardised units with thermal_features: standardised).",
     )
     gain: float = Field(
-        0.1, ge=0, lt=1, description="Largest change of the anomalies' amplitude: a gain drawn in [1 − gain, 1 + gain]."
+        0.25,
+        ge=0,
+        lt=1,
+        description="Largest change of the anomalies' amplitude: a gain drawn in [1 − gain, 1 + gain].",
     )
     hour_shift_h: float = Field(
-        0.0,
+        1.0,
         ge=0,
         le=12,
         description="Largest shift of a patch's acquisition hours (the sin/cos hour features), drawn in "
@@ -523,6 +526,12 @@ class LoroParams(Section):
         description="Before predicting a region the model did not train on (the held-out region here, maps with "
         "normalisation target), set its batch-normalisation moments to the region's own (`models.adapt`, no "
         "labels); scoring and maps follow the same switch, so the expected accuracy is measured as maps are made.",
+    )
+    climate_augment: bool = Field(
+        True,
+        description="Models that span regions (leave-one-region-out, global) train with climate augmentation "
+        "(train.climate_augment's offsets, gains and hour shifts) whether or not train.climate_augment.enabled "
+        "is set; a region's own models follow train.climate_augment.enabled.",
     )
     adapt_windows: int = Field(
         128, ge=1, description="Non-overlapping windows (a seeded sample) the moments come from."

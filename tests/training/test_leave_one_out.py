@@ -10,8 +10,9 @@ import pytest
 import xarray as xr
 
 from lithomap.classes import class_names
+from lithomap.config import Params
 from lithomap.models.shift import REFERENCE_FILE, load_reference
-from lithomap.training.leave_one_out import TRANSFER_FILE, train_leave_one_out
+from lithomap.training.leave_one_out import TRANSFER_FILE, pooled_training, train_leave_one_out
 from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABLE_MD, run_loro, transfer_expectation
 from tests.conftest import tiny_params_dict
 
@@ -30,6 +31,9 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     ), "only the other region's training patches are used"
 
     assert load_reference(trained.model_dir / REFERENCE_FILE) is not None, "the model keeps its training distribution"
+    assert trained.settings["train"]["climate_augment"]["enabled"], (
+        "trained with climate augmentation (loro.climate_augment)"
+    )
 
     said: list[str] = []
     table = run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
@@ -75,3 +79,13 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
     assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)
     assert transfer_expectation(table.folder, "convlstm", "thermal") is None
+
+
+def test_models_spanning_regions_train_with_climate_augmentation(tmp_path):
+    params = Params.model_validate(tiny_params_dict(tmp_path))
+    assert not params.training().climate_augment.enabled, "a region's own models: as train.climate_augment says"
+    pooled = pooled_training(params)
+    assert pooled.climate_augment.enabled and params.loro.climate_augment
+    assert pooled.climate_augment.gain == params.training().climate_augment.gain, "the same draws otherwise"
+    off = params.model_copy(update={"loro": params.loro.model_copy(update={"climate_augment": False})})
+    assert pooled_training(off) is off.training()

@@ -29,7 +29,7 @@ import pandas as pd
 
 from lithomap.atomic import write_json
 from lithomap.classes import N_CLASSES, class_names
-from lithomap.config import Params
+from lithomap.config import Params, TrainParams
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.scene import CubeChannels
@@ -97,12 +97,23 @@ def train_pooled(
     """Train one model on the train/val blocks of ``regions`` pooled, into ``<models_dir>/<name>/``.
 
     The one training path of models that span regions (leave-one-region-out, global): each
-    region keeps its own normalisation; class weights come from the pooled train counts.
+    region keeps its own normalisation; class weights come from the pooled train counts;
+    climate augmentation is on with ``loro.climate_augment`` (``pooled_training``).
     """
     folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
     weights = pooled_weights(name, regions, experiment, params)
     out = pooled_dir(name, arch, experiment, params)
-    return fit(name, arch, experiment, folders, weights, out, params.training(), params.model, params.loss, verbose)
+    return fit(
+        name, arch, experiment, folders, weights, out, pooled_training(params), params.model, params.loss, verbose
+    )
+
+
+def pooled_training(params: Params) -> TrainParams:
+    """The ``train`` section of models spanning regions: climate augmentation on with ``loro.climate_augment``."""
+    train = params.training()
+    if not params.loro.climate_augment or train.climate_augment.enabled:
+        return train
+    return train.model_copy(update={"climate_augment": train.climate_augment.model_copy(update={"enabled": True})})
 
 
 def train_leave_one_out(
