@@ -527,11 +527,12 @@ class LoroParams(Section):
         "normalisation target), set its batch-normalisation moments to the region's own (`models.adapt`, no "
         "labels); scoring and maps follow the same switch, so the expected accuracy is measured as maps are made.",
     )
-    climate_augment: bool = Field(
-        True,
-        description="Models that span regions (leave-one-region-out, global) train with climate augmentation "
-        "(train.climate_augment's offsets, gains and hour shifts) whether or not train.climate_augment.enabled "
-        "is set; a region's own models follow train.climate_augment.enabled.",
+    climate_augment: list[Architecture] = Field(
+        ["convlstm"],
+        description="Architectures whose models spanning regions (leave-one-region-out, global) train with "
+        "climate augmentation (train.climate_augment's offsets, gains and hour shifts) whether or not "
+        "train.climate_augment.enabled is set; measured to help the ConvLSTM's transfer, not the CNN's (README "
+        "10b). A region's own models follow train.climate_augment.enabled.",
     )
     adapt_windows: int = Field(
         128, ge=1, description="Non-overlapping windows (a seeded sample) the moments come from."

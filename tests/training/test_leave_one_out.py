@@ -31,9 +31,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     ), "only the other region's training patches are used"
 
     assert load_reference(trained.model_dir / REFERENCE_FILE) is not None, "the model keeps its training distribution"
-    assert trained.settings["train"]["climate_augment"]["enabled"], (
-        "trained with climate augmentation (loro.climate_augment)"
-    )
+    assert "climate_augment" not in trained.settings["train"], "a CNN: no climate augmentation (loro.climate_augment)"
 
     said: list[str] = []
     table = run_loro(["other"], ["cnn"], "thermal", params, say=said.append)
@@ -81,11 +79,13 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert transfer_expectation(table.folder, "convlstm", "thermal") is None
 
 
-def test_models_spanning_regions_train_with_climate_augmentation(tmp_path):
+def test_models_spanning_regions_train_with_climate_augmentation_where_it_helped(tmp_path):
     params = Params.model_validate(tiny_params_dict(tmp_path))
     assert not params.training().climate_augment.enabled, "a region's own models: as train.climate_augment says"
-    pooled = pooled_training(params)
-    assert pooled.climate_augment.enabled and params.loro.climate_augment
+    assert params.loro.climate_augment == ["convlstm"]
+    pooled = pooled_training(params, "convlstm")
+    assert pooled.climate_augment.enabled
     assert pooled.climate_augment.gain == params.training().climate_augment.gain, "the same draws otherwise"
-    off = params.model_copy(update={"loro": params.loro.model_copy(update={"climate_augment": False})})
-    assert pooled_training(off) is off.training()
+    assert pooled_training(params, "cnn") is params.training(), "measured not to help the CNN's transfer"
+    both = params.model_copy(update={"loro": params.loro.model_copy(update={"climate_augment": ["cnn", "convlstm"]})})
+    assert pooled_training(both, "cnn").climate_augment.enabled

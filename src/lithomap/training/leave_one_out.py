@@ -98,20 +98,24 @@ def train_pooled(
 
     The one training path of models that span regions (leave-one-region-out, global): each
     region keeps its own normalisation; class weights come from the pooled train counts;
-    climate augmentation is on with ``loro.climate_augment`` (``pooled_training``).
+    climate augmentation is on for the architectures of ``loro.climate_augment`` (``pooled_training``).
     """
     folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
     weights = pooled_weights(name, regions, experiment, params)
     out = pooled_dir(name, arch, experiment, params)
     return fit(
-        name, arch, experiment, folders, weights, out, pooled_training(params), params.model, params.loss, verbose
+        name, arch, experiment, folders, weights, out, pooled_training(params, arch), params.model, params.loss, verbose
     )
 
 
-def pooled_training(params: Params) -> TrainParams:
-    """The ``train`` section of models spanning regions: climate augmentation on with ``loro.climate_augment``."""
+def pooled_training(params: Params, arch: Architecture) -> TrainParams:
+    """The ``train`` section of ``arch`` models spanning regions (climate augmentation per ``loro.climate_augment``).
+
+    Architectures it lists train with climate augmentation; the others, and a region's own
+    models, train as ``train.climate_augment.enabled`` says.
+    """
     train = params.training()
-    if not params.loro.climate_augment or train.climate_augment.enabled:
+    if arch not in params.loro.climate_augment or train.climate_augment.enabled:
         return train
     return train.model_copy(update={"climate_augment": train.climate_augment.model_copy(update={"enabled": True})})
 
