@@ -12,7 +12,12 @@ import xarray as xr
 from lithomap.classes import class_names
 from lithomap.config import Params
 from lithomap.models.shift import REFERENCE_FILE, load_reference
-from lithomap.training.leave_one_out import TRANSFER_FILE, pooled_training, train_leave_one_out
+from lithomap.training.leave_one_out import (
+    TRANSFER_FILE,
+    pooled_settings_changes,
+    pooled_training,
+    train_leave_one_out,
+)
 from lithomap.training.loro_table import PER_CLASS_CSV, PICTURE, TABLE_CSV, TABLE_MD, run_loro, transfer_expectation
 from tests.conftest import tiny_params_dict
 
@@ -77,6 +82,17 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
     assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)
     assert transfer_expectation(table.folder, "convlstm", "thermal") is None
+
+    assert pooled_settings_changes("loro-other", ["tiny"], "cnn", "thermal", params) == [], "today's model"
+    assert pooled_settings_changes("loro-other", ["tiny"], "convlstm", "thermal", params) is None, "none trained"
+    augmented = params.model_copy(update={"loro": params.loro.model_copy(update={"climate_augment": ["cnn"]})})
+    changes = pooled_settings_changes("loro-other", ["tiny"], "cnn", "thermal", augmented)
+    assert changes and all(change.startswith("train.climate_augment") for change in changes), changes
+    said.clear()
+    run_loro(["other"], ["cnn"], "thermal", augmented, say=said.append)
+    assert any("retraining" in line and "climate_augment" in line for line in said), "a stale model is not reused"
+    retrained = json.loads((trained.model_dir / "train.json").read_text())["settings"]["train"]
+    assert retrained["climate_augment"]["enabled"], "it was trained with today's settings"
 
 
 def test_models_spanning_regions_train_with_climate_augmentation_where_it_helped(tmp_path):

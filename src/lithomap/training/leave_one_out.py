@@ -21,6 +21,7 @@ held-out region's domain shift against the model's training pixels
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,7 +46,16 @@ from lithomap.training.evaluate import (
     fit_baselines,
     score_region,
 )
-from lithomap.training.fit import HISTORY_FILE, TrainResult, class_weights, dataset_dir, fit
+from lithomap.training.fit import (
+    HISTORY_FILE,
+    SUMMARY_FILE,
+    TrainResult,
+    changed_settings,
+    class_weights,
+    dataset_dir,
+    fit,
+    training_settings,
+)
 from lithomap.training.reports import sample_images, write_reports
 from lithomap.training.scoring import per_block_confusions
 
@@ -106,6 +116,37 @@ def train_pooled(
     return fit(
         name, arch, experiment, folders, weights, out, pooled_training(params, arch), params.model, params.loss, verbose
     )
+
+
+def pooled_settings_changes(
+    name: str, regions: Sequence[str], arch: Architecture, experiment: str, params: Params
+) -> list[str] | None:
+    """How a finished pooled model's training settings differ from what ``train_pooled`` would use now.
+
+    Compares the whole recorded settings (datasets, class weights, the train preset,
+    climate augmentation, model and loss) with today's, so a model trained before a
+    change of ``params.yaml`` or of the datasets is not taken for today's.
+
+    Returns:
+        ``"<key>: <then> → <now>"`` per difference (empty: the model is today's); None when
+        no finished model is there.
+    """
+    trained = pooled_dir(name, arch, experiment, params)
+    if not (trained / SUMMARY_FILE).is_file():
+        return None
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
+    now = training_settings(
+        arch,
+        experiment,
+        folders,
+        [load_manifest(folder) for folder in folders],
+        pooled_weights(name, regions, experiment, params),
+        pooled_training(params, arch),
+        params.model,
+        params.loss,
+    )
+    then = json.loads((trained / SUMMARY_FILE).read_text()).get("settings", {})
+    return changed_settings(then, json.loads(json.dumps(now, default=str)))
 
 
 def pooled_training(params: Params, arch: Architecture) -> TrainParams:

@@ -40,7 +40,9 @@ from lithomap.training.leave_one_out import (
     evaluate_leave_one_out,
     leave_one_out_dir,
     leave_one_out_name,
+    pooled_settings_changes,
     train_leave_one_out,
+    training_regions,
 )
 
 log = logging.getLogger(__name__)
@@ -105,19 +107,29 @@ def run_loro(
 ) -> LoroTable:
     """Train (or reuse) and evaluate every held-out region × architecture; write the table.
 
-    An evaluation is also reused when its ``transfer.json`` is newer than the model (a
-    rerun after a kill goes on where it stopped) and the held-out region was normalised
-    by its own inputs with ``loro.adapt_batch_norm`` as set now (otherwise the evaluation
-    is redone, not the training); ``retrain`` redoes both.
+    A trained model is reused only when its recorded training settings (datasets, class
+    weights, preset, climate augmentation, model, loss) are what training would use now;
+    otherwise it is retrained, saying which settings changed. An evaluation is reused when
+    its ``transfer.json`` is newer than the model (a rerun after a kill goes on where it
+    stopped) and the held-out region was normalised by its own inputs with
+    ``loro.adapt_batch_norm`` as set now (otherwise the evaluation is redone, not the
+    training); ``retrain`` redoes both.
     """
     for held_out in held_outs:
         for arch in archs:
             trained = leave_one_out_dir(held_out, arch, experiment, params)
             report = params.evaluate.reports_dir / leave_one_out_name(held_out) / f"{arch}-{experiment}"
-            if retrain or not (trained / SUMMARY_FILE).is_file():
-                say(train_leave_one_out(held_out, arch, experiment, params, verbose=verbose).summary())
+            changes = pooled_settings_changes(
+                leave_one_out_name(held_out), training_regions(params, held_out), arch, experiment, params
+            )
+            cell = f"loro-{held_out} {arch}/{experiment}"
+            if changes == [] and not retrain:
+                say(f"{cell}: reusing the trained model in {trained} (--retrain: anew)")
             else:
-                say(f"loro-{held_out} {arch}/{experiment}: reusing the trained model in {trained} (--retrain: anew)")
+                if changes and not retrain:
+                    shown = "; ".join(changes[:4]) + (" …" if len(changes) > 4 else "")
+                    say(f"{cell}: retraining, {trained} was trained with other settings ({shown})")
+                say(train_leave_one_out(held_out, arch, experiment, params, verbose=verbose).summary())
             if retrain or not _fresh(report / TRANSFER_FILE, trained / SUMMARY_FILE, params.loro.adapt_batch_norm):
                 say(evaluate_leave_one_out(held_out, arch, experiment, params).summary())
     return write_loro_table(held_outs, archs, experiment, params)
