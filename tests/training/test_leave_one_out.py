@@ -12,6 +12,7 @@ import xarray as xr
 from lithomap.classes import class_names
 from lithomap.config import Params
 from lithomap.models.shift import REFERENCE_FILE, load_reference
+from lithomap.training.fit import read_training_record
 from lithomap.training.leave_one_out import (
     TRANSFER_FILE,
     pooled_settings_changes,
@@ -91,7 +92,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     said.clear()
     run_loro(["other"], ["cnn"], "thermal", augmented, say=said.append)
     assert any("retraining" in line and "climate_augment" in line for line in said), "a stale model is not reused"
-    retrained = json.loads((trained.model_dir / "train.json").read_text())["settings"]["train"]
+    retrained = read_training_record(trained.model_dir)["settings"]["train"]
     assert retrained["climate_augment"]["enabled"], "it was trained with today's settings"
 
 

@@ -54,6 +54,7 @@ from lithomap.training.fit import (
     class_weights,
     dataset_dir,
     fit,
+    read_training_record,
     training_settings,
 )
 from lithomap.training.reports import sample_images, write_reports
@@ -110,12 +111,19 @@ def train_pooled(
     region keeps its own normalisation; class weights come from the pooled train counts;
     climate augmentation is on for the architectures of ``loro.climate_augment`` (``pooled_training``).
     """
-    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
-    weights = pooled_weights(name, regions, experiment, params)
+    folders, weights = pooled_datasets(name, regions, experiment, params)
     out = pooled_dir(name, arch, experiment, params)
     return fit(
         name, arch, experiment, folders, weights, out, pooled_training(params, arch), params.model, params.loss, verbose
     )
+
+
+def pooled_datasets(
+    name: str, regions: Sequence[str], experiment: str, params: Params
+) -> tuple[list[Path], list[float]]:
+    """The dataset folders of a pooled model's regions and its class weights from their pooled counts."""
+    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
+    return folders, pooled_weights(name, regions, experiment, params)
 
 
 def pooled_settings_changes(
@@ -134,18 +142,12 @@ def pooled_settings_changes(
     trained = pooled_dir(name, arch, experiment, params)
     if not (trained / SUMMARY_FILE).is_file():
         return None
-    folders = [dataset_dir(params.preprocess, region, experiment) for region in regions]
+    folders, weights = pooled_datasets(name, regions, experiment, params)
+    manifests = [load_manifest(folder) for folder in folders]
     now = training_settings(
-        arch,
-        experiment,
-        folders,
-        [load_manifest(folder) for folder in folders],
-        pooled_weights(name, regions, experiment, params),
-        pooled_training(params, arch),
-        params.model,
-        params.loss,
+        arch, experiment, folders, manifests, weights, pooled_training(params, arch), params.model, params.loss
     )
-    then = json.loads((trained / SUMMARY_FILE).read_text()).get("settings", {})
+    then = read_training_record(trained).get("settings", {})
     return changed_settings(then, json.loads(json.dumps(now, default=str)))
 
 
