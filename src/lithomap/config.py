@@ -235,8 +235,10 @@ class ExperimentParams(Section):
     seasons: list[Literal["winter", "spring", "summer", "autumn"]] | None = Field(
         None, description="Thermal dates by season (months in preprocess.season_months); null = all."
     )
-    static: list[Literal["vv", "vh", "ndvi"]] = Field(
-        default_factory=list, description="Static layers joined to the thermal sequence."
+    static: list[Literal["vv", "vh", "ndvi", "dem"]] = Field(
+        default_factory=list,
+        description="Static layers joined to the thermal sequence: the Sentinel-1 time means vv, vh (dB), the "
+        "NDVI time mean, dem: the elevation above the region's median elevation (m; from the region's DEM).",
     )
     summaries: bool = Field(
         True,

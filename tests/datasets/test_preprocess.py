@@ -250,7 +250,9 @@ def options_root(tiny_region, tmp_path_factory):
     raw = tiny_params_dict(root)
     out = tmp_path_factory.mktemp("options")
     raw["preprocess"].update(processed_dir=str(out / "processed"), reports_dir=str(out / "reports"))
-    raw["experiments"].update(bare={"summaries": False}, bare_sar={"static": ["vv", "vh"], "summaries": False})
+    raw["experiments"].update(
+        bare={"summaries": False}, bare_sar={"static": ["vv", "vh"], "summaries": False}, with_dem={"static": ["dem"]}
+    )
     custom = parse_params(raw)
     split_region("tiny", custom.region("tiny"), custom.ingest, custom.preprocess)
     return raw
@@ -271,6 +273,25 @@ def test_summaries_false_drops_the_summary_channels(options_root):
     assert cnn_inputs["features"].shape[-1] == 7 * steps
     lstm_inputs, _ = next(iter(make_dataset(folder, "train", "convlstm", batch_size=2)))
     assert set(lstm_inputs) == {"sequence"}, "no static input without summaries or layers"
+
+
+def test_dem_joins_the_static_channels_and_its_absence_is_said(options_root):
+    params = parse_params(options_root)
+    region = params.region("tiny")
+    report = preprocess_experiment(
+        "tiny", region, params.ingest, params.preprocess, "with_dem", params.experiment("with_dem")
+    )
+    manifest = load_manifest(report.output)
+    assert manifest.static_channels == [*SUMMARY_CHANNELS, "dem"]
+    cube = open_cube(cube_path(params.ingest.interim_dir, "tiny"))
+    _, static = CubeChannels.from_manifest(cube, manifest).read(0, 0, (8, 8))
+    expected = cube["dem"].values[:8, :8] - np.nanmedian(cube["dem"].values)
+    np.testing.assert_allclose(static[..., -1], expected)
+    path = cube_path(params.ingest.interim_dir, "tiny")
+    with pytest.raises(ExperimentNotPossibleError, match=r"experiment 'with_dem' needs 'dem', which the region lacks"):
+        CubeChannels.select(
+            cube.drop_vars(["dem", "dem_valid"]), "with_dem", params.experiment("with_dem"), params.preprocess, path
+        )
 
 
 def test_equal_dates_give_every_experiment_the_smallest_selections_count(options_root):

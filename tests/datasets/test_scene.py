@@ -125,3 +125,21 @@ def test_read_windows_of_a_sar_series_match_one_read():
     np.testing.assert_array_equal(windows[1], whole[:, 8:16, 4:12])
     np.testing.assert_array_equal(windows[2, :, 2:, :8], whole[:, 0:6, 12:20])
     assert np.isnan(windows[2, :, :2]).all()
+
+
+def test_dem_is_read_as_elevation_above_the_regions_median():
+    """A region 900 m higher with the same relief gives the same ``dem`` channel; windows agree with the whole."""
+    cube = _cube()
+    ramp = 650.0 + 5.0 * np.arange(20, dtype=np.float32)[None, :] * np.ones((20, 1), np.float32)
+    ramp[0, 0] = np.nan  # a DEM void
+    low = cube.assign(dem=(("y", "x"), ramp))
+    high = cube.assign(dem=(("y", "x"), ramp + 900.0))
+    dates = np.arange(cube.sizes["time"])
+    channels = [CubeChannels(c, dates, dates % 2 == 0, dates[:4], ["dem"]) for c in (low, high)]
+    assert channels[0].static_names[-1] == "dem"
+    (_, low_static), (_, high_static) = (c.read(0, 0, (20, 20)) for c in channels)
+    np.testing.assert_array_equal(low_static[..., -1], high_static[..., -1])
+    median = float(np.nanmedian(ramp))
+    np.testing.assert_allclose(low_static[..., -1], ramp - median, equal_nan=True)
+    _, window = channels[0].read(5, 10, (8, 8))  # the median is the region's, not the window's
+    np.testing.assert_allclose(window[..., -1], (ramp - median)[5:13, 10:18])

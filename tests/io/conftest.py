@@ -25,7 +25,7 @@ def region_bounds() -> tuple[float, float, float, float]:
 
 @pytest.fixture
 def fake_region(tmp_path: Path, region_bounds) -> RegionParams:
-    """A region folder of fake products (tests.io.fakes): ECOSTRESS (3 dates), S1 (2), S2 (1), geology GPKG."""
+    """A region folder of fake products (tests.io.fakes): ECOSTRESS (3 dates), S1 (2, with DEM), S2 (1), geology."""
     rng = fakes.seeded(42)
     raw = tmp_path / "raw" / "tiny"
     west, south, east, north = transform_bounds(fakes.UTM, "EPSG:4326", *region_bounds)
@@ -42,7 +42,13 @@ def fake_region(tmp_path: Path, region_bounds) -> RegionParams:
         vv = rng.gamma(4.4, 0.1 / 4.4, (s1_side, s1_side))
         vh = rng.gamma(4.4, 0.02 / 4.4, (s1_side, s1_side))
         fakes.write_hyp3(
-            raw / "sentinel1", datetime(2023, 5, day, 18, 0, 0), vv, vh, x0=fakes.UTM_X0 - 60, y0=fakes.UTM_Y0 + 60
+            raw / "sentinel1",
+            datetime(2023, 5, day, 18, 0, 0),
+            vv,
+            vh,
+            x0=fakes.UTM_X0 - 60,
+            y0=fakes.UTM_Y0 + 60,
+            dem=fakes.dem_ramp(vv.shape, 30.0),
         )
     s2_side = int(REGION_PX * RESOLUTION / 10) + 12
     red = np.full((s2_side, s2_side), 1000 + 800, np.uint16)  # reflectance 0.08 after the −1000 offset

@@ -135,14 +135,24 @@ def write_hyp3(
     y0: float = UTM_Y0,
     pixel: float = 30.0,
     crc: str = "AB12",
+    dem: np.ndarray | None = None,
 ) -> dict[str, Path]:
-    """HyP3 RTC pair: float32 linear gamma0, nodata 0, UTM."""
+    """HyP3 RTC pair: float32 linear gamma0, nodata 0, UTM; with ``dem`` its ``_dem.tif`` (float32 m, no NoData)."""
     transform = from_origin(x0, y0, pixel, pixel)
     prefix = f"S1A_IW_{time:%Y%m%dT%H%M%S}_DVP_RTC30_gpuned_{crc}"
-    return {
+    files = {
         pol: write_tif(folder / f"{prefix}_{pol}.tif", data.astype(np.float32), UTM, transform, 0.0)
         for pol, data in (("VV", vv), ("VH", vh))
     }
+    if dem is not None:
+        files["dem"] = write_tif(folder / f"{prefix}_dem.tif", dem.astype(np.float32), UTM, transform)
+    return files
+
+
+def dem_ramp(shape: tuple[int, int], pixel: float, base_m: float = 600.0, slope: float = 0.1) -> np.ndarray:
+    """A DEM rising eastwards: ``base_m`` + ``slope`` × the distance (m) of the pixel centre from the west edge."""
+    east = (np.arange(shape[1]) + 0.5) * pixel
+    return np.broadcast_to(base_m + slope * east, shape).astype(np.float32)
 
 
 MTD_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>

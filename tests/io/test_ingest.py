@@ -61,6 +61,14 @@ def test_tiny_region_cube_layout(fake_region: RegionParams, ingest_params: Inges
     # NDVI from the offset-corrected reflectances 0.08 / 0.32, cloud strip dropped
     assert float(cube.ndvi.median()) == pytest.approx(0.6, abs=1e-3)
     assert not bool(cube.ndvi_valid[0].any()) and bool(cube.ndvi_valid[-1].all())
+    # DEM: the HyP3 companions' eastward ramp (600 m at the S1 grid's west edge, 60 m west of the region, +0.1 m/m)
+    # averaged onto the 70 m grid: each column holds the ramp at its centre
+    east = 60 + (np.arange(REGION_PX) + 0.5) * 70
+    np.testing.assert_allclose(cube.dem.values, np.broadcast_to(600 + 0.1 * east, cube.dem.shape), atol=1.5)
+    assert cube.dem.attrs["units"] == "m" and bool(cube.dem_valid.all())
+    assert report.sources["HYP3_RTC_DEM"] == [
+        f"sentinel1/{p.name}" for p in sorted(fake_region.raw_dir.rglob("*_dem.tif"))
+    ]
     classes = set(np.unique(cube.label.values).tolist())
     assert {10, 11} <= classes <= {0, 10, 11}
     assert "Zona sin clasificar XYZ" in report.unmapped_geology_km2
@@ -90,9 +98,10 @@ def test_missing_sources_are_reported_and_absent(fake_region: RegionParams, inge
         if path.is_file() and ("S1A_" in path.name or path.suffix == ".gpkg"):
             path.unlink()
     report = ingest_region("tiny", fake_region, ingest_params, progress=False)
-    assert set(report.missing) == {"sar", "labels"}
+    assert set(report.missing) == {"sar", "elevation", "labels"}  # the DEM came with the HyP3 products
+    assert "dem is absent" in report.missing["elevation"]
     cube = open_cube(report.output)
-    assert "vv" not in cube and "label" not in cube and "lst" in cube
+    assert "vv" not in cube and "dem" not in cube and "label" not in cube and "lst" in cube
     require_variables(cube, ["lst"], "train", report.output)
     with pytest.raises(MissingSourceError, match="label"):
         require_variables(cube, ["label"], "train", report.output)
@@ -166,7 +175,7 @@ def test_real_sen1floods11_region(realdata, tmp_path: Path) -> None:
     with rasterio.open(folder / "Spain_7370579_S1Hand.tif") as chip:
         region = RegionParams(raw_dir=folder, crs="EPSG:4326", resolution=chip.res[0], bounds=tuple(chip.bounds))
     report = ingest_region("segura", region, IngestParams(interim_dir=tmp_path), progress=False)
-    assert set(report.missing) == {"thermal", "labels"}  # LabelHand is a flood label, not lithology
+    assert set(report.missing) == {"thermal", "elevation", "labels"}  # LabelHand is a flood label, not lithology
     assert "Spain_7370579_LabelHand.tif: Sen1Floods11 flood labels" in report.missing["labels"]
     assert "lithology_labels.tif" in report.missing["labels"]  # how to name a lithology label raster
     cube = xr.open_zarr(report.output)

@@ -180,9 +180,17 @@ def test_ecostress_files_use_the_appeears_encodings(generated):
 
 
 def test_sentinel_files_use_real_layouts(generated):
-    _, report = generated
-    s1 = sorted((report.raw_dir / "sentinel1").glob("*.tif"))
+    params, report = generated
+    s1 = sorted((report.raw_dir / "sentinel1").glob("*_V[VH].tif"))
     assert len(s1) == 2 * report.sentinel1_dates
+    dems = sorted((report.raw_dir / "sentinel1").glob("*_dem.tif"))
+    assert len(dems) == report.sentinel1_dates  # HyP3's DEM companion with every product
+    elevation = SyntheticScene(params.region("test").synthetic, params.generate, "test").elevation_m()
+    for path in dems:
+        assert formats.HYP3_DEM_NAME.match(path.name), path.name
+        with rasterio.open(path) as src:
+            assert src.dtypes[0] == "float32" and src.nodata is None and src.res == (30.0, 30.0)
+            np.testing.assert_array_equal(src.read(1), elevation)
     for path in s1:
         assert formats.HYP3_RTC_NAME.match(path.name), path.name
         with rasterio.open(path) as src:

@@ -123,11 +123,15 @@ def test_nuisance_zero_writes_the_clean_generators_files_byte_for_byte(tmp_path)
     raw = tmp_path / "raw"
     digest = hashlib.sha256()
     files = sorted(p for p in raw.rglob("*") if p.is_file() and p.name != "scene.json")
-    for path in files:
+    dems = [p for p in files if p.name.endswith("_dem.tif")]  # HyP3's DEM companion, written since; draws nothing
+    for path in (p for p in files if p not in dems):
         digest.update(str(path.relative_to(raw)).encode())
         digest.update(path.read_bytes())
-    assert len(files) == 32
+    assert len(files) - len(dems) == 32
     assert digest.hexdigest() == CLEAN_DIGEST
+    assert len(dems) == config.generate.sentinel1_dates
+    with rasterio.open(dems[0]) as dem:
+        np.testing.assert_array_equal(dem.read(1), config.region("test").synthetic.elevation_m)  # flat at 0
 
 
 def test_lapse_rate_lowers_lst_with_elevation(tmp_path):
@@ -141,6 +145,10 @@ def test_lapse_rate_lowers_lst_with_elevation(tmp_path):
     slope_k_per_m = np.polyfit(anomaly[ok], difference[ok], 1)[0]
     assert np.ptp(anomaly[ok]) > 300
     assert -0.0075 < slope_k_per_m < -0.0055
+    # the HyP3 DEM companion holds the terrain the LST was cooled by
+    (dem_path,) = (tmp_path / "hilly" / "raw" / "sentinel1").glob("*_dem.tif")
+    with rasterio.open(dem_path) as dem:
+        np.testing.assert_array_equal(dem.read(1), scene.terrain.elevation_m.astype(np.float32))
 
 
 def test_a_sun_facing_slope_is_warmer_at_midday(tmp_path):

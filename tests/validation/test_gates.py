@@ -124,6 +124,23 @@ def test_every_bad_file_is_reported_at_once_and_by_the_file_of_the_failing_varia
     assert vh.name in vh_failure and "_VV.tif" not in vh_failure
 
 
+def test_a_dem_with_untagged_voids_fails_naming_the_file(tiny_region, tmp_path):
+    """SRTM-style voids (−32768 without a NoData tag) are not elevations: the raw gate names the DEM file."""
+    custom = copied_region(tiny_region, tmp_path)
+    dems = sorted((tmp_path / "raw").rglob("*_dem.tif"))
+    assert dems, "the generator writes HyP3's DEM companion"
+
+    def with_voids(metres):
+        metres = metres.copy()
+        metres[: metres.shape[0] // 8] = -32768.0
+        return metres
+
+    rewrite(dems[0], with_voids)
+    failures = validate_raw("tiny", *raw_sections(custom), strict=False).failures
+    (dem_failure,) = [f for f in failures if "elevation lies within -500…9000 m" in f]
+    assert dems[0].name in dem_failure and "-3.277e+04" in dem_failure
+
+
 def test_lst_that_is_no_data_on_every_date_fails(tiny_region, tmp_path):
     custom = copied_region(tiny_region, tmp_path)
     for path in (tmp_path / "raw").rglob("*_SDS_LST_doy*.tif"):

@@ -8,7 +8,9 @@ window by window, so a model sees the same inputs in training, evaluation and ma
   padded steps are NaN;
 - ``static`` (h, w, Cs): the per-pixel summaries over every selected date
   (``SUMMARY_CHANNELS``; left out when the experiment says ``summaries: false``), then the
-  experiment's static layers (VV, VH, NDVI).
+  experiment's static layers (VV, VH, NDVI; ``dem`` is the elevation above the region's
+  median elevation, so that, like the LST anomaly, it describes the pixel within its region
+  and not the region's altitude).
 
 With ``thermal_features: standardised`` (climate-invariant inputs for mapping regions
 without labels) the step channels become the *standardised* anomaly (the anomaly divided
@@ -27,12 +29,13 @@ per step; where an acquisition has a gap (another frame, layover) the pixel keep
 latest valid value.
 
 Windows may run past the scene's bottom/right edge; the part outside is NaN (no data).
-Scene statistics (each date's mean, spread, median emissivity; the median diurnal range)
-are computed once, so memory follows the window, not the scene.
+Scene statistics (each date's mean, spread, median emissivity; the median diurnal range;
+the median elevation) are computed once, so memory follows the window, not the scene.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +57,7 @@ SUMMARY_CHANNELS = ("emissivity_mean", "lst_anomaly_day", "lst_anomaly_night", "
 INVARIANT_SUMMARY = "relative_diurnal_range"
 ThermalFeatures = Literal["anomaly", "standardised"]
 _STRIP_ROWS = 256
+_MEDIAN_PIXELS = 4_000_000
 
 
 @dataclass
@@ -84,6 +88,7 @@ class CubeChannels:
     _spreads: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _emissivity_medians: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _diurnal_median: float | None = field(default=None, init=False, repr=False)
+    _dem_median: float | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_manifest(cls, cube: xr.Dataset, manifest: Manifest) -> CubeChannels:
@@ -287,11 +292,29 @@ class CubeChannels:
             with np.errstate(divide="ignore", invalid="ignore"):
                 relative = _diurnal_range(lst[picked], self.day) / np.float32(self.diurnal_median())
             layers.append(relative.astype(np.float32)[..., None])
-        layers += [
-            self.cube[name].isel(y=rows, x=cols).values.astype(np.float32)[..., None] for name in self.static_layers
-        ]
+        layers += [self._static_layer(name, rows, cols)[..., None] for name in self.static_layers]
         static = np.concatenate(layers, axis=-1) if layers else np.zeros((*lst.shape[1:], 0), np.float32)
         return _pad(sequence, size, axes=(1, 2)), _pad(static, size, axes=(0, 1))
+
+    def dem_median(self) -> float:
+        """Median of the region's valid DEM pixels (m; NaN when the DEM holds none).
+
+        Above ``_MEDIAN_PIXELS`` pixels it is the median of a regular subsample (every k-th
+        row and column), so memory stays bounded for a large region.
+        """
+        if self._dem_median is None:
+            height, width = self.shape
+            stride = max(1, math.ceil(math.sqrt(height * width / _MEDIAN_PIXELS)))
+            sample = self.cube["dem"].isel(y=slice(None, None, stride), x=slice(None, None, stride)).values
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._dem_median = float(np.nanmedian(sample.astype(np.float32)))
+        return self._dem_median
+
+    def _static_layer(self, name: str, rows: slice, cols: slice) -> np.ndarray:
+        """A static layer on a window, as the models get it (``dem``: above the region's median)."""
+        values = self.cube[name].isel(y=rows, x=cols).values.astype(np.float32)
+        return values - np.float32(self.dem_median()) if name == "dem" else values
 
     def read_windows(self, origins: np.ndarray, patch: int) -> tuple[np.ndarray, np.ndarray]:
         """(sequence, static) of square ``patch`` windows at the (n, 2) row/col origins, batch first.

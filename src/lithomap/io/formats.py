@@ -66,6 +66,19 @@ HYP3_RTC_NAME = re.compile(
     r"(?P<crc>[0-9A-F]{4})_(?P<pol>VV|VH)\.tif$"
 )
 
+# Elevation (one static layer, metres; SCIENCE.md 3): the DEM companion HyP3 RTC writes with
+# include_dem (float32, the Copernicus GLO-30 DEM on the product's UTM grid; no NoData tag
+# since hyp3-gamma 6.2.4), and the Copernicus DEM tiles themselves (GLO-30: 10 arc-second
+# name code, GLO-90: 30; float32 on EPSG:4326, no NoData tag; the COG and the DGED names).
+HYP3_DEM_NAME = re.compile(
+    r"^(?P<platform>S1[ABC])_IW_(?P<time>\d{8}T\d{6})_(?P<pol_mode>[DS][VH][PRO])_RTC(?P<spacing>\d{2})_(?:G_)?"
+    r"(?P<flags>[gs][pad][uw][nf][ec][dm])_(?P<crc>[0-9A-F]{4})_dem\.tif$"
+)
+COPERNICUS_DEM_NAME = re.compile(
+    r"^Copernicus_DSM_(?:COG_)?(?P<arcsec>10|30)_(?P<lat>[NS]\d{2})_00_(?P<lon>[EW]\d{3})_00_DEM\.tif$"
+)
+DEM_RANGE_M = (-500.0, 9000.0)  # the Dead Sea shore (−430 m) to Everest (8849 m)
+
 # Sentinel-2 L2A band files inside a SAFE folder (GeoTIFF or JPEG 2000).
 S2_SAFE_NAME = re.compile(
     r"^(?P<platform>S2[ABC])_MSIL(?P<level>1C|2A)_(?P<time>\d{8}T\d{6})_N(?P<baseline>\d{4})_R(?P<orbit>\d{3})_"

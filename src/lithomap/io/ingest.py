@@ -5,7 +5,8 @@ Steps of :func:`ingest_region`:
 1. :func:`discover_sources` walks ``region.raw_dir`` recursively and recognises files by
    their names (never by folder names): ECOSTRESS AppEEARS exports and L2T tiles, Landsat
    ST and Level-1 scenes, Sentinel-1 HyP3 RTC and Sen1Floods11 chips, Sentinel-2 L2A SAFE
-   bands and Sen1Floods11 chips, geological maps (GPKG/Shapefile/GeoJSON) and ready
+   bands and Sen1Floods11 chips, DEMs (HyP3 ``_dem.tif``, Copernicus DEM tiles, L2T
+   ``height``), geological maps (GPKG/Shapefile/GeoJSON) and ready
    lithology label rasters.
 2. :func:`build_grid` makes the region grid from params, or from the thermal footprints
    (:func:`drop_outliers` first leaves out and reports files far from the others; the grid
@@ -18,8 +19,10 @@ Steps of :func:`ingest_region`:
    :mod:`lithomap.io.cube`) is written window by window into a
    temporary folder that replaces ``<interim_dir>/<region>/cube.zarr`` only when complete:
    thermal one date at a time; SAR and NDVI as time means accumulated per window (each dated
-   Sentinel-1 acquisition is also written as it is read, ``vv_dates``/``vh_dates``); labels
-   burnt per window. Memory depends on ``IngestParams.window_px``, not on the region size.
+   Sentinel-1 acquisition is also written as it is read, ``vv_dates``/``vh_dates``); the
+   DEM (``dem``, :mod:`lithomap.io.elevation`; the mean of the DEM files that cover a
+   pixel: tiles are mosaicked, copies agree); labels burnt per window. Memory depends on
+   ``IngestParams.window_px``, not on the region size.
 
 A source the region lacks is reported (``IngestReport.missing``) and its variables are
 absent from the cube; only the steps that need it fail later (see
@@ -52,6 +55,7 @@ from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
 from lithomap.io.cube import CUBE_NAME, SAR_TIME, CubeWriter
 from lithomap.io.ecostress import AppeearsReader, L2TReader
+from lithomap.io.elevation import CopernicusDemReader, Hyp3DemReader, L2THeightReader
 from lithomap.io.geology import GeologyMap, load_geology
 from lithomap.io.grid import Bounds, RegionGrid, outlying, reproject_bounds, union_bounds
 from lithomap.io.labels import LabelRaster
@@ -59,7 +63,7 @@ from lithomap.io.landsat import LandsatL1OpticalReader, LandsatL1ThermalReader, 
 from lithomap.io.rasterfile import open_raster
 from lithomap.io.sentinel1 import Hyp3RtcReader, Sen1Floods11S1Reader, power_to_db
 from lithomap.io.sentinel2 import SafeL2AReader, Sen1Floods11S2Reader
-from lithomap.io.sources import Scene, SceneReader
+from lithomap.io.sources import SOURCE_KINDS, Scene, SceneReader
 from lithomap.locking import folder_lock
 
 log = logging.getLogger(__name__)
@@ -74,11 +78,14 @@ READERS: tuple[type[SceneReader], ...] = (
     Sen1Floods11S1Reader,
     SafeL2AReader,
     Sen1Floods11S2Reader,
+    Hyp3DemReader,
+    CopernicusDemReader,
+    L2THeightReader,
 )
 EXPECTED = (
     "ECOSTRESS AppEEARS exports (ECO2LSTE.001_SDS_LST_doy…_aid0001.tif) or L2T tiles (ECOv002_L2T_LSTE_…_LST.tif), "
-    "Landsat ST_B10, Sentinel-1 RTC (…_VV.tif/_VH.tif), Sentinel-2 SAFE bands (…_B04_10m.tif), a geological map "
-    "(.gpkg/.shp/.geojson) or a lithology label raster"
+    "Landsat ST_B10, Sentinel-1 RTC (…_VV.tif/_VH.tif), Sentinel-2 SAFE bands (…_B04_10m.tif), a DEM "
+    "(HyP3 …_dem.tif, Copernicus_DSM_…_DEM.tif), a geological map (.gpkg/.shp/.geojson) or a lithology label raster"
 )
 
 
@@ -89,12 +96,13 @@ class SourceCatalog:
     thermal: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
     sar: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
     optical: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
+    elevation: list[tuple[type[SceneReader], Scene]] = field(default_factory=list)
     geology: list[Path] = field(default_factory=list)
     label_rasters: list[Path] = field(default_factory=list)
     flood_labels: list[Path] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.thermal or self.sar or self.optical or self.geology or self.label_rasters)
+        return not (any(getattr(self, kind) for kind in SOURCE_KINDS) or self.geology or self.label_rasters)
 
 
 @dataclass
@@ -316,18 +324,18 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
         raise InputDataError(path, why, NOT_LST_FIX)
     catalog, ignored = drop_outliers(region, catalog)
     grid = build_grid(region, catalog, ingest.max_grid_pixels)
-    for kind in ("thermal", "sar", "optical"):
+    for kind in SOURCE_KINDS:
         for reader, scene in getattr(catalog, kind):
             with reader(scene, ingest) as opened:
                 opened.check_overlap(grid)
     mapper = load_mapper(region.mapping_file)
     geology = [load_geology(path, grid, region.geology_attribute, mapper) for path in catalog.geology]
     missing = _missing(catalog)
-    for kind, why in missing.items():
-        log.warning("region %s: no %s source (%s); its variables are left out of the cube", name, kind, why)
+    for absent, why in missing.items():
+        log.warning("region %s: no %s source (%s); its variables are left out of the cube", name, absent, why)
     window_px = max(ingest.chunk_px, math.ceil(ingest.window_px / ingest.chunk_px) * ingest.chunk_px)
     windows = list(grid.windows(window_px))
-    steps = len(windows) * (len(catalog.thermal) + 3)
+    steps = len(windows) * (len(catalog.thermal) + 4)
     attrs = _attributes(name, region, grid, catalog, geology, missing)
     attrs["ignored_files"] = {str(path): why for path, why in ignored.items()}
     final = ingest.interim_dir / name / CUBE_NAME
@@ -353,6 +361,7 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
             fill, catalog.sar, SAR_ATTRS, "sar_valid", power_to_db, _SarSeries(fill.writer, sar_slots)
         )
         variables += _write_time_means(fill, catalog.optical, NDVI_ATTRS, "ndvi_valid")
+        variables += _write_time_means(fill, catalog.elevation, DEM_ATTRS, "dem_valid")
         variables += _write_labels(fill, geology, catalog.label_rasters)
         writer.close()
     return IngestReport(
@@ -390,6 +399,10 @@ def _missing(catalog: SourceCatalog) -> dict[str, str]:
         missing["sar"] = "no Sentinel-1 VV/VH file found; vv and vh are absent"
     if not catalog.optical:
         missing["optical"] = "no Sentinel-2 (or Landsat) red/NIR file found; ndvi is absent"
+    if not catalog.elevation:
+        missing["elevation"] = (
+            "no DEM found (HyP3 RTC …_dem.tif, Copernicus_DSM_…_DEM.tif or ECOSTRESS L2T …_height.tif); dem is absent"
+        )
     if not catalog.geology and not catalog.label_rasters:
         flood = (
             f" ({', '.join(p.name for p in catalog.flood_labels)}: Sen1Floods11 flood labels, water/land, not "
@@ -416,7 +429,7 @@ def _attributes(
         return str(path.relative_to(region.raw_dir)) if path.is_relative_to(region.raw_dir) else str(path)
 
     sources: dict[str, list[str]] = {}
-    for kind in ("thermal", "sar", "optical"):
+    for kind in SOURCE_KINDS:
         for reader, scene in getattr(catalog, kind):
             sources.setdefault(reader.product, []).extend(sorted({rel(p) for p in scene.files}))
     if geology:
@@ -450,6 +463,7 @@ SAR_ATTRS = {
     for pol in ("vv", "vh")
 }
 NDVI_ATTRS = {"ndvi": {"long_name": "NDVI, time mean of cloud-free dates"}}
+DEM_ATTRS = {"dem": {"units": "m", "long_name": "elevation (DEM), mean of the DEM files that cover the pixel"}}
 
 
 def _write_thermal(fill: _CubeFill, scenes: list[tuple[type[SceneReader], Scene]]) -> list[str]:

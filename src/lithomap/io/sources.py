@@ -36,7 +36,9 @@ from lithomap.io.grid import RegionGrid
 from lithomap.io.rasterfile import open_raster
 from lithomap.io.warp import SourcePatch, read_decoded
 
-SourceKind = Literal["thermal", "sar", "optical"]
+SourceKind = Literal["thermal", "sar", "optical", "elevation"]
+#: every raster source kind, in the order ingest writes them
+SOURCE_KINDS: tuple[SourceKind, ...] = ("thermal", "sar", "optical", "elevation")
 
 
 @dataclass(frozen=True)

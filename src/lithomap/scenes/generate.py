@@ -7,7 +7,8 @@ at the Sentinel-1 pixel size. Every product samples it on its own grid:
   sensor noise, emissivity, QC and cloud mask, written as AppEEARS exports on a
   geographic grid whose origin shifts by a fraction of a pixel from date to date;
 - Sentinel-1: VV/VH from the Oh model with a water-cloud canopy, noise floor and speckle,
-  written as HyP3 RTC GeoTIFFs (linear gamma0) on the master grid;
+  written as HyP3 RTC GeoTIFFs (linear gamma0) on the master grid, each with HyP3's
+  ``_dem.tif`` companion (the drawn terrain; the site's flat elevation at ``nuisance: 0``);
 - Sentinel-2: B04/B08 reflectances matching the seasonal NDVI, written as L2A band files
   (with the baseline-04.00 offset) at 10 m;
 - geology: the class map vectorised into a GeoPackage in ETRS89 with Spanish legend text.
@@ -175,6 +176,12 @@ class SyntheticScene:
             self.interbeds = map_labels.interbed_mask(self.class_map, INTERBEDDED_HOST, shale_share, spacing_px, rng)
             surface = np.where(self.interbeds, SHALE_CLASS, surface)
         self.surface_map = surface
+
+    def elevation_m(self) -> np.ndarray:
+        """The DEM the products are terrain-corrected with: the drawn terrain, or the site's flat elevation."""
+        if self.terrain is not None:
+            return self.terrain.elevation_m
+        return np.full(self.class_map.shape, self.site.elevation_m, np.float32)
 
     def date_rng(self, stream: int, utc: datetime) -> np.random.Generator:
         """A realism random stream of one date: the same date draws the same, whatever its index."""
@@ -601,7 +608,9 @@ def _write_sentinel1(scene: SyntheticScene, acquisition: Acquisition, folder: Pa
         enl=scene.settings.sentinel1_enl,
     )
     crc = f"{int(rng.integers(0, 16**4)):04X}"
-    writers.write_hyp3_rtc(folder, acquisition.utc, vv, vh, scene.grid.transform, scene.grid.crs, crc)
+    writers.write_hyp3_rtc(
+        folder, acquisition.utc, vv, vh, scene.grid.transform, scene.grid.crs, crc, dem=scene.elevation_m()
+    )
     return 10 * np.log10(vv)
 
 

@@ -117,14 +117,29 @@ def hyp3_rtc_name(utc: datetime, polarisation: str, crc: str, spacing_m: int = 3
 
 
 def write_hyp3_rtc(
-    folder: Path, utc: datetime, vv: np.ndarray, vh: np.ndarray, transform: Affine, crs: str, crc: str
+    folder: Path,
+    utc: datetime,
+    vv: np.ndarray,
+    vh: np.ndarray,
+    transform: Affine,
+    crs: str,
+    crc: str,
+    dem: np.ndarray | None = None,
 ) -> list[Path]:
-    """Write a Sentinel-1 RTC pair as HyP3 delivers it: float32 linear gamma0, nodata 0."""
+    """Write a Sentinel-1 RTC pair as HyP3 delivers it: float32 linear gamma0, nodata 0.
+
+    With ``dem`` (metres, on the same grid) also the ``_dem.tif`` companion HyP3 adds when
+    the DEM is requested: float32, no NoData tag (as hyp3-gamma writes it since 6.2.4).
+    """
     spacing = round(transform.a)
-    return [
+    written = [
         write_geotiff(folder / hyp3_rtc_name(utc, pol, crc, spacing), values.astype(np.float32), transform, crs, 0.0)
         for pol, values in (("VV", vv), ("VH", vh))
     ]
+    if dem is not None:
+        name = hyp3_rtc_name(utc, "dem", crc, spacing)
+        written.append(write_geotiff(folder / name, dem.astype(np.float32), transform, crs, None, {"units": "m"}))
+    return written
 
 
 MTD_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>

@@ -12,7 +12,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from lithomap.config import ValidateParams
-from lithomap.io.formats import LABEL_NAMES
+from lithomap.io.formats import DEM_RANGE_M, LABEL_NAMES
 
 Suite = list[tuple[str, gxe.Expectation]]
 TRAINING_ONLY = {"needed_for": "training"}
@@ -124,6 +124,7 @@ def raw_suite(settings: ValidateParams) -> Suite:
         "vv": (sar_low, sar_high, f"VV backscatter lies within {sar_low:g}…{sar_high:g} dB"),
         "vh": (sar_low, sar_high, f"VH backscatter lies within {sar_low:g}…{sar_high:g} dB"),
         "ndvi": (-1, 1, "NDVI lies within −1…1"),
+        "dem": (*DEM_RANGE_M, f"elevation lies within {DEM_RANGE_M[0]:g}…{DEM_RANGE_M[1]:g} m"),
     }
     tail = settings.tail_percent
     robust = {

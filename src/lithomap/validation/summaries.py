@@ -32,7 +32,7 @@ from lithomap.io.geology import load_geology
 from lithomap.io.grid import RegionGrid
 from lithomap.io.ingest import SourceCatalog, build_grid, discover_sources, drop_outliers, not_lst
 from lithomap.io.rasterfile import open_raster
-from lithomap.io.sources import Scene, SceneReader
+from lithomap.io.sources import SOURCE_KINDS, Scene, SceneReader
 from lithomap.timing import is_daytime, season_of_month, solar_hour
 
 SUMMARY_FACTOR = 4
@@ -65,28 +65,27 @@ def raw_tables(
     ``files`` (one row per file: the problem that makes it unusable, if any, and whether it
     overlaps the region), ``thermal`` (one row per thermal acquisition: time, solar hour,
     day/night, season), one table per variable (``lst``, ``emissivity``, ``vv``, ``vh``,
-    ``ndvi``: one row per acquisition, its id the file the variable is read from, with the
-    :data:`STATS` of the file's own valid pixels inside the region (``tail_percent`` sets
-    ``low``/``high``) and the valid fraction on the grid), ``labels`` and ``region``. A file the readers
+    ``ndvi``, ``dem``: one row per acquisition, or per DEM file, its id the file the
+    variable is read from, with the :data:`STATS` of the file's own valid pixels inside the
+    region (``tail_percent`` sets ``low``/``high``) and the valid fraction on the grid),
+    ``labels`` and ``region``. A file the readers
     refuse (unreadable, no CRS, truncated, raw DN …) is recorded in ``files`` and left out of
     the other tables, so the report lists every bad file at once.
     """
     catalog = discover_sources(region.raw_dir)
     problems: dict[Path, str] = dict(not_lst(catalog))
-    for kind in ("thermal", "sar", "optical"):
+    for kind in SOURCE_KINDS:
         for _, scene in getattr(catalog, kind):
             for path in scene.files:
                 problems.setdefault(path, _open_problem(path))
-    usable = replace(
-        catalog, **{kind: _usable(getattr(catalog, kind), problems) for kind in ("thermal", "sar", "optical")}
-    )
+    usable = replace(catalog, **{kind: _usable(getattr(catalog, kind), problems) for kind in SOURCE_KINDS})
     usable, ignored = drop_outliers(region, usable)
     grid = build_grid(region, usable, ingest.max_grid_pixels)
     coarse = RegionGrid.from_bounds(grid.crs, grid.resolution * SUMMARY_FACTOR, grid.bounds)
     window = next(coarse.windows(max(coarse.width, coarse.height)))
     thermal: list[dict[str, object]] = []
     variables: dict[str, list[dict[str, object]]] = {}
-    for kind in ("thermal", "sar", "optical"):
+    for kind in SOURCE_KINDS:
         for reader, scene in getattr(usable, kind):
             try:
                 with reader(scene, ingest) as opened:
@@ -155,7 +154,7 @@ def _usable(scenes: list[tuple[type[SceneReader], Scene]], problems: dict[Path, 
 def _products(catalog: SourceCatalog) -> list[tuple[Path, str]]:
     """Every raster file of the catalog with its product, each once."""
     found: dict[Path, str] = {}
-    for kind in ("thermal", "sar", "optical"):
+    for kind in SOURCE_KINDS:
         for _, scene in getattr(catalog, kind):
             for path in scene.files:
                 found.setdefault(path, scene.product)
