@@ -18,7 +18,7 @@ from lithomap.config import REALISM_EFFECTS, RealismParams, parse_params
 from lithomap.errors import ConfigError
 from lithomap.scenes import map_labels, writers
 from lithomap.scenes.acquisitions import Acquisition, from_solar
-from lithomap.scenes.generate import SyntheticScene, generate_region
+from lithomap.scenes.generate import SyntheticScene, generate_region, label_ceiling
 from lithomap.scenes.terrain import scene_relief
 from tests.scenes.test_generate import on_geographic_pixels
 
@@ -317,3 +317,17 @@ def test_nuisance_scales_every_effect_and_unknown_keys_are_refused(tmp_path):
     assert relief(0.5) == pytest.approx(200.0, rel=1e-3)
     with pytest.raises(ConfigError, match="relief_m"):
         params(tmp_path, reliefm=3.0)
+
+
+def test_label_ceiling_scores_the_truth_against_the_written_map(tmp_path):
+    """Perfect classifiers of the geology and of the surface, scored on the map's labels (scene.json reports it)."""
+    region = params(tmp_path, size_px=80).region("test")
+
+    def ceiling(**effects):
+        return label_ceiling(SyntheticScene(region.synthetic, params(tmp_path, size_px=80, **effects).generate, "test"))
+
+    assert ceiling(**only()) == {"geology": 1.0, "surface": 1.0}
+    moved = ceiling(**only(label_displacement_m=100.0, label_generalisation_m=210.0))
+    assert 0.5 < moved["geology"] < 0.98 and moved["surface"] == moved["geology"]
+    covered = ceiling(**only(veneer_fraction=0.3))
+    assert covered["geology"] == 1.0 and covered["surface"] < 0.95

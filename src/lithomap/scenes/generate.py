@@ -34,12 +34,13 @@ from rasterio.warp import transform_bounds
 from scipy import ndimage
 
 from lithomap.atomic import atomic_directory, write_text
-from lithomap.classes import WATER, all_classes, class_id_of
+from lithomap.classes import N_CLASSES, WATER, all_classes, class_id_of
 from lithomap.config import GenerateParams, RegionParams, SyntheticSite
 from lithomap.errors import ConfigError, InputDataError
 from lithomap.io import formats
 from lithomap.io.grid import RegionGrid
 from lithomap.locking import folder_lock
+from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from lithomap.progress import progress_bar
 from lithomap.scenes import map_labels, product_errors, sar, soil, terrain, thermal, vegetation, weather, writers
 from lithomap.scenes.acquisitions import (
@@ -684,11 +685,30 @@ def _manifest(report: GenerationReport, scene: SyntheticScene) -> dict[str, obje
     return data
 
 
+def label_ceiling(scene: SyntheticScene) -> dict[str, float]:
+    """Macro-F1 against the written map's labels of two perfect classifiers (master grid, background ignored).
+
+    ``geology``: the true class map — a model cannot expect to beat it, since the map's
+    contacts were displaced at random (its small units are left out by a majority filter).
+    ``surface``: the class whose physics each pixel has (veneers read as loam, shale beds as
+    clay) — a perfect per-pixel classifier of the observations; a model with spatial
+    context can do better than it.
+    """
+    reference = scene.label_map.ravel()
+    return {
+        name: round(
+            float(scores_from_confusion(confusion_matrix(reference, predicted.ravel(), N_CLASSES))["macro_f1"]), 3
+        )
+        for name, predicted in (("geology", scene.class_map), ("surface", scene.surface_map))
+    }
+
+
 def _realism_summary(scene: SyntheticScene) -> dict[str, object]:
-    """What the realism effects drew: DEM statistics, rain events, label generalisation."""
+    """What the realism effects drew: DEM statistics, rain events, label generalisation and its ceiling."""
     summary: dict[str, object] = {
         "nuisance": scene.nuisance,
         "label_pixels_changed": round(float(np.mean(scene.label_map != scene.class_map)), 4),
+        "label_ceiling_macro_f1": label_ceiling(scene),
         "veneer_pixels": round(float(np.mean(scene.veneer)), 4) if scene.veneer is not None else 0.0,
         "shale_bed_pixels": round(float(np.mean(scene.interbeds)), 4) if scene.interbeds is not None else 0.0,
     }
