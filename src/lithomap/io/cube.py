@@ -14,6 +14,8 @@ variable        dims            dtype      meaning
 ``vh_dates``                               invalid); their time mean in linear power is ``vv``/``vh``
 ``ndvi``        y, x            float32    time mean of the per-date NDVI (cloud-masked)
 ``ndvi_valid``  y, x            bool       finite ``ndvi``
+``dem``         y, x            float32    elevation, m: mean of the DEM files covering the pixel
+``dem_valid``   y, x            bool       finite ``dem``
 ``label``       y, x            uint8      lithology class 0–13 (0 = background / unmapped)
 ``label_valid`` y, x            bool       ``label`` != 0
 ==============  ==============  =========  =====================================================
