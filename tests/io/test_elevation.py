@@ -27,7 +27,7 @@ def grid_of(side_m: float, resolution: float = 70.0) -> RegionGrid:
     )
 
 
-def test_hyp3_dem_companions_are_one_dem_and_not_backscatter(tmp_path: Path) -> None:
+def test_hyp3_dem_companions_are_dem_scenes_and_not_backscatter(tmp_path: Path) -> None:
     vv = np.full((10, 10), 0.1, np.float32)
     dem = fakes.dem_ramp(vv.shape, 30.0)
     first = fakes.write_hyp3(tmp_path, TIME, vv, vv / 5, dem=dem)
