@@ -59,21 +59,20 @@ LANDSAT_ST_NAME = re.compile(
 )
 LANDSAT_ST = Encoding("uint16", 0.00341802, 149.0, 0, "K")
 
-# Sentinel-1 RTC from ASF HyP3 (float32 gamma0, linear power by default, nodata 0).
-HYP3_RTC_NAME = re.compile(
+# Sentinel-1 RTC from ASF HyP3 (float32 gamma0, linear power by default, nodata 0): the
+# product name, then the layer (VV, VH, or a companion such as the DEM below).
+_HYP3_PRODUCT = (
     r"^(?P<platform>S1[ABC])_IW_(?P<time>\d{8}T\d{6})_(?P<pol_mode>[DS][VH][PRO])_RTC(?P<spacing>\d{2})_(?:G_)?"
     r"(?P<radiometry>[gs])(?P<scale>[pad])(?P<mask>[uw])(?P<filter>[nf])(?P<clip>[ec])(?P<dem>[dm])_"
-    r"(?P<crc>[0-9A-F]{4})_(?P<pol>VV|VH)\.tif$"
+    r"(?P<crc>[0-9A-F]{4})_"
 )
+HYP3_RTC_NAME = re.compile(_HYP3_PRODUCT + r"(?P<pol>VV|VH)\.tif$")
 
 # Elevation (one static layer, metres; SCIENCE.md 3): the DEM companion HyP3 RTC writes with
 # include_dem (float32, the Copernicus GLO-30 DEM on the product's UTM grid; no NoData tag
 # since hyp3-gamma 6.2.4), and the Copernicus DEM tiles themselves (GLO-30: 10 arc-second
 # name code, GLO-90: 30; float32 on EPSG:4326, no NoData tag; the COG and the DGED names).
-HYP3_DEM_NAME = re.compile(
-    r"^(?P<platform>S1[ABC])_IW_(?P<time>\d{8}T\d{6})_(?P<pol_mode>[DS][VH][PRO])_RTC(?P<spacing>\d{2})_(?:G_)?"
-    r"(?P<flags>[gs][pad][uw][nf][ec][dm])_(?P<crc>[0-9A-F]{4})_dem\.tif$"
-)
+HYP3_DEM_NAME = re.compile(_HYP3_PRODUCT + r"dem\.tif$")
 COPERNICUS_DEM_NAME = re.compile(
     r"^Copernicus_DSM_(?:COG_)?(?P<arcsec>10|30)_(?P<lat>[NS]\d{2})_00_(?P<lon>[EW]\d{3})_00_DEM\.tif$"
 )

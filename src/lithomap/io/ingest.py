@@ -335,7 +335,7 @@ def ingest_region(name: str, region: RegionParams, ingest: IngestParams, progres
         log.warning("region %s: no %s source (%s); its variables are left out of the cube", name, absent, why)
     window_px = max(ingest.chunk_px, math.ceil(ingest.window_px / ingest.chunk_px) * ingest.chunk_px)
     windows = list(grid.windows(window_px))
-    steps = len(windows) * (len(catalog.thermal) + 4)
+    steps = len(windows) * (len(catalog.thermal) + 4)  # a pass per date, then SAR, NDVI, DEM and labels
     attrs = _attributes(name, region, grid, catalog, geology, missing)
     attrs["ignored_files"] = {str(path): why for path, why in ignored.items()}
     final = ingest.interim_dir / name / CUBE_NAME

@@ -111,9 +111,12 @@ def write_appeears_overpass(
     return written
 
 
-def hyp3_rtc_name(utc: datetime, polarisation: str, crc: str, spacing_m: int = 30) -> str:
-    """ASF HyP3 RTC name: gamma0, power scale, unmasked, unfiltered, clipped, DEM-matched."""
-    return f"S1A_IW_{utc:%Y%m%dT%H%M%S}_DVP_RTC{spacing_m:02d}_G_gpuned_{crc}_{polarisation}.tif"
+def hyp3_rtc_name(utc: datetime, layer: str, crc: str, spacing_m: int = 30) -> str:
+    """ASF HyP3 RTC name of one layer: ``VV``, ``VH`` or the ``dem`` companion.
+
+    The flags say gamma0, power scale, unmasked, unfiltered, clipped, DEM-matched.
+    """
+    return f"S1A_IW_{utc:%Y%m%dT%H%M%S}_DVP_RTC{spacing_m:02d}_G_gpuned_{crc}_{layer}.tif"
 
 
 def write_hyp3_rtc(
