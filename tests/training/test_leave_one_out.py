@@ -65,7 +65,8 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert set(table.per_class["class"]) <= set(class_names()) and "foliated" in set(table.per_class["class"])
     for name in (TABLE_CSV, TABLE_MD, PER_CLASS_CSV, PICTURE):
         assert (table.folder / name).is_file()
-    assert "| other | cnn |" in (table.folder / TABLE_MD).read_text()
+    assert set(rows["trained_on"]) == {"tiny"}, "each row names the regions its model trained on"
+    assert "| other | cnn | thermal | tiny |" in (table.folder / TABLE_MD).read_text()
 
     stamp = (report / TRANSFER_FILE).stat().st_mtime_ns
     run_loro(["other"], ["cnn"], "thermal", params, say=said.append)

@@ -55,6 +55,7 @@ COLUMNS = (
     "held_out",
     "model",
     "experiment",
+    "trained_on",
     "oa",
     "macro_f1",
     "macro_f1_low",
@@ -243,6 +244,7 @@ def _model_row(held_out: str, arch: str, experiment: str, metrics: dict, transfe
         "held_out": held_out,
         "model": arch,
         "experiment": experiment,
+        "trained_on": _trained_on(transfer),
         "oa": metrics["oa"],
         "macro_f1": metrics["macro_f1"],
         "macro_f1_low": low,
@@ -265,6 +267,7 @@ def _baseline_row(held_out: str, experiment: str, metrics: dict, transfer: dict)
         "held_out": held_out,
         "model": BASELINE,
         "experiment": experiment,
+        "trained_on": _trained_on(transfer),
         "oa": baseline["oa"],
         "macro_f1": baseline["macro_f1"],
         "macro_f1_learnable": transfer["baseline_macro_f1_learnable"],
@@ -274,11 +277,21 @@ def _baseline_row(held_out: str, experiment: str, metrics: dict, transfer: dict)
     }
 
 
+def _trained_on(transfer: dict) -> str:
+    """The training regions, space-separated (empty for an evaluation that did not record them)."""
+    return " ".join(transfer.get("training_regions", []))
+
+
 def _adapted_words(value: Any) -> str:
     """``adapted``, ``trained`` (the moments it trained with) or empty (the baseline; rows from before the switch)."""
     if value is None or pd.isna(value):
         return ""
     return "adapted" if str(value).lower() == "true" else "trained"
+
+
+def _text(value: Any) -> str:
+    """A text cell: empty for a missing value (a row written before the column existed)."""
+    return value if isinstance(value, str) else ""
 
 
 def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
@@ -291,23 +304,25 @@ def _markdown(table: pd.DataFrame, per_class: pd.DataFrame) -> str:
     lines = [
         "# Leave-one-region-out",
         "",
-        "Each row: trained on the other regions, tested on every labelled pixel of the held-out one. "
+        "Each row: trained on the other labelled regions (*trained on*), tested on every labelled pixel of the "
+        "held-out one. "
         "Macro-F1 *learnable* averages the classes some training region holds; *all* averages every class "
         "present (not-learnable ones score 0). Intervals: 95 % block bootstrap. QD/AD: quantity and "
         "allocation disagreement. Shift: the held-out region's domain shift (0 = like the training pixels). "
         "BN: the network's batch-normalisation moments adapted to the held-out region (`loro.adapt_batch_norm`).",
         "",
-        "| held out | model | experiment | OA | macro-F1 learnable | macro-F1 all | kappa | QD | AD | shift | "
-        "not learnable | BN |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| held out | model | experiment | trained on | OA | macro-F1 learnable | macro-F1 all | kappa | QD | AD | "
+        "shift | not learnable | BN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
-            f"| {row.held_out} | {row.model} | {row.experiment} | {number(row.oa)} | {number(row.macro_f1_learnable)}"
+            f"| {row.held_out} | {row.model} | {row.experiment} | {_text(row.trained_on)} | {number(row.oa)} | "
+            f"{number(row.macro_f1_learnable)}"
             f"{interval(row.macro_f1_learnable_low, row.macro_f1_learnable_high)} | {number(row.macro_f1)}"
             f"{interval(row.macro_f1_low, row.macro_f1_high)} | {number(row.kappa)} | "
             f"{number(row.quantity_disagreement)} | {number(row.allocation_disagreement)} | "
-            f"{number(row.domain_shift)} | {row.not_learnable if isinstance(row.not_learnable, str) else ''} | "
+            f"{number(row.domain_shift)} | {_text(row.not_learnable)} | "
             f"{_adapted_words(row.adapted_batch_norm)} |"
         )
     if not per_class.empty:
