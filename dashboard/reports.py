@@ -1,5 +1,5 @@
 """Report files the pipeline writes, read as tables: validation summaries, the experiment
-matrix, thermal signatures and hypotheses.
+matrix, the leave-one-region-out table, thermal signatures and hypotheses.
 
 Each reader returns None when the file does not exist yet (the page then says what to
 run) and raises ``DashboardDataError`` naming the file when it exists but cannot be used.
@@ -101,6 +101,13 @@ def validation_summary(validation_dir: Path, stage: str, region: str) -> Validat
 def matrix_table(matrix_dir: Path) -> pd.DataFrame | None:
     """``matrix.csv`` of ``lithomap matrix``, None before it ran."""
     return read_table(matrix_dir / "matrix.csv", ("region", "model", "experiment", "macro_f1"), "lithomap matrix")
+
+
+def loro_table(loro_dir: Path) -> pd.DataFrame | None:
+    """``loro.csv`` of ``lithomap loro``: each region held out and mapped whole; None before it ran."""
+    return read_table(
+        loro_dir / "loro.csv", ("held_out", "model", "experiment", "macro_f1_learnable"), "lithomap loro --all"
+    )
 
 
 def signatures(science_dir: Path, region: str, kind: str) -> pd.DataFrame | None:

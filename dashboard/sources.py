@@ -39,6 +39,7 @@ class Sources:
     evaluation_dir: Path
     validation_dir: Path
     matrix_dir: Path
+    loro_dir: Path
     promotion_dir: Path
     datasets_dir: Path
     interim_dir: Path
@@ -59,6 +60,7 @@ class Sources:
             evaluation_dir=params.evaluate.reports_dir,
             validation_dir=params.validation.reports_dir,
             matrix_dir=params.matrix.reports_dir,
+            loro_dir=params.loro.reports_dir,
             promotion_dir=params.promote.reports_dir,
             datasets_dir=params.preprocess.reports_dir,
             interim_dir=params.ingest.interim_dir,

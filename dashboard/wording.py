@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -20,6 +21,15 @@ def architecture(arch: str) -> str:
 def region_name(region: str) -> str:
     """``santa_olalla`` → ``Santa Olalla``."""
     return region.replace("_", " ").title()
+
+
+def listing(cell: object, name: Callable[[str], str] = str, empty: str = "none") -> str:
+    """A table cell of space-separated names as words: ``santa_olalla villoslada`` → ``Santa Olalla, Villoslada``.
+
+    ``name`` words each item (e.g. ``region_name``); an empty or missing cell is ``empty``.
+    """
+    items = cell.split() if isinstance(cell, str) else []
+    return ", ".join(name(item) for item in items) if items else empty
 
 
 def _known(value: float | None) -> bool:

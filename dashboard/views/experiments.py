@@ -1,4 +1,5 @@
-"""Experiments: every tracked run, filtered and compared side by side, and the experiment matrix."""
+"""Experiments: every tracked run, filtered and compared side by side, the experiment matrix and the
+leave-one-region-out table (how well a model maps a region it never saw)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui, wording
-from dashboard.reports import matrix_table
+from dashboard.reports import loro_table, matrix_table
 from dashboard.runs import filter_runs, mlflow_ui_link, per_class_f1, run_label, training_curves
 
 st.title("Experiments")
@@ -106,3 +107,50 @@ else:
         .encode(x="experiment:N", y="cell:N", text=alt.Text("macro_f1:Q", format=".2f"))
     )
     st.dataframe(pd.DataFrame(matrix), hide_index=True)
+
+st.subheader("Maps of regions without labels")
+loro = ui.guarded(loro_table, found.loro_dir)
+if loro is None:
+    ui.need(
+        "lithomap loro --all",
+        "No leave-one-region-out table yet: it measures how well a model maps a region it never saw.",
+    )
+else:
+    chosen_models = [*architectures, "baseline"] if architectures else []
+    held = filter_runs(loro.rename(columns={"held_out": "region"}), regions, chosen_models, experiments)
+    st.caption(
+        "Each labelled region is held out of training in turn and mapped whole by a model trained on the others "
+        "(`lithomap loro`). Macro-F1 over the classes the training regions hold, with its 95 % block-bootstrap "
+        "interval: what a map of a region without labels can expect. The baseline is the per-pixel model on the "
+        "same inputs."
+    )
+    if held.empty:
+        st.info("No leave-one-region-out rows match the filters above.")
+    else:
+        held = held.assign(run=held["model"] + " · " + held["experiment"])
+        x = alt.X("region:N", title="held-out region")
+        y = alt.Y("macro_f1_learnable:Q", title="macro-F1 (learnable classes)", scale=alt.Scale(domain=[0, 1]))
+        bars = alt.Chart(held).mark_bar().encode(x=x, xOffset="run:N", y=y, color="run:N", tooltip=list(held.columns))
+        intervals = (
+            alt.Chart(held.dropna(subset=["macro_f1_learnable_low", "macro_f1_learnable_high"]))
+            .mark_rule()
+            .encode(x=x, xOffset="run:N", y="macro_f1_learnable_low:Q", y2="macro_f1_learnable_high:Q")
+        )
+        st.altair_chart(bars + intervals)
+        st.dataframe(
+            [
+                {
+                    "held out": wording.region_name(row["region"]),
+                    "model": "per-pixel baseline" if row["model"] == "baseline" else wording.architecture(row["model"]),
+                    "experiment": row["experiment"],
+                    "trained on": wording.listing(row.get("trained_on"), wording.region_name, "not recorded"),
+                    "macro-F1, learnable classes": wording.score(
+                        row["macro_f1_learnable"], row.get("macro_f1_learnable_low"), row.get("macro_f1_learnable_high")
+                    ),
+                    "macro-F1, all classes": wording.score(row.get("macro_f1")),
+                    "not learnable": wording.listing(row.get("not_learnable")),
+                }
+                for _, row in held.iterrows()
+            ],
+            hide_index=True,
+        )

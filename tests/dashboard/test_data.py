@@ -49,6 +49,8 @@ def test_wording_for_stakeholders():
     assert wording.validation_words("failed", 3, 0) == "failed: 3 critical problems"
     assert wording.architecture("convlstm").startswith("ConvLSTM")
     assert wording.region_name("santa_olalla") == "Santa Olalla"
+    assert wording.listing("santa_olalla villoslada", wording.region_name) == "Santa Olalla, Villoslada"
+    assert wording.listing(float("nan"), empty="not recorded") == "not recorded" and wording.listing("") == "none"
     assert wording.when(pd.Timestamp("2026-11-20 14:05")) == "2026-11-20 14:05 UTC"
 
 
@@ -123,6 +125,10 @@ def test_map_folders_and_the_champion_first(tmp_path):
 def test_report_readers_absent_none_broken_error(tmp_path):
     assert reports.validation_summary(tmp_path, "raw", "r") is None
     assert reports.hypotheses(tmp_path, "r") is None
+    assert reports.loro_table(tmp_path) is None
+    (tmp_path / "loro.csv").write_text("held_out,model,experiment\nr,cnn,thermal\n")
+    with pytest.raises(DashboardDataError, match=r"loro\.csv: columns macro_f1_learnable are missing; run `lithomap"):
+        reports.loro_table(tmp_path)
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "r.json").write_text("{broken")
     with pytest.raises(DashboardDataError, match=r"r\.json: not readable JSON"):

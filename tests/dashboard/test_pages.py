@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import tiny_params_dict
 from tests.dashboard.conftest import REGION
-from tests.dashboard.contract import write_map_folder, write_science_reports
+from tests.dashboard.contract import write_loro_table, write_map_folder, write_science_reports
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = ("overview", "experiments", "maps", "signatures", "quality", "registry")
@@ -58,6 +58,26 @@ def test_experiment_filters_change_the_runs_table(dashboard_env):
     assert list(table["experiment"]) == ["night"]
     assert "F1 per class" in texts(app)
     assert "Experiment matrix" in texts(app)
+
+
+def test_experiments_page_shows_the_leave_one_region_out_table(dashboard_env, tmp_path, monkeypatch):
+    assert "Run `lithomap loro --all`" in texts(open_page("experiments")), "before any run: what to run"
+    params = yaml.safe_load(dashboard_env.params_file.read_text())
+    params["loro"] = {"reports_dir": str(tmp_path / "loro")}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("LITHOMAP_PARAMS", str(tmp_path / "params.yaml"))
+    write_loro_table(tmp_path / "loro")
+    app = open_page("experiments")
+    assert "Maps of regions without labels" in texts(app) and "lithomap loro --all" not in texts(app)
+    (table,) = [frame.value for frame in app.dataframe if "trained on" in frame.value.columns]
+    assert list(table["held out"]) == ["North", "North", "South", "South"]
+    assert list(table["trained on"])[:1] == ["South, East"]
+    cnn = table[table["model"] == "U-Net (CNN)"]
+    scores = ["0.61 (95 % interval 0.57–0.64)", "0.42 (95 % interval 0.38–0.45)"]
+    assert list(cnn["macro-F1, learnable classes"]) == scores
+    assert list(table["not learnable"]) == ["none", "none", "chalk, plutonic", "chalk, plutonic"]
+    app.multiselect(key="filter_experiment").set_value(["night"]).run()
+    assert "No leave-one-region-out rows match the filters above." in texts(app), "the page's filters apply"
 
 
 def test_maps_before_lithomap_map_show_ground_truth_legend_and_what_to_run(dashboard_env):
