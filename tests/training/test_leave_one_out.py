@@ -67,6 +67,7 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
         assert (table.folder / name).is_file()
     assert set(rows["trained_on"]) == {"tiny"}, "each row names the regions its model trained on"
     assert "| other | cnn | thermal | tiny |" in (table.folder / TABLE_MD).read_text()
+    assert "cnn thermal: macro-F1 learnable" in table.summary() and "; trained on tiny" in table.summary()
 
     stamp = (report / TRANSFER_FILE).stat().st_mtime_ns
     run_loro(["other"], ["cnn"], "thermal", params, say=said.append)

@@ -91,7 +91,7 @@ class LoroTable:
             lines.append(
                 f"  {row.held_out:>14} {row.model:>9} {row.experiment}: macro-F1 learnable "
                 f"{row.macro_f1_learnable:.3f}{interval}, all {row.macro_f1:.3f}; OA {row.oa:.3f}; "
-                f"shift {row.domain_shift:.2f}"
+                f"shift {row.domain_shift:.2f}" + (f"; trained on {row.trained_on}" if _text(row.trained_on) else "")
             )
         return "\n".join(lines)
 
