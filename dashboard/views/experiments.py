@@ -128,7 +128,7 @@ else:
         st.info("No leave-one-region-out rows match the filters above.")
     else:
         held = held.assign(run=held["model"] + " · " + held["experiment"])
-        x = alt.X("region:N", title="held-out region")
+        x = alt.X("region:N", title="held-out region", axis=alt.Axis(labelAngle=0))
         y = alt.Y("macro_f1_learnable:Q", title="macro-F1 (learnable classes)", scale=alt.Scale(domain=[0, 1]))
         bars = alt.Chart(held).mark_bar().encode(x=x, xOffset="run:N", y=y, color="run:N", tooltip=list(held.columns))
         intervals = (
