@@ -3,7 +3,9 @@
 Until those verbs exist, the map and signature pages are tested on files written here to
 the agreed layout (on the tiny region's real grid): ``maps/<region>/<model>-<experiment>/``
 with ``classes.tif``, ``confidence.tif``, ``map.gpkg``, ``map.json``; ``reports/<region>/``
-with ``signatures_diurnal.csv``, ``signatures_seasonal.csv`` and ``hypotheses.csv``.
+with ``signatures_diurnal.csv``, ``signatures_seasonal.csv`` and ``hypotheses.csv``; and
+``loro.csv`` of ``lithomap loro`` with the writer's own columns (a real table needs two
+trained regions, more than the tiny run has).
 """
 
 from __future__ import annotations
