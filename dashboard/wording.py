@@ -23,12 +23,12 @@ def region_name(region: str) -> str:
     return region.replace("_", " ").title()
 
 
-def listing(cell: object, name: Callable[[str], str] = str, empty: str = "none") -> str:
-    """A table cell of space-separated names as words: ``santa_olalla villoslada`` → ``Santa Olalla, Villoslada``.
+def listing(names: object, name: Callable[[str], str] = str, empty: str = "none") -> str:
+    """Names as words: ``santa_olalla villoslada`` (a table cell) or a list → ``Santa Olalla, Villoslada``.
 
-    ``name`` words each item (e.g. ``region_name``); an empty or missing cell is ``empty``.
+    ``name`` words each item (e.g. ``region_name``); nothing, or a missing cell, is ``empty``.
     """
-    items = cell.split() if isinstance(cell, str) else []
+    items = names.split() if isinstance(names, str) else list(names) if isinstance(names, list | tuple) else []
     return ", ".join(name(item) for item in items) if items else empty
 
 
@@ -121,12 +121,12 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
     expected = meta.get("expected_macro_f1")
     if expected:
         low, high = expected.get("macro_f1_interval") or (None, None)
-        held = ", ".join(region_name(r) for r in expected.get("held_out") or [])
+        held = listing(expected.get("held_out"), region_name, "unknown")
         notes.append(
             (
                 "info",
                 f"Expected macro-F1 on this region: {score(expected.get('macro_f1_learnable'), low, high)}, from "
-                f"leave-one-region-out runs (held out: {held or 'unknown'}).",
+                f"leave-one-region-out runs (held out: {held}).",
             )
         )
     shift = meta.get("domain_shift")

@@ -51,6 +51,7 @@ def test_wording_for_stakeholders():
     assert wording.region_name("santa_olalla") == "Santa Olalla"
     assert wording.listing("santa_olalla villoslada", wording.region_name) == "Santa Olalla, Villoslada"
     assert wording.listing(float("nan"), empty="not recorded") == "not recorded" and wording.listing("") == "none"
+    assert wording.listing(["puertollano"], wording.region_name) == "Puertollano" and wording.listing([]) == "none"
     assert wording.when(pd.Timestamp("2026-11-20 14:05")) == "2026-11-20 14:05 UTC"
 
 
