@@ -18,7 +18,9 @@ from lithomap.models.baseline import (
     network_features,
     pixel_features,
     predict_baseline,
+    scene_features,
     stratified_sample,
+    summary_features,
 )
 from lithomap.models.metrics import confusion_matrix, scores_from_confusion
 from tests.conftest import tiny_params_dict
@@ -164,3 +166,33 @@ def test_fair_baseline_sees_the_networks_channels(all_dataset):
         pixel = (row + r) * width + (col + c)
         stored = np.concatenate([sequence[:, r, c, :].reshape(-1), static[r, c]]).astype(np.float32)
         np.testing.assert_allclose(features[pixel], stored, rtol=2e-3, atol=1e-3, equal_nan=True)
+
+
+def test_summary_features_are_the_networks_static_channels_and_ignore_a_warmer_scene(all_dataset):
+    cube, manifest, _ = all_dataset
+    summary = summary_features(cube, manifest)
+    static = len(manifest.static_channels)
+    assert summary.shape == (manifest.shape[0] * manifest.shape[1], static)
+    np.testing.assert_allclose(summary, network_features(cube, manifest)[:, -static:], equal_nan=True)
+
+    warmer = cube.assign(lst=cube["lst"] + 5.0)  # a region 5 K warmer, same materials
+    np.testing.assert_allclose(summary_features(warmer, manifest), summary, atol=1e-3, equal_nan=True)
+    raw_mean = scene_features(warmer, manifest)[:, 0] - scene_features(cube, manifest)[:, 0]
+    assert np.nanmedian(raw_mean) == pytest.approx(5.0, abs=1e-3), "the raw features see the warming"
+
+    no_summaries = manifest.model_copy(update={"selection": manifest.selection | {"summaries": False}})
+    with pytest.raises(LithomapError, match="summaries: false"):
+        summary_features(cube, no_summaries)
+
+
+def test_baseline_probabilities_cover_every_class_and_agree_with_its_labels():
+    lst, valid, is_day, static, labels = _scene(0)
+    features, _ = pixel_features(lst, valid, is_day, static=static, static_names=("vv", "vh", "ndvi"))
+    labels = labels.reshape(-1)
+    baseline = PixelBaseline(features, labels, seed=0, sample_pixels=None, max_iter=20)
+    probabilities = baseline.predict_proba(features)
+    assert probabilities.shape == (len(features), 14) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    unseen = [c for c in range(14) if c not in np.unique(labels)]
+    assert unseen and (probabilities[:, unseen] == 0).all(), "a class it never saw gets no probability"
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), baseline.predict(features))

@@ -10,6 +10,14 @@ Two feature sets, both evaluated on the same test pixels as the networks:
   all-date thermal summaries when the experiment uses them, then VV, VH, NDVI). The
   per-step clock and valid mask are the same for every pixel or implied by NaN, so they
   add nothing per pixel. It tells how much of the networks' score needs spatial context.
+- **summary** (``summary_features``, the transfer model's per-pixel member): only the
+  networks' static channels — the all-date thermal summaries (mean emissivity, mean LST
+  anomaly of day and of night dates, the anomaly's spread; with ``standardised`` inputs
+  their climate-invariant forms) and the static layers — with none of the per-step
+  columns. Step k is a different date and hour in every region, so a model of per-step
+  columns does not carry over to a region it never saw; time-of-day summaries do not
+  depend on which dates a region got (README 10b: 0.56 / 0.51 / 0.46 held out, against
+  0.44 / 0.41 / 0.43 for ``fair``). Defined for experiments with the summaries.
 - **raw** (``scene_features``, metrics ``baseline_raw_*``): summaries of the raw LST series:
 
 | feature            | definition                                                               |
@@ -36,12 +44,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from lithomap.classes import N_CLASSES
 from lithomap.datasets.manifest import Manifest
 from lithomap.datasets.scene import CubeChannels
 from lithomap.errors import LithomapError
@@ -210,9 +220,34 @@ def network_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
     return features
 
 
+def summary_features(cube: xr.Dataset, manifest: Manifest) -> np.ndarray:
+    """(H·W, F) summary features: the networks' static channels of the whole region (module docstring).
+
+    Raises:
+        LithomapError: the experiment has no thermal summaries (``summaries: false``).
+    """
+    channels = CubeChannels.from_manifest(cube, manifest)
+    if not channels.summaries:
+        raise LithomapError(
+            f"{manifest.region}/{manifest.experiment}: the summary model needs the all-date thermal summaries, "
+            "which the experiment leaves out (summaries: false)"
+        )
+    _, static = replace(channels, steps=channels.steps[:0]).read(0, 0, channels.shape)
+    return static.reshape(-1, static.shape[-1])
+
+
+def has_summaries(manifest: Manifest) -> bool:
+    """Whether an experiment's dataset carries the all-date thermal summaries (``summary_features`` needs them)."""
+    return bool(manifest.selection.get("summaries", True))
+
+
+SUMMARY = "summary"
+"""The summary feature set's name (``BASELINE_FEATURES``): the transfer model's per-pixel member."""
+
 BASELINE_FEATURES: Mapping[str, Callable[[xr.Dataset, Manifest], np.ndarray]] = {
     "fair": network_features,
     "raw": scene_features,
+    SUMMARY: summary_features,
 }
 
 
@@ -271,3 +306,9 @@ class PixelBaseline:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Class id of every feature row."""
         return self.classifier.predict(features[:, self.columns])
+
+    def predict_proba(self, features: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+        """(N, n_classes) float32 class probabilities of every feature row (0 for classes it never saw)."""
+        probabilities = np.zeros((len(features), n_classes), np.float32)
+        probabilities[:, self.classifier.classes_] = self.classifier.predict_proba(features[:, self.columns])
+        return probabilities
