@@ -539,6 +539,16 @@ class LoroParams(Section):
     adapt_windows: int = Field(
         128, ge=1, description="Non-overlapping windows (a seeded sample) the moments come from."
     )
+    summary_blend: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of the summary model (a per-pixel gradient boosting on the networks' all-date thermal "
+        "summaries and static layers, `models.baseline`) in the transfer model: a region the model did not train "
+        "on is mapped with (1 − weight) × the network's probabilities + weight × the summary model's. "
+        "`lithomap loro` scores the blend beside the network alone, the global model carries its summary model "
+        "and maps with it (README 10b: 0.5 was best in 15 of 18 held-out runs); 0 = the network alone.",
+    )
 
 
 class ReportParams(Section):

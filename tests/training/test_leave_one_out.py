@@ -59,8 +59,20 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert transfer["normalisation"] == "target", "held out: normalised by its own inputs, as a transfer map is"
     assert transfer["adapted_batch_norm"] is True, "and its batch-normalisation moments adapted (the default)"
 
+    members = transfer["transfer_model"]
+    assert members["weight"] == 0.5, "the transfer model: network and summary model blended (loro.summary_blend)"
+    for member in ("summary", "blend"):
+        scores = members[member]
+        f1 = [scores["per_class_f1"][class_names().index(name)] for name in transfer["learnable"]]
+        assert scores["macro_f1_learnable"] == pytest.approx(np.nanmean(f1), abs=1e-5)
+        assert scores["macro_f1_learnable_ci"][0] <= scores["macro_f1_learnable"] <= scores["macro_f1_learnable_ci"][1]
+
     rows = table.rows.set_index("model")
-    assert list(rows.index) == ["baseline", "cnn"] and rows.loc["cnn", "not_learnable"] == "foliated"
+    assert list(rows.index) == ["baseline", "cnn", "cnn+summary", "summary"]
+    assert rows.loc["cnn", "not_learnable"] == "foliated" == rows.loc["cnn+summary", "not_learnable"]
+    assert rows.loc["cnn+summary", "macro_f1_learnable"] == pytest.approx(members["blend"]["macro_f1_learnable"])
+    assert rows.loc["summary", "macro_f1_learnable"] == pytest.approx(members["summary"]["macro_f1_learnable"])
+    assert set(table.per_class["model"]) == {"baseline", "cnn", "cnn+summary", "summary"}
     assert 0 <= rows.loc["cnn", "quantity_disagreement"] <= 1
     assert set(table.per_class["class"]) <= set(class_names()) and "foliated" in set(table.per_class["class"])
     for name in (TABLE_CSV, TABLE_MD, PER_CLASS_CSV, PICTURE):
@@ -85,6 +97,16 @@ def test_held_out_region_is_tested_whole_and_never_trained_on(tmp_path, two_regi
     assert expected["macro_f1_learnable"] == pytest.approx(transfer["macro_f1_learnable"], abs=1e-3)
     assert expected["max_shift_covered"] == pytest.approx(transfer["domain_shift"], abs=1e-3)
     assert transfer_expectation(table.folder, "convlstm", "thermal") is None
+    blended = transfer_expectation(table.folder, "cnn", "thermal", blended=True)
+    assert blended["model"] == "cnn+summary" and blended["macro_f1_learnable"] == pytest.approx(
+        members["blend"]["macro_f1_learnable"], abs=1e-3
+    )
+
+    # Another blend weight rescores the transfer model; at weight 0 it is the network alone.
+    alone = params.model_copy(update={"loro": params.loro.model_copy(update={"summary_blend": 0.0})})
+    network_only = run_loro(["other"], ["cnn"], "thermal", alone).rows.set_index("model")
+    assert json.loads((report / TRANSFER_FILE).read_text())["transfer_model"]["weight"] == 0.0
+    assert network_only.loc["cnn+summary", "macro_f1"] == pytest.approx(network_only.loc["cnn", "macro_f1"], abs=1e-6)
 
     assert pooled_settings_changes("loro-other", ["tiny"], "cnn", "thermal", params) == [], "today's model"
     assert pooled_settings_changes("loro-other", ["tiny"], "convlstm", "thermal", params) is None, "none trained"

@@ -52,6 +52,8 @@ from lithomap.training.reports import history_columns, sample_images, write_repo
 from lithomap.training.scoring import Scoring, score_map
 
 log = logging.getLogger(__name__)
+REGION_BASELINES = ("fair", "raw")
+"""The baselines every evaluation reports: ``fair`` (what the gate compares with) and ``raw``."""
 
 
 @dataclass
@@ -89,6 +91,8 @@ class ScoredRegion:
     model: keras.Model
     label: np.ndarray
     scoring: Scoring
+    probabilities: np.ndarray
+    """(H, W, 14) the network's blended probabilities (NaN where no window reached)."""
 
 
 def score_region(
@@ -128,7 +132,7 @@ def score_region(
     label = cube["label"].values.astype(np.int64)
     wanted = np.isin(split.pixels, [SPLITS.index(name) for name in splits]) if not whole else np.ones_like(label, bool)
     scoring = score_map(probabilities, label, wanted, split.block_size, params.evaluate, params.training().seed)
-    return ScoredRegion(cube, manifest, split, model, label, scoring)
+    return ScoredRegion(cube, manifest, split, model, label, scoring, probabilities)
 
 
 def scene_inputs(cube: xr.Dataset, manifest: Manifest, arch: Architecture, normalisation: Normalisation) -> SceneInputs:
@@ -197,14 +201,18 @@ def score_registered_model(region: str, arch: Architecture, experiment: str, par
 
 
 def fit_baselines(
-    training: Sequence[tuple[xr.Dataset, Manifest, np.ndarray]], weights: Sequence[float], params: Params
+    training: Sequence[tuple[xr.Dataset, Manifest, np.ndarray]],
+    weights: Sequence[float],
+    params: Params,
+    kinds: Sequence[str] = REGION_BASELINES,
 ) -> dict[str, PixelBaseline]:
-    """Fit each per-pixel baseline (``fair``, ``raw``) on the labelled pixels of one or more regions.
+    """Fit per-pixel baselines (``kinds`` of ``BASELINE_FEATURES``) on the labelled pixels of one or more regions.
 
     Args:
         training: (cube, manifest, (H, W) training labels with 0 outside the training pixels) per region.
         weights: the networks' per-class loss weights.
         params: ``evaluate.baseline_pixels`` and ``baseline_max_iter``, the training seed.
+        kinds: the feature sets to fit (default ``fair`` and ``raw``).
     """
     labels = np.concatenate([train.reshape(-1) for _, _, train in training])
     return {
@@ -216,7 +224,7 @@ def fit_baselines(
             max_iter=params.evaluate.baseline_max_iter,
             class_weights=weights,
         )
-        for kind, build in BASELINE_FEATURES.items()
+        for kind, build in ((kind, BASELINE_FEATURES[kind]) for kind in kinds)
     }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,9 +38,12 @@ from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
 from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
+from lithomap.models.baseline import SUMMARY, PixelBaseline, has_summaries, summary_features
 from lithomap.models.metrics import bootstrap_macro_f1_over, macro_f1_over
 from lithomap.models.shift import REFERENCE_FILE, load_reference
+from lithomap.models.transfer import blend_probabilities
 from lithomap.training.evaluate import (
+    REGION_BASELINES,
     EvaluationResult,
     ScoredRegion,
     baseline_scores,
@@ -58,7 +62,7 @@ from lithomap.training.fit import (
     training_settings,
 )
 from lithomap.training.reports import sample_images, write_reports
-from lithomap.training.scoring import per_block_confusions
+from lithomap.training.scoring import Scoring, per_block_confusions, score_map
 
 TRANSFER_FILE = "transfer.json"
 HELD_OUT_NORMALISATION = "target"
@@ -221,17 +225,15 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
         manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
         training.append((cube, manifest, cube["label"].values.astype(np.int64)))
     weights = pooled_weights(name, training_regions(params, held_out), experiment, params)
-    baselines = baseline_scores(fit_baselines(training, weights, params), scored)
+    kinds = (*REGION_BASELINES, *((SUMMARY,) if has_summaries(scored.manifest) else ()))
+    fitted = fit_baselines(training, weights, params, kinds)
+    baselines = baseline_scores({kind: fitted[kind] for kind in REGION_BASELINES}, scored)
     baseline = baselines["fair"]
 
     out = params.evaluate.reports_dir / name / f"{arch}-{experiment}"
     history = pd.read_csv(trained / HISTORY_FILE)
     learnable = learnable_classes(held_out, experiment, params)
-    blocks, _ = per_block_confusions(label, scoring.predicted, scoring.scored, scored.split.block_size)
-    scoring.scores["macro_f1_learnable"] = macro_f1_over(scoring.matrix, learnable)
-    scoring.intervals["macro_f1_learnable"] = bootstrap_macro_f1_over(
-        blocks, learnable, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
-    )
+    add_learnable_scores(scoring, label, scored.split.block_size, learnable, params)
     scoring.scores["domain_shift"] = held_out_shift(trained, scored)
     write_reports(
         out, scoring, baseline, history, sample_images(scored.cube, label, scoring), baseline_raw=baselines["raw"]
@@ -258,11 +260,75 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
             "domain_shift": _finite(scoring.scores["domain_shift"]),
             "normalisation": HELD_OUT_NORMALISATION,
             "adapted_batch_norm": params.loro.adapt_batch_norm,
+            "transfer_model": (
+                transfer_model_scores(fitted[SUMMARY], scored, learnable, params) if SUMMARY in fitted else None
+            ),
         },
     )
     return EvaluationResult(
         name, arch, experiment, scoring.scores, scoring.intervals, baseline, out, baseline_raw=baselines["raw"]
     )
+
+
+def add_learnable_scores(
+    scoring: Scoring, label: np.ndarray, block_size: int, learnable: Sequence[int], params: Params
+) -> None:
+    """Add macro-F1 over the ``learnable`` classes and its block-bootstrap interval to ``scoring``."""
+    blocks, _ = per_block_confusions(label, scoring.predicted, scoring.scored, block_size)
+    scoring.scores["macro_f1_learnable"] = macro_f1_over(scoring.matrix, learnable)
+    scoring.intervals["macro_f1_learnable"] = bootstrap_macro_f1_over(
+        blocks, learnable, n_boot=params.evaluate.n_boot, seed=params.training().seed, alpha=params.evaluate.alpha
+    )
+
+
+def transfer_model_scores(
+    summary: PixelBaseline, scored: ScoredRegion, learnable: Sequence[int], params: Params
+) -> dict[str, Any]:
+    """Scores of the summary model alone and of the transfer model (``models.transfer``) on the scored pixels.
+
+    The summary model was fitted on the training regions' labelled pixels; the transfer
+    model averages its probabilities with the network's, weight ``loro.summary_blend``.
+    Both are scored on the pixels the network was scored on, with block-bootstrap
+    intervals; ``per_class_f1`` lists F1 by class id (None where the class is absent).
+
+    Returns:
+        ``{"weight": w, "summary": {...}, "blend": {...}}``, each with ``oa``, ``macro_f1``,
+        ``macro_f1_ci``, ``macro_f1_learnable``, ``macro_f1_learnable_ci``, ``kappa``,
+        ``quantity_disagreement``, ``allocation_disagreement`` and ``per_class_f1``.
+    """
+    weight = params.loro.summary_blend
+    network = scored.probabilities
+    alone = summary.predict_proba(summary_features(scored.cube, scored.manifest)).reshape(network.shape)
+    alone = np.where(np.isfinite(network[..., :1]), alone, np.nan)
+    result: dict[str, Any] = {"weight": weight}
+    for key, probabilities in (("summary", alone), ("blend", blend_probabilities(network, alone, weight))):
+        scoring = score_map(
+            probabilities,
+            scored.label,
+            scored.scoring.scored,
+            scored.split.block_size,
+            params.evaluate,
+            params.training().seed,
+        )
+        add_learnable_scores(scoring, scored.label, scored.split.block_size, learnable, params)
+        scores, intervals = scoring.scores, scoring.intervals
+        result[key] = {
+            **{name: _finite(scores[name]) for name in _TRANSFER_SCORES},
+            "macro_f1_ci": [_finite(v) for v in intervals["macro_f1"]],
+            "macro_f1_learnable_ci": [_finite(v) for v in intervals["macro_f1_learnable"]],
+            "per_class_f1": [_finite(v) for v in scores["per_class"]["f1"]],
+        }
+    return result
+
+
+_TRANSFER_SCORES = (
+    "oa",
+    "macro_f1",
+    "macro_f1_learnable",
+    "kappa",
+    "quantity_disagreement",
+    "allocation_disagreement",
+)
 
 
 def held_out_shift(trained: Path, scored: ScoredRegion) -> float:

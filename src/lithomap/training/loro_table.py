@@ -8,7 +8,11 @@ model (and the baseline): overall accuracy, macro-F1 over every class present wi
 block-bootstrap interval, macro-F1 over the *learnable* classes (those some training
 region holds) with its interval, Cohen's kappa, quantity and allocation disagreement, the
 held-out region's domain shift, and the classes that were not learnable. The baseline's
-intervals are not computed (its scores are point estimates on the same pixels).
+intervals are not computed (its scores are point estimates on the same pixels). For
+experiments with the thermal summaries two more rows per held-out region score the
+transfer model (``models.transfer``) on the same pixels: ``<arch>+summary`` (the network
+blended with the summary model, what maps of regions without labels use) and ``summary``
+(the summary model alone), both with intervals.
 
 Outputs under ``loro.reports_dir`` (default ``reports/loro``): ``loro.csv`` and
 ``loro.md`` (the table), ``loro_per_class.csv`` (per-class F1 and support) and
@@ -31,8 +35,11 @@ import numpy as np
 import pandas as pd
 
 from lithomap.atomic import save_figure, write_text
-from lithomap.config import Params
+from lithomap.classes import class_names
+from lithomap.config import LoroParams, Params
 from lithomap.datasets.features import Architecture
+from lithomap.models.baseline import SUMMARY
+from lithomap.models.transfer import blend_name
 from lithomap.training.fit import SUMMARY_FILE
 from lithomap.training.leave_one_out import (
     HELD_OUT_NORMALISATION,
@@ -131,7 +138,7 @@ def run_loro(
                     shown = "; ".join(changes[:4]) + (" …" if len(changes) > 4 else "")
                     say(f"{cell}: retraining, {trained} was trained with other settings ({shown})")
                 say(train_leave_one_out(held_out, arch, experiment, params, verbose=verbose).summary())
-            if retrain or not _fresh(report / TRANSFER_FILE, trained / SUMMARY_FILE, params.loro.adapt_batch_norm):
+            if retrain or not _fresh(report / TRANSFER_FILE, trained / SUMMARY_FILE, params.loro):
                 say(evaluate_leave_one_out(held_out, arch, experiment, params).summary())
     return write_loro_table(held_outs, archs, experiment, params)
 
@@ -150,22 +157,32 @@ def write_loro_table(
             classes = pd.read_csv(report / "per_class.csv")
             rows.append(_model_row(held_out, arch, experiment, metrics, transfer))
             learnable = set(transfer["learnable"])
-            columns = [(arch, "f1"), *([(BASELINE, "baseline_f1")] if index == 0 else [])]
+            members = transfer.get("transfer_model") or {}
+            records = classes.to_dict("records")
+            ids = {name: k for k, name in enumerate(class_names())}
+            f1s: dict[str, list[Any]] = {arch: [item["f1"] for item in records]}
+            if members:
+                rows.append(_member_row(held_out, blend_name(arch), experiment, members["blend"], transfer))
+                f1s[blend_name(arch)] = [members["blend"]["per_class_f1"][ids[item["class"]]] for item in records]
+            if index == 0:
+                rows.append(_baseline_row(held_out, experiment, metrics, transfer))
+                f1s[BASELINE] = [item["baseline_f1"] for item in records]
+                if members:
+                    rows.append(_member_row(held_out, SUMMARY, experiment, members["summary"], transfer))
+                    f1s[SUMMARY] = [members["summary"]["per_class_f1"][ids[item["class"]]] for item in records]
             per_class += [
                 {
                     "held_out": held_out,
                     "model": name,
                     "experiment": experiment,
                     "class": item["class"],
-                    "f1": item[column],
+                    "f1": f1,
                     "support": item["support"],
                     "learnable": item["class"] in learnable,
                 }
-                for name, column in columns
-                for item in classes.to_dict("records")
+                for name, values in f1s.items()
+                for item, f1 in zip(records, values, strict=True)
             ]
-            if index == 0:
-                rows.append(_baseline_row(held_out, experiment, metrics, transfer))
     folder = params.loro.reports_dir
     folder.mkdir(parents=True, exist_ok=True)
     table = _merged(folder / TABLE_CSV, pd.DataFrame(rows, columns=list(COLUMNS)))
@@ -177,8 +194,11 @@ def write_loro_table(
     return LoroTable(table, classes_frame, folder)
 
 
-def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, Any] | None:
+def transfer_expectation(folder: Path, arch: str, experiment: str, blended: bool = False) -> dict[str, Any] | None:
     """What the leave-one-region-out table says a map of an unlabelled region can expect.
+
+    ``blended``: the map is made by the transfer model (``models.transfer``), so its rows
+    (``<arch>+summary``) are read instead of the network's; ``model`` in the answer says which.
 
     Returns None when ``folder`` holds no table rows for (``arch``, ``experiment``); else
     ``macro_f1_learnable`` (mean over the held-out regions), ``macro_f1_interval`` (the
@@ -191,7 +211,8 @@ def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, 
     if not path.is_file():
         return None
     table = pd.read_csv(path)
-    rows = table[(table["model"] == arch) & (table["experiment"] == experiment)]
+    model = blend_name(arch) if blended else arch
+    rows = table[(table["model"] == model) & (table["experiment"] == experiment)]
     if rows.empty:
         return None
     shifts = rows["domain_shift"].dropna()
@@ -207,6 +228,7 @@ def transfer_expectation(folder: Path, arch: str, experiment: str) -> dict[str, 
         "baseline_macro_f1_learnable": round(float(baseline.mean()), 4) if not baseline.empty else None,
         "max_shift_covered": round(float(shifts.max()), 4) if not shifts.empty else None,
         "held_out": sorted(rows["held_out"].astype(str)),
+        "model": model,
         "source": str(path),
     }
 
@@ -222,18 +244,23 @@ def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
     return new.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _fresh(report: Path, model: Path, adapt_batch_norm: bool) -> bool:
+def _fresh(report: Path, model: Path, settings: LoroParams) -> bool:
     """Whether an evaluation is newer than its model and scored the held-out region as maps are made.
 
-    That is: normalised by its own inputs, and with batch-normalisation adaptation as
-    ``loro.adapt_batch_norm`` says now (an evaluation from before that switch had none).
+    That is: normalised by its own inputs, with batch-normalisation adaptation as
+    ``loro.adapt_batch_norm`` says now (an evaluation from before that switch had none),
+    and with the transfer model scored at today's ``loro.summary_blend`` (an evaluation
+    from before the transfer model has no ``transfer_model``).
     """
     if not report.is_file() or report.stat().st_mtime < model.stat().st_mtime:
         return False
     transfer = json.loads(report.read_text())
+    members = transfer.get("transfer_model", False)
     return (
         transfer.get("normalisation") == HELD_OUT_NORMALISATION
-        and transfer.get("adapted_batch_norm", False) == adapt_batch_norm
+        and transfer.get("adapted_batch_norm", False) == settings.adapt_batch_norm
+        and members is not False
+        and (members is None or members.get("weight") == settings.summary_blend)
     )
 
 
@@ -258,6 +285,28 @@ def _model_row(held_out: str, arch: str, experiment: str, metrics: dict, transfe
         "domain_shift": transfer.get("domain_shift"),
         "not_learnable": " ".join(transfer["not_learnable"]),
         "adapted_batch_norm": bool(transfer.get("adapted_batch_norm", False)),
+    }
+
+
+def _member_row(held_out: str, model: str, experiment: str, scores: dict, transfer: dict) -> dict[str, Any]:
+    """The row of the transfer model (``<arch>+summary``) or of its summary model, from ``transfer.json``."""
+    low, high = scores["macro_f1_ci"]
+    learnable_low, learnable_high = scores["macro_f1_learnable_ci"]
+    return {
+        "held_out": held_out,
+        "model": model,
+        "experiment": experiment,
+        "trained_on": _trained_on(transfer),
+        **{key: scores[key] for key in ("oa", "macro_f1", "macro_f1_learnable", "kappa")},
+        "macro_f1_low": low,
+        "macro_f1_high": high,
+        "macro_f1_learnable_low": learnable_low,
+        "macro_f1_learnable_high": learnable_high,
+        "quantity_disagreement": scores["quantity_disagreement"],
+        "allocation_disagreement": scores["allocation_disagreement"],
+        "domain_shift": transfer.get("domain_shift"),
+        "not_learnable": " ".join(transfer["not_learnable"]),
+        "adapted_batch_norm": bool(transfer.get("adapted_batch_norm", False)) if model != SUMMARY else None,
     }
 
 
