@@ -23,6 +23,7 @@ from lithomap.errors import ConfigError, LithomapError
 from lithomap.io.ingest import ingest_region
 from lithomap.mapping.maps import make_map
 from lithomap.mapping.writers import CLASSES_FILE, DIFFERENCE_FILE, SHIFT_RASTER
+from lithomap.models.transfer import SUMMARY_MODEL_FILE, load_summary_model
 from lithomap.registry.promotion import promote_global, promote_global_model
 from lithomap.registry.publish import publish_global
 from lithomap.registry.registry import CHAMPION, register
@@ -55,19 +56,18 @@ def write_loro_table(folder, shift: float = 0.2, gain: float = 0.0) -> None:
     """A leave-one-region-out table as `lithomap loro --all -m cnn` writes it (tests/training/test_leave_one_out.py).
 
     The held-out regions' domain shifts (``shift`` and half of it) are the fixture's: a map of
-    a region whose shift is beyond ``shift`` carries a warning.
+    a region whose shift is beyond ``shift`` carries a warning. The transfer model's rows
+    (``cnn+summary``, what the global model is gated on and maps with) score 0.5 and 0.6
+    (+ ``gain``); the network alone scores 0.2 less, so reading the wrong rows shows.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {"held_out": "other", "model": "cnn", "experiment": "thermal", "macro_f1_learnable": 0.5 + gain,
-         "macro_f1_learnable_low": 0.4 + gain, "macro_f1_learnable_high": 0.6 + gain, "domain_shift": shift},
-        {"held_out": "other", "model": "baseline", "experiment": "thermal", "macro_f1_learnable": 0.45,
-         "domain_shift": shift},
-        {"held_out": "tiny", "model": "cnn", "experiment": "thermal", "macro_f1_learnable": 0.6 + gain,
-         "macro_f1_learnable_low": 0.5 + gain, "macro_f1_learnable_high": 0.7 + gain, "domain_shift": shift / 2},
-        {"held_out": "tiny", "model": "baseline", "experiment": "thermal", "macro_f1_learnable": 0.55,
-         "domain_shift": shift / 2},
-    ]  # fmt: skip
+    rows = []
+    for held_out, score, shifted in (("other", 0.5 + gain, shift), ("tiny", 0.6 + gain, shift / 2)):
+        common = {"held_out": held_out, "experiment": "thermal", "domain_shift": shifted}
+        for model, value in (("cnn+summary", score), ("cnn", score - 0.2)):
+            interval = {"macro_f1_learnable_low": value - 0.1, "macro_f1_learnable_high": value + 0.1}
+            rows.append(common | interval | {"model": model, "macro_f1_learnable": value})
+        rows.append(common | {"model": "baseline", "macro_f1_learnable": score - 0.05})
     pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(folder / TABLE_CSV, index=False)
 
 
@@ -96,6 +96,14 @@ def test_train_global_refuses_without_a_loro_table_before_training(regions):
     assert len(client.search_model_versions("name = 'lithomap-global-cnn'")) == before, "nor registered"
     with pytest.raises(LithomapError, match=r"lithomap-global-convlstm: no leave-one-region-out score"):
         promote_global("convlstm", None, experiment="thermal", table=root / "no-loro" / TABLE_CSV)
+
+    # A table from before the transfer model (the network's rows only) cannot gate what the global model maps with.
+    write_loro_table(root / "no-loro")
+    table = pd.read_csv(root / "no-loro" / TABLE_CSV)
+    table[table["model"] != "cnn+summary"].to_csv(root / "no-loro" / TABLE_CSV, index=False)
+    with pytest.raises(LithomapError, match=r"no leave-one-region-out score for cnn\+summary \(the transfer model"):
+        train_global("cnn", "thermal", empty, verbose=0)
+    assert not pooled_dir("global", "cnn", "thermal", empty).exists()
 
 
 def test_global_model_trains_on_every_labelled_region_and_is_gated_on_its_loro_score(global_champion):
@@ -127,11 +135,14 @@ def test_global_model_trains_on_every_labelled_region_and_is_gated_on_its_loro_s
     assert tags["promotion.rule"] == "margin"
     run = client.get_run(version.run_id)
     assert run.data.metrics["loro_macro_f1_learnable"] == pytest.approx(loro_score, abs=1e-4)
+    assert run.data.params["summary_blend"] == "0.5" and (result.train.model_dir / SUMMARY_MODEL_FILE).is_file()
+    pyfunc = mlflow.pyfunc.load_model(f"models:/lithomap-global-cnn/{version.version}")
+    assert pyfunc.metadata.metadata["summary_blend"] == 0.5
     assert json.loads(run.data.params["data.regions"]) == ["tiny", "other"]
     assert client.get_experiment(run.info.experiment_id).name == "lithomap-global"
 
     # A second version with the same leave-one-region-out score does not replace the champion.
-    expected = transfer_expectation(params.loro.reports_dir, "cnn", "thermal")
+    expected = transfer_expectation(params.loro.reports_dir, "cnn", "thermal", blended=True)
     trained = pooled_dir("global", "cnn", "thermal", params)
     second = _publish_again(params, trained, expected)
     table_path = params.loro.reports_dir / TABLE_CSV
@@ -157,7 +168,7 @@ def test_global_model_trains_on_every_labelled_region_and_is_gated_on_its_loro_s
 
     # A better leave-one-region-out score (a new `lithomap loro` run) promotes it.
     write_loro_table(params.loro.reports_dir, gain=0.05)
-    better = transfer_expectation(params.loro.reports_dir, "cnn", "thermal")
+    better = transfer_expectation(params.loro.reports_dir, "cnn", "thermal", blended=True)
     promoted = promote_global_model("cnn", "thermal", better, params.promote, table_path, version=second)
     assert promoted["promoted"] and promoted["gain"] == pytest.approx(0.05, abs=1e-3)
     assert str(client.get_model_version_by_alias("lithomap-global-cnn", CHAMPION).version) == second
@@ -189,6 +200,7 @@ def _publish_again(params, trained, expected) -> str:
         expected=expected,
         artifact_root=params.tracking.artifact_root,
         shift_reference=load_reference(trained / REFERENCE_FILE).to_dict(),
+        summary_model=load_summary_model(trained),
     )
 
 
@@ -214,6 +226,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
     champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-global-cnn", CHAMPION)
     assert meta["model_scope"] == "global" and meta["registered_model"] == "lithomap-global-cnn"
     assert meta["normalisation"] == "target", "a global map normalises the region by its own inputs, as loro scored"
+    assert meta["summary_blend"] == 0.5, "a global map is the transfer model's: network and summary model blended"
     assert meta["version"] == str(champion.version) and meta["training_regions"] == ["tiny", "other"]
     assert meta["transfer"] and meta["expected_macro_f1"]["held_out"] == ["other", "tiny"]
     assert meta["expected_macro_f1"]["macro_f1_learnable"] == pytest.approx(
@@ -224,6 +237,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
         tags = source.tags()
         assert (source.read(1) > 0).mean() > 0.9
     assert tags["MODEL_SCOPE"] == "global" and tags["REGISTERED_MODEL"] == f"lithomap-global-cnn v{champion.version}"
+    assert tags["SUMMARY_BLEND"] == "0.5"
 
     # A labelled region the global model trained on: no transfer claimed.
     own = make_map("tiny", "cnn", params, log_artifacts=False)
@@ -235,6 +249,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
     mlflow.MlflowClient().set_registered_model_alias("lithomap-tiny-cnn", CHAMPION, "1")
     mine = make_map("tiny", "cnn", params, log_artifacts=False)
     assert mine.registered_model == "lithomap-tiny-cnn" and mine.normalisation == "model"
+    assert json.loads((mine.folder / "map.json").read_text())["summary_blend"] is None, "own region: the network"
     forced = make_map("tiny", "cnn", params, use_global=True, log_artifacts=False)
     assert forced.registered_model == "lithomap-global-cnn" and forced.model_choice == "asked for with --global"
 

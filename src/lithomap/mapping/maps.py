@@ -48,7 +48,11 @@ inputs (``target``: ``lithomap.datasets.target_normalisation``, no labels), the 
 definition with which ``lithomap loro`` scores a held-out region, so the expected macro-F1
 a map quotes was measured the way the map is made. With ``loro.adapt_batch_norm`` such a
 map also adapts the model's batch-normalisation moments to the region first
-(``models.adapt``; map.json ``adapted_batch_norm``), as ``lithomap loro`` does.
+(``models.adapt``; map.json ``adapted_batch_norm``), as ``lithomap loro`` does. A model
+that carries a summary model (the global model, ``lithomap.models.transfer``) maps with
+``target`` normalisation as the transfer model: its probabilities are blended with the
+summary model's (map.json ``summary_blend``: the weight, the ``SUMMARY_BLEND`` tag, the
+title), and the expected macro-F1 is the transfer model's (``<arch>+summary`` rows).
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ from lithomap.models.adapt import adapt_batch_norm
 from lithomap.models.metrics import block_bootstrap, scores_from_confusion
 from lithomap.models.normalisation import ChannelStats
 from lithomap.models.shift import ShiftAccumulator, ShiftReference
-from lithomap.registry.pyfunc import normalise_inputs
+from lithomap.registry.pyfunc import SUMMARY_BLEND, normalise_inputs
 from lithomap.registry.registry import ABSENT, CHALLENGER, CHAMPION, model_name, recorded_expectation
 from lithomap.registry.tracking import TAG_PREFIX, tracking_failure
 
@@ -465,6 +469,7 @@ def make_map(
     check_model_inputs(model, metadata, inputs, arch, region)
     normalisation = map_normalisation(model, region, model_region)
     adapted = normalisation == "target" and params.loro.adapt_batch_norm
+    blend = metadata.get(SUMMARY_BLEND) if normalisation == "target" else None
     predict = map_predict(pyfunc, inputs, normalisation)
     if adapted:
         adapt_map_model(pyfunc, inputs, patch, params)
@@ -496,18 +501,21 @@ def make_map(
             else:
                 transfer = (model_region or region) != region or not labelled
             recorded = recorded_expectation(model.version) if model.scope == GLOBAL_MODEL else None
-            trust = map_trust(accumulator, transfer, arch, model.experiment, params, recorded=recorded)
+            trust = map_trust(
+                accumulator, transfer, arch, model.experiment, params, recorded=recorded, blended=blend is not None
+            )
             scope_tags = {
                 "MODEL_SCOPE": model.scope,
                 "REGISTERED_MODEL": f"{model.name} v{model.version.version}",
                 "PROMOTED": str(model.promoted).lower(),
                 "PROMOTION_REASON": model.promotion_reason,
+                **({"SUMMARY_BLEND": f"{blend:g}"} if blend is not None else {}),
             }
             rasters.tag(trust_tags(trust) | scope_tags)
             rasters.finish()
         seams, scores = _map_quality(folder / CLASSES_FILE, stride, margin, cube, region, params, labelled)
         vectorise(folder / CLASSES_FILE, folder / CONFIDENCE_FILE, folder / VECTOR_FILE, settings.min_mapping_unit_px)
-        draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, map_title(region, arch, model, trust["warning"]))
+        draw_map(folder / CLASSES_FILE, folder / PICTURE_FILE, map_title(region, arch, model, trust["warning"], blend))
         write_json(
             folder / MAP_JSON,
             {
@@ -523,6 +531,7 @@ def make_map(
                 "training_regions": model.training_regions or None,
                 "normalisation": normalisation,
                 "adapted_batch_norm": adapted,
+                "summary_blend": blend,
                 **promotion,
                 **seams.as_dict(),
                 "overlap": overlap,
@@ -617,11 +626,13 @@ def adapt_map_model(pyfunc, inputs: RegionInputs, patch: int, params: Params) ->
     )
 
 
-def map_title(region: str, arch: str, model: RegisteredModel, warning: str | None) -> str:
-    """The picture's title: region, model and version; the scope, "not promoted" and a warning where they apply."""
+def map_title(region: str, arch: str, model: RegisteredModel, warning: str | None, blend: float | None = None) -> str:
+    """The picture's title: region, model and version; the scope, the summary blend, "not promoted" and a warning."""
     title = f"{region}: {arch} ({model.experiment}), {model.name} v{model.version.version}"
     if model.scope == GLOBAL_MODEL:
         title += " (global model)"
+    if blend is not None:
+        title += f" + summary model (weight {blend:g})"
     if not model.promoted:
         title += f"\nnot promoted: {short_reason(model.promotion_reason)}"
     if warning:
@@ -642,11 +653,13 @@ def map_trust(
     experiment: str,
     params: Params,
     recorded: dict[str, Any] | None = None,
+    blended: bool = False,
 ) -> dict[str, Any]:
     """What map.json says about how far to trust a map (see the module docstring).
 
     ``recorded``: the expected accuracy the model's version was registered with (a global
     model's, ``registry.recorded_expectation``); used instead of the table when given.
+    ``blended``: the map is the transfer model's (the table's ``<arch>+summary`` rows).
 
     Returns:
         ``domain_shift`` (None without a reference), ``domain_shift_raster``,
@@ -657,11 +670,14 @@ def map_trust(
     from lithomap.training.loro_table import transfer_expectation
 
     shift = accumulator.shift() if accumulator is not None else float("nan")
-    expected = (recorded or transfer_expectation(params.loro.reports_dir, arch, experiment)) if transfer else None
+    expected = None
+    if transfer:
+        expected = recorded or transfer_expectation(params.loro.reports_dir, arch, experiment, blended=blended)
     warning = None
     if transfer and expected is None:
+        scored = f"{arch}+summary" if blended else arch
         warning = (
-            f"no leave-one-region-out score for {arch}/{experiment}: the accuracy of a map of a region the model "
+            f"no leave-one-region-out score for {scored}/{experiment}: the accuracy of a map of a region the model "
             f"never saw is unknown (run `lithomap loro --all -m {arch} -e {experiment}`)"
         )
     elif expected is not None and expected["max_shift_covered"] is not None and shift > expected["max_shift_covered"]:

@@ -438,10 +438,15 @@ def _set_tags(client: MlflowClient, name: str, version: str | int, tags: dict[st
 EXPECTED_TAG = f"{TAG_PREFIX}expected_macro_f1"  # the leave-one-region-out score a global version was registered with
 
 
-def no_loro_table(arch: str, experiment: str, table: Path) -> LithomapError:
-    """The refusal of a global model without a leave-one-region-out score to gate it on."""
+def no_loro_table(arch: str, experiment: str, table: Path, blended: bool = False) -> LithomapError:
+    """The refusal of a global model without a leave-one-region-out score to gate it on.
+
+    ``blended``: the global model maps as the transfer model, whose rows (``<arch>+summary``)
+    a table from before the transfer model lacks.
+    """
+    scored = f"{arch}+summary (the transfer model the global model maps with)" if blended else arch
     return LithomapError(
-        f"{model_name(GLOBAL_MODEL, arch)}: no leave-one-region-out score for {arch}/{experiment} in {table}; "
+        f"{model_name(GLOBAL_MODEL, arch)}: no leave-one-region-out score for {scored}/{experiment} in {table}; "
         "the global model is gated on it (trained on every region, it has no unseen region to be tested on). "
         f"Fix: run `lithomap loro --all -m {arch} -e {experiment}` first"
     )

@@ -23,6 +23,7 @@ from lithomap.config import GLOBAL_MODEL, Architecture
 from lithomap.datasets.features import raw_inputs
 from lithomap.datasets.manifest import Manifest
 from lithomap.models.normalisation import ChannelStats, save_stats
+from lithomap.models.transfer import SummaryModel
 from lithomap.registry.provenance import blocks_fingerprint
 from lithomap.registry.pyfunc import log_pyfunc_model
 from lithomap.registry.registry import expected_tags, register
@@ -142,6 +143,7 @@ def publish_global(
     expected: Mapping[str, Any],
     artifact_root: Path | None,
     shift_reference: Mapping[str, Any] | None = None,
+    summary_model: SummaryModel | None = None,
 ) -> str:
     """Log the run of the global model and register it as the ``lithomap-global-<arch>`` challenger.
 
@@ -160,6 +162,7 @@ def publish_global(
             accuracy, logged as ``loro_*`` metrics and tagged on the version.
         artifact_root: local artifact folder for a new MLflow experiment.
         shift_reference: its domain-shift reference, for ``lithomap map``.
+        summary_model: the transfer model's summary model, carried by the pyfunc (maps blend with it).
 
     Returns:
         The registered version number.
@@ -192,7 +195,11 @@ def publish_global(
         with tempfile.TemporaryDirectory(prefix="lithomap-global-") as folder:
             path = save_stats(stats, Path(folder) / "normalisation.json")
             mlflow.log_artifact(str(path), artifact_path="normalisation")
-        info = log_pyfunc_model(model, stats, example, arch=arch, shift_reference=shift_reference)
+        if summary_model is not None:
+            mlflow.log_param("summary_blend", summary_model.weight)
+        info = log_pyfunc_model(
+            model, stats, example, arch=arch, shift_reference=shift_reference, summary_model=summary_model
+        )
     client = MlflowClient()
     version = register(info.model_uri, GLOBAL_MODEL, arch, client=client)
     for key, value in (tags | expected_tags(expected)).items():

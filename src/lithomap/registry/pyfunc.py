@@ -8,7 +8,10 @@ them with the statistics and returns class probabilities (B, H, W, 14), or label
 (B, H, W) with ``params={"output": "labels"}``. The channel names of every input are in
 the statistics file, the model metadata (``input_channels``) and the signature's input names.
 The model is logged from code (``pyfunc_model.py``), not pickled; loading it needs lithomap
-installed.
+installed. A global model also carries its summary model (artifact ``summary_model``,
+metadata ``summary_blend``: its weight): ``predict_with_stats``, the prediction for a region
+the model did not train on, returns the transfer model's blend (``lithomap.models.transfer``);
+``predict`` stays the network's.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from lithomap.errors import InputDataError
 from lithomap.models.normalisation import ChannelStats, load_stats, save_stats
+from lithomap.models.transfer import SUMMARY_MODEL_FILE, SummaryModel
 
 OUTPUTS = ("probabilities", "labels")
+SUMMARY_ARTIFACT = "summary_model"
+SUMMARY_BLEND = "summary_blend"
+"""Metadata key of a pyfunc carrying a summary model: the summary model's weight in the blend."""
 MODEL_SCRIPT = Path(__file__).with_name("pyfunc_model.py")
 
 
@@ -37,9 +44,11 @@ class LithomapPyfunc(PythonModel):
     """Keras segmentation model that normalises its raw inputs itself."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        """Load the Keras model (uncompiled) and the normalisation statistics."""
+        """Load the Keras model (uncompiled), the normalisation statistics and the summary model, if any."""
         self.model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
         self.stats: dict[str, ChannelStats] = load_stats(context.artifacts["normalisation"])
+        summary = context.artifacts.get(SUMMARY_ARTIFACT)
+        self.summary: SummaryModel | None = SummaryModel.load(Path(summary)) if summary else None
 
     # model_input stays unannotated: MLflow turns predict's type hints into a data schema.
     def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
@@ -59,17 +68,28 @@ class LithomapPyfunc(PythonModel):
         output = (params or {}).get("output", "probabilities")
         if output not in OUTPUTS:
             raise InputDataError("<predict params>", f"unknown output {output!r}", f"use one of {OUTPUTS}")
-        probabilities = self.predict_with_stats(model_input, self.stats)
+        probabilities = self.network_probabilities(model_input, self.stats)
         if output == "labels":
             return probabilities.argmax(axis=-1).astype(np.int32)
         return probabilities
 
     def predict_with_stats(self, model_input: Any, stats: Mapping[str, ChannelStats]) -> np.ndarray:
-        """(B, H, W, K) class probabilities of raw inputs normalised with ``stats`` instead of the stored statistics.
+        """(B, H, W, K) probabilities for a region the model did not train on: normalised with ``stats``.
 
-        For a model applied to a region it did not train on, normalised by that region's
-        own inputs (``lithomap.datasets.target_normalisation``); ``predict`` passes the
-        stored statistics.
+        ``stats`` are that region's own (``lithomap.datasets.target_normalisation``). With a
+        summary model (a global model's) the network's probabilities are blended with it:
+        the transfer model (``lithomap.models.transfer``).
+
+        Raises:
+            InputDataError: as ``network_probabilities``.
+        """
+        probabilities = self.network_probabilities(model_input, stats)
+        if self.summary is None:
+            return probabilities
+        return self.summary.blend(probabilities, _as_inputs(model_input, stats))
+
+    def network_probabilities(self, model_input: Any, stats: Mapping[str, ChannelStats]) -> np.ndarray:
+        """(B, H, W, K) the network's class probabilities of raw inputs normalised with ``stats``.
 
         Raises:
             InputDataError: missing inputs, wrong channel counts, or ``stats`` naming other
@@ -86,6 +106,13 @@ class LithomapPyfunc(PythonModel):
                 )
         probabilities = self.model.predict(normalise_inputs(model_input, stats), verbose=0)
         return np.asarray(probabilities, dtype=np.float32)
+
+
+def _as_inputs(model_input: Any, stats: Mapping[str, ChannelStats]) -> Mapping[str, np.ndarray]:
+    """The raw input dict (a bare array is the only input)."""
+    if isinstance(model_input, np.ndarray):
+        return {next(iter(stats)): model_input}
+    return model_input
 
 
 def normalise_inputs(model_input: Any, stats: Mapping[str, ChannelStats]) -> dict[str, np.ndarray]:
@@ -128,7 +155,7 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     pins = []
-    for package in ("mlflow", "keras", "tensorflow", "numpy"):
+    for package in ("mlflow", "keras", "tensorflow", "numpy", "scikit-learn", "joblib"):
         try:
             pins.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
@@ -145,6 +172,7 @@ def log_pyfunc_model(
     name: str = "model",
     registered_model_name: str | None = None,
     shift_reference: Mapping[str, Any] | None = None,
+    summary_model: SummaryModel | None = None,
 ) -> ModelInfo:
     """Log the wrapped model to the active MLflow run.
 
@@ -159,6 +187,8 @@ def log_pyfunc_model(
         shift_reference: the training pixels' summary distribution
             (``lithomap.models.shift.ShiftReference.to_dict``), kept in the metadata so
             ``lithomap map`` scores a region's domain shift without the training data.
+        summary_model: the transfer model's summary model (a global model's), stored as
+            artifact ``summary_model``; its weight goes into the metadata (``summary_blend``).
 
     Returns:
         MLflow's ModelInfo (``model_uri`` is what ``register`` takes).
@@ -178,10 +208,13 @@ def log_pyfunc_model(
         keras_path = Path(folder) / "model.keras"
         model.save(keras_path)
         stats_path = save_stats(stats, Path(folder) / "normalisation.json")
+        artifacts = {"keras_model": str(keras_path), "normalisation": str(stats_path)}
+        if summary_model is not None:
+            artifacts[SUMMARY_ARTIFACT] = str(summary_model.save(Path(folder) / SUMMARY_MODEL_FILE))
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=str(MODEL_SCRIPT),
-            artifacts={"keras_model": str(keras_path), "normalisation": str(stats_path)},
+            artifacts=artifacts,
             signature=build_signature(model, n_classes),
             input_example={key: np.asarray(value, dtype=np.float32) for key, value in input_example.items()},
             pip_requirements=pip_requirements(),
@@ -191,5 +224,6 @@ def log_pyfunc_model(
                 "n_classes": n_classes,
                 "input_channels": {key: list(value.channels) for key, value in stats.items()},
                 **({"shift_reference": dict(shift_reference)} if shift_reference is not None else {}),
+                **({SUMMARY_BLEND: summary_model.weight} if summary_model is not None else {}),
             },
         )

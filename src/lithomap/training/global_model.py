@@ -14,6 +14,13 @@ and the gate (``registry.promotion.promote_global``) decides on it. The score sp
 the model only if the leave-one-region-out models were trained with the same settings,
 so the two trainings' settings are compared. Without a table the command refuses before
 training.
+
+The global model maps regions it never saw, so it is a transfer model
+(``lithomap.models.transfer``): with ``loro.summary_blend`` > 0 and an experiment with the
+thermal summaries, a summary model is fitted on every labelled pixel of its regions (the
+networks' class weights, ``evaluate.baseline_pixels``), saved beside the network
+(``summary_model.joblib``) and carried by the registered pyfunc, and the expected accuracy
+is that of the table's ``<arch>+summary`` rows.
 """
 
 from __future__ import annotations
@@ -25,14 +32,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 
 from lithomap.config import GLOBAL_MODEL, Params
 from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
+from lithomap.datasets.scene import CubeChannels
 from lithomap.errors import ConfigError
+from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
+from lithomap.models.baseline import SUMMARY
 from lithomap.models.normalisation import load_stats
 from lithomap.models.shift import REFERENCE_FILE, load_reference
+from lithomap.models.transfer import SUMMARY_MODEL_FILE, SummaryModel
+from lithomap.training.evaluate import fit_baselines
 from lithomap.training.fit import (
     CURVES_FILE,
     HISTORY_FILE,
@@ -44,7 +57,13 @@ from lithomap.training.fit import (
     dataset_dir,
     read_training_record,
 )
-from lithomap.training.leave_one_out import labelled_regions, leave_one_out_dir, pooled_dir, train_pooled
+from lithomap.training.leave_one_out import (
+    labelled_regions,
+    leave_one_out_dir,
+    pooled_dir,
+    pooled_weights,
+    train_pooled,
+)
 from lithomap.training.loro_table import TABLE_CSV, transfer_expectation
 from lithomap.training.reports import history_columns
 
@@ -93,9 +112,10 @@ def train_global(
     from lithomap.registry.publish import publish_global
 
     table = params.loro.reports_dir / TABLE_CSV
-    expected = transfer_expectation(params.loro.reports_dir, arch, experiment)
+    blended = params.loro.summary_blend > 0 and params.experiment(experiment).summaries
+    expected = transfer_expectation(params.loro.reports_dir, arch, experiment, blended=blended)
     if expected is None:
-        raise no_loro_table(arch, experiment, table)
+        raise no_loro_table(arch, experiment, table, blended=blended)
     regions = labelled_regions(params)
     if not regions:
         raise ConfigError("params.yaml has no labelled region: the global model needs at least one to train on")
@@ -104,6 +124,11 @@ def train_global(
     say(f"global {arch}/{experiment}: training on {', '.join(regions)}{left_out}")
     result = train_pooled(GLOBAL_MODEL, regions, arch, experiment, params, verbose)
     trained = pooled_dir(GLOBAL_MODEL, arch, experiment, params)
+    weights = pooled_weights(GLOBAL_MODEL, regions, experiment, params)
+    summary = fit_summary_model(regions, experiment, params, weights) if blended else None
+    if summary is not None:
+        summary.save(trained / SUMMARY_MODEL_FILE)
+        say(f"global {arch}/{experiment}: summary model fitted, maps blend it at weight {summary.weight}")
     dataset = dataset_dir(params.preprocess, regions[0], experiment)
     reference = load_reference(trained / REFERENCE_FILE)
     version = publish_global(
@@ -119,12 +144,29 @@ def train_global(
         expected=expected,
         artifact_root=params.tracking.artifact_root,
         shift_reference=reference.to_dict() if reference is not None else None,
+        summary_model=summary,
     )
     differ = loro_settings_differ(expected["held_out"], arch, experiment, params, result.settings)
     decision = promote_global_model(
         arch, experiment, expected, params.promote, table, settings_differ=differ, version=version
     )
     return GlobalResult(result, regions, skipped, version, decision)
+
+
+def fit_summary_model(
+    regions: Sequence[str], experiment: str, params: Params, weights: Sequence[float]
+) -> SummaryModel:
+    """The transfer model's summary model, fitted on every labelled pixel of ``regions`` (as ``lithomap loro`` does)."""
+    training = []
+    for region in regions:
+        cube = open_cube(
+            cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "train-global"
+        )
+        manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
+        training.append((cube, manifest, cube["label"].values.astype(np.int64)))
+    baseline = fit_baselines(training, weights, params, (SUMMARY,))[SUMMARY]
+    names = CubeChannels.from_manifest(*training[0][:2]).static_names
+    return SummaryModel(baseline, list(names), params.loro.summary_blend)
 
 
 def loro_settings_differ(
