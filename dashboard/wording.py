@@ -18,6 +18,17 @@ def architecture(arch: str) -> str:
     return ARCH_NAMES.get(arch, arch)
 
 
+def loro_model(name: str) -> str:
+    """A model of the leave-one-region-out table in words: ``cnn+summary`` → ``U-Net (CNN) + summary model …``."""
+    if name == "baseline":
+        return "per-pixel baseline"
+    if name == "summary":
+        return "summary model alone"
+    if name.endswith("+summary"):
+        return f"{architecture(name.removesuffix('+summary'))} + summary model (what maps of new regions use)"
+    return architecture(name)
+
+
 def region_name(region: str) -> str:
     """``santa_olalla`` → ``Santa Olalla``."""
     return region.replace("_", " ").title()
@@ -105,8 +116,8 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
 
     "Not promoted" first (a map made with a version the promotion gate refused), then the
     expected macro-F1 of a map of a region the model never saw, the domain shift, how the
-    inputs were normalised (and batch normalisation adapted) for such a map, and the map's
-    warning. Maps made before these keys existed give fewer notes.
+    inputs were normalised (and batch normalisation adapted) for such a map, whether the
+    transfer model (network and summary model blended) made it, and the map's warning. Maps made before these keys existed give fewer notes.
     """
     notes = []
     if meta.get("promoted") is False:
@@ -145,6 +156,15 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
                 "info",
                 f"Inputs normalised by this region's own statistics{adapted} (no labels used), as the "
                 "leave-one-region-out runs were scored.",
+            )
+        )
+    blend = meta.get("summary_blend")
+    if _known(blend):
+        notes.append(
+            (
+                "info",
+                f"Made by the transfer model: the network's probabilities averaged with those of a per-pixel model "
+                f"of the all-date thermal summaries (weight {blend:g}).",
             )
         )
     if meta.get("warning"):

@@ -116,13 +116,15 @@ if loro is None:
         "No leave-one-region-out table yet: it measures how well a model maps a region it never saw.",
     )
 else:
-    chosen_models = [*architectures, "baseline"] if architectures else []
+    members = [name for arch in architectures for name in (arch, f"{arch}+summary")]
+    chosen_models = [*members, "baseline", "summary"] if architectures else []
     held = filter_runs(loro.rename(columns={"held_out": "region"}), regions, chosen_models, experiments)
     st.caption(
         "Each labelled region is held out of training in turn and mapped whole by a model trained on the others "
         "(`lithomap loro`). Macro-F1 over the classes the training regions hold, with its 95 % block-bootstrap "
-        "interval: what a map of a region without labels can expect. The baseline is the per-pixel model on the "
-        "same inputs."
+        "interval: what a map of a region without labels can expect. A model *+ summary model* is the transfer "
+        "model that maps regions without labels: the network's probabilities blended with a per-pixel model of the "
+        "all-date thermal summaries (also shown alone). The baseline is the per-pixel model on the network's inputs."
     )
     if held.empty:
         st.info("No leave-one-region-out rows match the filters above.")
@@ -141,7 +143,7 @@ else:
             [
                 {
                     "held out": wording.region_name(row["region"]),
-                    "model": "per-pixel baseline" if row["model"] == "baseline" else wording.architecture(row["model"]),
+                    "model": wording.loro_model(row["model"]),
                     "experiment": row["experiment"],
                     "trained on": wording.listing(row.get("trained_on"), wording.region_name, "not recorded"),
                     "macro-F1, learnable classes": wording.score(

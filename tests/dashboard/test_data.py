@@ -48,6 +48,11 @@ def test_wording_for_stakeholders():
     assert wording.validation_words("warned", 0, 1) == "passed with 1 warning"
     assert wording.validation_words("failed", 3, 0) == "failed: 3 critical problems"
     assert wording.architecture("convlstm").startswith("ConvLSTM")
+    assert wording.loro_model("cnn+summary") == "U-Net (CNN) + summary model (what maps of new regions use)"
+    assert [wording.loro_model(name) for name in ("baseline", "summary")] == [
+        "per-pixel baseline",
+        "summary model alone",
+    ]
     assert wording.region_name("santa_olalla") == "Santa Olalla"
     assert wording.listing("santa_olalla villoslada", wording.region_name) == "Santa Olalla, Villoslada"
     assert wording.listing(float("nan"), empty="not recorded") == "not recorded" and wording.listing("") == "none"

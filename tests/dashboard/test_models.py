@@ -171,6 +171,7 @@ NOT_PROMOTED = {
     "domain_shift": 2.345,
     "normalisation": "target",
     "adapted_batch_norm": True,
+    "summary_blend": 0.5,
     "expected_macro_f1": EXPECTED | {"macro_f1_learnable": 0.52},
     "warning": "domain shift 2.35 is beyond the 1.50 the leave-one-region-out runs covered",
 }
@@ -178,12 +179,13 @@ NOT_PROMOTED = {
 
 def test_map_notes_name_promotion_expected_score_shift_and_warning():
     notes = wording.map_notes(NOT_PROMOTED)
-    assert [kind for kind, _ in notes] == ["warning", "info", "info", "info", "warning"]
+    assert [kind for kind, _ in notes] == ["warning", "info", "info", "info", "info", "warning"]
     assert notes[0][1].startswith("Not promoted: made with lithomap-tiny-cnn version 1")
     assert "does not beat the per-pixel baseline" in notes[0][1]
     assert "0.52 (95 % interval 0.41–0.63)" in notes[1][1] and "Puertollano, Villoslada" in notes[1][1]
     assert notes[2][1].startswith("Domain shift: 2.35")
     assert "own statistics and the network's batch normalisation adapted to them" in notes[3][1]
+    assert notes[4][1].startswith("Made by the transfer model") and "(weight 0.5)" in notes[4][1]
     assert wording.map_notes({"promoted": True, "domain_shift": None, "expected_macro_f1": None}) == []
 
 

@@ -70,12 +70,19 @@ def test_experiments_page_shows_the_leave_one_region_out_table(dashboard_env, tm
     app = open_page("experiments")
     assert "Maps of regions without labels" in texts(app) and "lithomap loro --all" not in texts(app)
     (table,) = [frame.value for frame in app.dataframe if "trained on" in frame.value.columns]
-    assert list(table["held out"]) == ["North", "North", "South", "South"]
+    assert list(table["held out"]) == ["North"] * 4 + ["South"] * 4
     assert list(table["trained on"])[:1] == ["South, East"]
     cnn = table[table["model"] == "U-Net (CNN)"]
     scores = ["0.61 (95 % interval 0.57–0.64)", "0.42 (95 % interval 0.38–0.45)"]
     assert list(cnn["macro-F1, learnable classes"]) == scores
-    assert list(table["not learnable"]) == ["none", "none", "chalk, plutonic", "chalk, plutonic"]
+    blend = table[table["model"] == "U-Net (CNN) + summary model (what maps of new regions use)"]
+    blend_scores = ["0.66 (95 % interval 0.62–0.69)", "0.47 (95 % interval 0.43–0.50)"]
+    assert list(blend["macro-F1, learnable classes"]) == blend_scores
+    assert set(table["model"]) >= {"per-pixel baseline", "summary model alone"}
+    assert list(table["not learnable"]) == ["none"] * 4 + ["chalk, plutonic"] * 4
+    app.multiselect(key="filter_model").set_value(["cnn"]).run()
+    (picked,) = [frame.value for frame in app.dataframe if "trained on" in frame.value.columns]
+    assert picked.equals(table), "picking the CNN keeps its transfer model, the summary model and the baseline"
     app.multiselect(key="filter_experiment").set_value(["night"]).run()
     assert "No leave-one-region-out rows match the filters above." in texts(app), "the page's filters apply"
 
