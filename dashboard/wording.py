@@ -117,7 +117,8 @@ def map_notes(meta: dict) -> list[tuple[str, str]]:
     "Not promoted" first (a map made with a version the promotion gate refused), then the
     expected macro-F1 of a map of a region the model never saw, the domain shift, how the
     inputs were normalised (and batch normalisation adapted) for such a map, whether the
-    transfer model (network and summary model blended) made it, and the map's warning. Maps made before these keys existed give fewer notes.
+    transfer model (network and summary model blended) made it, and the map's warning.
+    Maps made before these keys existed give fewer notes.
     """
     notes = []
     if meta.get("promoted") is False:
