@@ -16,7 +16,10 @@ Classes no training region holds cannot be learnt: besides macro-F1 over every c
 the held-out region, the evaluation states macro-F1 over the *learnable* classes (present
 in the training regions' train blocks), with its block-bootstrap interval, and the
 held-out region's domain shift against the model's training pixels
-(``lithomap.models.shift``), in ``transfer.json`` beside the usual reports.
+(``lithomap.models.shift``), in ``transfer.json`` beside the usual reports. For
+experiments with the thermal summaries ``transfer.json`` also scores, on the same pixels,
+the summary model fitted on the training regions and the transfer model that blends it
+with the network (``transfer_model``; ``lithomap.models.transfer``).
 """
 
 from __future__ import annotations
