@@ -221,6 +221,7 @@ def test_map_falls_back_to_the_global_model_for_a_region_without_its_own(global_
     assert said.exit_code == 0, said.output
     console = " ".join(said.output.split())  # rich wraps long lines
     assert "using the global model: newarea has no model of its own (lithomap-newarea-cnn is not registered)" in console
+    assert "the transfer model: blended with the summary model at weight 0.5" in console
     folder = params.map.maps_dir / "newarea" / "cnn-thermal"
     meta = json.loads((folder / "map.json").read_text())
     champion = mlflow.MlflowClient().get_model_version_by_alias("lithomap-global-cnn", CHAMPION)

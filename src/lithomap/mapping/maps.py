@@ -126,6 +126,7 @@ class MapResult:
     adapted_batch_norm: bool = False
     promoted: bool = True
     promotion_reason: str | None = None
+    summary_blend: float | None = None
 
     def summary(self) -> str:
         scores = self.scores or {}
@@ -142,6 +143,8 @@ class MapResult:
         scope = f"using the global model: {self.model_choice}\n" if self.model_scope == GLOBAL_MODEL else ""
         own = "; inputs normalised by the region's own statistics" if self.normalisation == "target" else ""
         own += " and batch normalisation adapted to it" if self.adapted_batch_norm else ""
+        if self.summary_blend is not None:
+            own += f"; the transfer model: blended with the summary model at weight {self.summary_blend:g}"
         if not self.promoted:
             scope += (
                 f"NOT PROMOTED: {self.registered_model} v{self.version} is not the champion "
@@ -565,6 +568,7 @@ def make_map(
         adapted_batch_norm=adapted,
         promoted=model.promoted,
         promotion_reason=model.promotion_reason,
+        summary_blend=blend,
     )
 
 
