@@ -414,8 +414,10 @@ def loro(
     Writes evaluate.reports_dir/loro-<region>/ per run and the table of all of them
     (loro.csv, loro.md, loro_per_class.csv, loro.png: macro-F1 over learnable and over all
     classes with block-bootstrap intervals, per-class F1, quantity and allocation
-    disagreement, domain shift, not-learnable classes) under loro.reports_dir. Nothing is
-    registered.
+    disagreement, domain shift, not-learnable classes) under loro.reports_dir. Beside each
+    network it scores the transfer model (<model>+summary: the network blended with a
+    per-pixel model of the thermal summaries, loro.summary_blend) and that summary model
+    alone. Nothing is registered.
     """
     from lithomap.config import load_params
     from lithomap.training.leave_one_out import labelled_regions
@@ -458,8 +460,9 @@ def train_global(
     makes it champion when there is none, or when that score beats the champion's recorded
     one by promote.margin (and the fair per-pixel baseline's in the same runs); the decision
     goes to promote.reports_dir/global-<model>.json. `lithomap map` uses the champion for a
-    region without a model of its own. Needs the table: run `lithomap loro --all -m <model>`
-    first.
+    region without a model of its own. With loro.summary_blend > 0 the model also carries
+    its summary model and maps as the transfer model, and its score is the table's
+    <model>+summary rows. Needs the table: run `lithomap loro --all -m <model>` first.
     """
     from lithomap.config import load_params
     from lithomap.training.global_model import train_global as train_global_model
