@@ -13,8 +13,9 @@ averages the two models' class probabilities:
 Held out of training, the blend beat both members on every default region (README 10b).
 ``lithomap loro`` scores it as ``<arch>+summary``; the global model keeps its summary
 model (``SUMMARY_MODEL_FILE``, fitted on every labelled pixel of its regions) beside the
-network and in its registered pyfunc, and ``lithomap map`` blends wherever it normalises
-by the target region (a region the model did not train on).
+network and in its registered pyfunc, and ``lithomap map`` blends when it maps with such a
+model by the target region's statistics (``LithomapPyfunc.predict_with_stats``). A region's
+own models carry no summary model and map with the network alone.
 """
 
 from __future__ import annotations
