@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 import pandas as pd
 
 from lithomap.config import GLOBAL_MODEL, Params
@@ -40,7 +39,6 @@ from lithomap.datasets.features import Architecture
 from lithomap.datasets.manifest import load_manifest
 from lithomap.datasets.scene import CubeChannels
 from lithomap.errors import ConfigError
-from lithomap.io.cube import TRAINING_VARIABLES, cube_path, open_cube
 from lithomap.models.baseline import SUMMARY
 from lithomap.models.normalisation import load_stats
 from lithomap.models.shift import REFERENCE_FILE, load_reference
@@ -58,6 +56,7 @@ from lithomap.training.fit import (
     read_training_record,
 )
 from lithomap.training.leave_one_out import (
+    labelled_pixels,
     labelled_regions,
     leave_one_out_dir,
     pooled_dir,
@@ -157,13 +156,7 @@ def fit_summary_model(
     regions: Sequence[str], experiment: str, params: Params, weights: Sequence[float]
 ) -> SummaryModel:
     """The transfer model's summary model, fitted on every labelled pixel of ``regions`` (as ``lithomap loro`` does)."""
-    training = []
-    for region in regions:
-        cube = open_cube(
-            cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "train-global"
-        )
-        manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
-        training.append((cube, manifest, cube["label"].values.astype(np.int64)))
+    training = labelled_pixels(regions, experiment, params, "train-global")
     baseline = fit_baselines(training, weights, params, (SUMMARY,))[SUMMARY]
     names = CubeChannels.from_manifest(*training[0][:2]).static_names
     return SummaryModel(baseline, list(names), params.loro.summary_blend)

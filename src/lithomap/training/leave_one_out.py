@@ -31,12 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from lithomap.atomic import write_json
 from lithomap.classes import N_CLASSES, class_names
 from lithomap.config import Params, TrainParams
 from lithomap.datasets.features import Architecture
-from lithomap.datasets.manifest import load_manifest
+from lithomap.datasets.manifest import Manifest, load_manifest
 from lithomap.datasets.scene import CubeChannels
 from lithomap.datasets.split import SPLITS, leave_one_region_out
 from lithomap.errors import ConfigError
@@ -220,13 +221,7 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
     scoring, label = scored.scoring, scored.label
     scoring.scores["coverage"] = float(scoring.scored.sum() / max(int((label > 0).sum()), 1))
 
-    training = []
-    for region in training_regions(params, held_out):
-        cube = open_cube(
-            cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, "loro"
-        )
-        manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
-        training.append((cube, manifest, cube["label"].values.astype(np.int64)))
+    training = labelled_pixels(training_regions(params, held_out), experiment, params, "loro")
     weights = pooled_weights(name, training_regions(params, held_out), experiment, params)
     kinds = (*REGION_BASELINES, *((SUMMARY,) if has_summaries(scored.manifest) else ()))
     fitted = fit_baselines(training, weights, params, kinds)
@@ -271,6 +266,18 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
     return EvaluationResult(
         name, arch, experiment, scoring.scores, scoring.intervals, baseline, out, baseline_raw=baselines["raw"]
     )
+
+
+def labelled_pixels(
+    regions: Sequence[str], experiment: str, params: Params, step: str
+) -> list[tuple[xr.Dataset, Manifest, np.ndarray]]:
+    """(cube, manifest, every label) of each region: what the per-pixel models spanning regions are fitted on."""
+    training = []
+    for region in regions:
+        cube = open_cube(cube_path(params.ingest.interim_dir, region), params.region(region), TRAINING_VARIABLES, step)
+        manifest = load_manifest(dataset_dir(params.preprocess, region, experiment))
+        training.append((cube, manifest, cube["label"].values.astype(np.int64)))
+    return training
 
 
 def add_learnable_scores(
