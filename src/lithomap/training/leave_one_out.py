@@ -308,18 +308,10 @@ def transfer_model_scores(
     """
     weight = params.loro.summary_blend
     network = scored.probabilities
-    alone = summary.predict_proba(summary_features(scored.cube, scored.manifest)).reshape(network.shape)
-    alone = np.where(np.isfinite(network[..., :1]), alone, np.nan)
+    alone = summary_probabilities(summary, scored)
     result: dict[str, Any] = {"weight": weight}
     for key, probabilities in (("summary", alone), ("blend", blend_probabilities(network, alone, weight))):
-        scoring = score_map(
-            probabilities,
-            scored.label,
-            scored.scoring.scored,
-            scored.split.block_size,
-            params.evaluate,
-            params.training().seed,
-        )
+        scoring = score_like(probabilities, scored, params)
         add_learnable_scores(scoring, scored.label, scored.split.block_size, learnable, params)
         scores, intervals = scoring.scores, scoring.intervals
         result[key] = {
@@ -329,6 +321,19 @@ def transfer_model_scores(
             "per_class_f1": [_finite(v) for v in scores["per_class"]["f1"]],
         }
     return result
+
+
+def summary_probabilities(summary: PixelBaseline, scored: ScoredRegion) -> np.ndarray:
+    """(H, W, 14) the fitted summary model's probabilities on the scored region (NaN where the network has none)."""
+    network = scored.probabilities
+    alone = summary.predict_proba(summary_features(scored.cube, scored.manifest)).reshape(network.shape)
+    return np.where(np.isfinite(network[..., :1]), alone, np.nan)
+
+
+def score_like(probabilities: np.ndarray, scored: ScoredRegion, params: Params) -> Scoring:
+    """Score (H, W, 14) ``probabilities`` on the pixels and blocks the network was scored on."""
+    seed = params.training().seed
+    return score_map(probabilities, scored.label, scored.scoring.scored, scored.split.block_size, params.evaluate, seed)
 
 
 _TRANSFER_SCORES = (
