@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from lithomap.datasets.features import Architecture
 from lithomap.datasets.split import SPLITS, TEST, TRAIN
 from lithomap.models.transfer import blend_probabilities
 from lithomap.training.evaluate import ScoredRegion, fit_baselines, score_region
-from lithomap.training.fit import class_weights, model_dir
+from lithomap.training.fit import MODEL_FILE, class_weights, model_dir
 from lithomap.training.leave_one_out import (
     add_learnable_scores,
     labelled_pixels,
@@ -85,9 +86,18 @@ def macro_f1(probabilities: np.ndarray, scored: ScoredRegion, params: Params, le
     return float(scoring.scores["macro_f1_learnable"])
 
 
+def need(trained: Path, command: str) -> Path:
+    """``trained`` if it holds a model; otherwise stop with the command that makes one."""
+    if not (trained / MODEL_FILE).is_file():
+        raise SystemExit(f"{trained}: no {MODEL_FILE}. Fix: run `{command}` first (with the same --params).")
+    return trained
+
+
 def across_regions(region: str, arch: Architecture, experiment: str, params: Params) -> dict[str, float]:
     """Held out ``region``: its leave-one-region-out model and the training regions' summary model."""
-    trained = leave_one_out_dir(region, arch, experiment, params)
+    trained = need(
+        leave_one_out_dir(region, arch, experiment, params), f"lithomap loro --all -m {arch} -e {experiment}"
+    )
     scored = score_region(region, arch, experiment, trained, SPLITS, params, whole=True, normalisation="target")
     regions = training_regions(params, region)
     weights = pooled_weights(leave_one_out_name(region), regions, experiment, params)
@@ -99,7 +109,9 @@ def across_regions(region: str, arch: Architecture, experiment: str, params: Par
 
 def inside_region(region: str, arch: Architecture, experiment: str, params: Params) -> dict[str, float]:
     """``region``'s own model on its test blocks and a summary model of its own training blocks."""
-    trained = model_dir(params.training(), region, arch, experiment)
+    trained = need(
+        model_dir(params.training(), region, arch, experiment), f"lithomap train -r {region} -m {arch} -e {experiment}"
+    )
     scored = score_region(region, arch, experiment, trained, (SPLITS[TEST],), params)
     train_labels = np.where(scored.split.pixels == TRAIN, scored.label, 0)
     weights = class_weights(params.loss, region, scored.manifest.class_pixels["train"])
