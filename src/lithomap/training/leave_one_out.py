@@ -221,8 +221,9 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
     scoring, label = scored.scoring, scored.label
     scoring.scores["coverage"] = float(scoring.scored.sum() / max(int((label > 0).sum()), 1))
 
-    training = labelled_pixels(training_regions(params, held_out), experiment, params, "loro")
-    weights = pooled_weights(name, training_regions(params, held_out), experiment, params)
+    regions = training_regions(params, held_out)
+    training = labelled_pixels(regions, experiment, params, "loro")
+    weights = pooled_weights(name, regions, experiment, params)
     kinds = (*REGION_BASELINES, *((SUMMARY,) if has_summaries(scored.manifest) else ()))
     fitted = fit_baselines(training, weights, params, kinds)
     baselines = baseline_scores({kind: fitted[kind] for kind in REGION_BASELINES}, scored)
@@ -245,7 +246,7 @@ def evaluate_leave_one_out(held_out: str, arch: Architecture, experiment: str, p
             "held_out": held_out,
             "model": arch,
             "experiment": experiment,
-            "training_regions": training_regions(params, held_out),
+            "training_regions": regions,
             "learnable": [names[c] for c in learnable if c in present],
             "not_learnable": [names[c] for c in present if c not in learnable],
             "macro_f1_learnable": _finite(scoring.scores["macro_f1_learnable"]),
